@@ -1,0 +1,77 @@
+"""The one gateway to the registry database: opened read-only, checked against the contract."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from data_access.schema import require_schema
+
+
+class RegistryError(RuntimeError):
+    """The registry cannot be opened; the message names the URL or file."""
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file behind a sqlite URL, or None for other databases."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return None
+    return Path(parsed.database)
+
+
+def open_registry(url: str, *, check: bool = True) -> sa.Engine:
+    """An engine on the registry that cannot write, checked against the contract.
+
+    SQLite is opened through a ``mode=ro`` URI, so even a stray write fails in the driver.
+    PostgreSQL sessions start with ``default_transaction_read_only``, so every transaction
+    is read-only. DuckDB files are opened with ``read_only``.
+    """
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        path = sqlite_path(url)
+        if path is None or not path.is_file():
+            raise RegistryError(f"registry database file `{parsed.database}` does not exist")
+        uri = f"file:{path.resolve()}?mode=ro"
+        engine = sa.create_engine(
+            "sqlite://", creator=lambda: sqlite3.connect(uri, uri=True, check_same_thread=False)
+        )
+    elif backend == "postgresql":
+        engine = sa.create_engine(
+            url, connect_args={"options": "-c default_transaction_read_only=on"},
+            pool_pre_ping=True,
+        )
+    elif backend == "duckdb":
+        engine = sa.create_engine(url, connect_args={"read_only": True})
+    else:
+        raise RegistryError(f"unsupported registry database `{backend}` in `{url}`")
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except sa.exc.SQLAlchemyError as exc:
+        raise RegistryError(f"cannot open the registry at `{parsed.render_as_string(hide_password=True)}`: "
+                            f"{exc.orig if hasattr(exc, 'orig') else exc}") from None
+    if check:
+        require_schema(engine)
+    return engine
+
+
+def registry_last_loaded(engine: sa.Engine) -> dt.datetime | None:
+    """When the registry was last written: the file time for SQLite, else unknown (None)."""
+    url = engine.url.render_as_string(hide_password=False)
+    path = sqlite_path(url)
+    if path is None:
+        # The read-only SQLite engine is built from a creator; ask the connection for its file.
+        if engine.dialect.name == "sqlite":
+            with engine.connect() as conn:
+                rows = conn.exec_driver_sql("PRAGMA database_list").fetchall()
+            files = [r[2] for r in rows if r[1] == "main" and r[2]]
+            path = Path(files[0]) if files else None
+    if path is None or not path.exists():
+        return None
+    return dt.datetime.fromtimestamp(path.stat().st_mtime)

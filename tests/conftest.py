@@ -1,0 +1,84 @@
+"""Shared test fixtures: registries written to a real SQLite file and a real PostgreSQL server.
+
+PostgreSQL comes from TEST_POSTGRES_URL (an admin URL, e.g.
+postgresql+psycopg://socle@127.0.0.1:5432/postgres); scripts/test.sh starts a local server
+and sets it. Without it, the PostgreSQL half of every backend test fails with that advice.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from pathlib import Path
+from typing import Callable, Iterator, Mapping
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from data_access.loader import write_registry  # noqa: E402
+from data_access.registry import open_registry  # noqa: E402
+
+SHARED = ROOT.parent / "shared"
+BACKENDS = ("sqlite", "postgresql")
+
+RegistryFactory = Callable[[Mapping[str, pd.DataFrame]], sa.Engine]
+
+
+def postgres_admin_url() -> str:
+    url = os.environ.get("TEST_POSTGRES_URL")
+    if not url:
+        pytest.fail("TEST_POSTGRES_URL is not set: run the tests with scripts/test.sh, which "
+                    "starts a local PostgreSQL server, or point it at one.")
+    return url
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A fresh database on the test server for this session; its URL."""
+    admin_url = postgres_admin_url()
+    name = f"socle_test_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    yield url
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def make_registry(backend: str, tmp_path: Path, request) -> Iterator[RegistryFactory]:
+    """Write the given tables as a registry on the backend; return Socle's read-only engine on it."""
+    engines: list[sa.Engine] = []
+
+    def factory(tables: Mapping[str, pd.DataFrame]) -> sa.Engine:
+        for old in engines:
+            old.dispose()
+        if backend == "sqlite":
+            path = tmp_path / f"registry_{len(engines)}.db"
+            url = f"sqlite:///{path}"
+        else:
+            url = request.getfixturevalue("postgres_database")
+        writer = sa.create_engine(url)
+        write_registry(writer, tables)
+        writer.dispose()
+        engine = open_registry(url)
+        engines.append(engine)
+        return engine
+
+    yield factory
+    for engine in engines:
+        engine.dispose()
