@@ -1,0 +1,49 @@
+"""Who is asking: every page asks data_access for data through a UserContext.
+
+Until sign-in lands, the app runs as the default user of the settings (``[app] default_role``
+and ``[app] default_areas``). The access-control work fills the context from the signed-in
+user; pages do not change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+from settings import Settings, SettingsError
+
+ROLES: tuple[str, ...] = ("admin", "chair", "officer", "donor")
+
+
+@dataclass(frozen=True)
+class UserContext:
+    """A role and the areas it may see; no areas means the whole registry."""
+
+    role: str
+    areas: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.role not in ROLES:
+            raise ValueError(f"unknown role `{self.role}` (roles: {', '.join(ROLES)})")
+        # Accept any iterable of area ids; keep a tuple so the context stays hashable.
+        object.__setattr__(self, "areas", tuple(dict.fromkeys(str(a) for a in self.areas)))
+
+    @property
+    def whole_registry(self) -> bool:
+        return not self.areas
+
+
+def make_context(role: str, areas: Iterable[str] = ()) -> UserContext:
+    return UserContext(role=role, areas=tuple(areas))
+
+
+def default_context(settings: Settings) -> UserContext:
+    """The default user of the settings; SettingsError naming the setting if the role is unknown."""
+    role = str(settings["app.default_role"]).strip().lower()
+    if role not in ROLES:
+        raise SettingsError(
+            f"setting `app.default_role` must be one of {', '.join(ROLES)}, "
+            f"got {settings['app.default_role']!r}"
+        )
+    areas = [a.strip() for a in settings["app.default_areas"] if a.strip()]
+    return UserContext(role=role, areas=tuple(areas))

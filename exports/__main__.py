@@ -1,0 +1,141 @@
+"""``python -m exports``: write the indicator workbook of a registry.
+
+    python -m exports --level 2 --as-of 2026-11-29 --out district.xlsx \
+        [--period-start 2026-09-01] [--database-url URL] [--config config.toml]
+
+Bad arguments print one message and exit 2; a registry or configuration that cannot be
+used prints one message and exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+import time
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+PROG = "python -m exports"
+
+
+class UsageError(Exception):
+    """A bad command-line argument: exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, no usage dump
+        raise UsageError(message)
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"`{text}` is not a date: write it as YYYY-MM-DD") from None
+
+
+def _level(text: str) -> int:
+    try:
+        level = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"`{text}` is not a level number (1 = top)") from None
+    if level < 1:
+        raise argparse.ArgumentTypeError(f"unknown level {level}: levels start at 1 (top)")
+    return level
+
+
+def parser() -> argparse.ArgumentParser:
+    p = _Parser(prog=PROG, description="Write the indicator workbook (xlsx) of the registry.")
+    p.add_argument("--database-url", help="SQLAlchemy URL of the registry "
+                   "(default: the setting database.url)")
+    p.add_argument("--level", type=_level, required=True,
+                   help="admin level of the area rows (1 = top)")
+    p.add_argument("--as-of", type=_date, help="reference date d, YYYY-MM-DD (default: today, "
+                   "or the latest registration if earlier)")
+    p.add_argument("--period-start", type=_date, help="first day of the referral period, "
+                   "YYYY-MM-DD (default: the indicators.period_months months ending on d)")
+    p.add_argument("--out", type=Path, required=True, help="the .xlsx file to write")
+    p.add_argument("--config", type=Path, help="configuration file (default: config.toml, "
+                   "or SOCLE_CONFIG)")
+    p.add_argument("--quiet", action="store_true", help="print nothing on success")
+    return p
+
+
+def _check_arguments(args: argparse.Namespace) -> None:
+    out: Path = args.out
+    if out.suffix.lower() != ".xlsx":
+        raise UsageError(f"argument --out: `{out}` must end in .xlsx")
+    if out.exists() and out.is_dir():
+        raise UsageError(f"argument --out: `{out}` is a directory, not a file")
+    directory = out.parent if str(out.parent) else Path(".")
+    if not directory.is_dir():
+        raise UsageError(f"argument --out: the directory `{directory}` does not exist")
+    if args.period_start and args.as_of and args.period_start > args.as_of:
+        raise UsageError(f"argument --period-start: {args.period_start} is after "
+                         f"--as-of {args.as_of}")
+    if args.config is not None and not args.config.is_file():
+        raise UsageError(f"argument --config: the file `{args.config}` does not exist")
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = parser().parse_args(argv)
+        _check_arguments(args)
+    except UsageError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+
+    # Imported here so that --help and argument errors stay fast.
+    from data_access.registry import RegistryError, open_registry
+    from data_access.schema import SchemaError
+    from exports.workbook import UnknownLevelError, export_registry, public_source
+    from settings import SettingsError, load_settings
+
+    try:
+        settings = load_settings(args.config, check_files=False)
+    except SettingsError as exc:
+        print(f"{PROG}: configuration error: {exc}", file=sys.stderr)
+        return 1
+    url = args.database_url or settings.database_url
+    try:
+        make_url(url)
+    except sa.exc.ArgumentError:
+        origin = "argument --database-url" if args.database_url else "setting database.url"
+        print(f"{PROG}: error: {origin}: `{url}` is not a database URL", file=sys.stderr)
+        return 2
+
+    started = time.perf_counter()
+    engine = None
+    try:
+        engine = open_registry(url)
+        path = export_registry(engine, level=args.level, as_of=args.as_of,
+                               period_start=args.period_start, settings=settings,
+                               out=args.out, source=public_source(url))
+    except UnknownLevelError as exc:
+        print(f"{PROG}: error: argument --level: {exc}", file=sys.stderr)
+        return 2
+    except (RegistryError, SchemaError, SettingsError) as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 1
+    except sa.exc.SQLAlchemyError as exc:
+        detail = getattr(exc, "orig", None) or exc
+        print(f"{PROG}: cannot read the registry at `{public_source(url)}`: {detail}",
+              file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"{PROG}: cannot write `{args.out}`: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    finally:
+        if engine is not None:
+            engine.dispose()
+    if not args.quiet:
+        print(f"wrote {path} in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,486 @@
+"""The Excel export: the long form and its readable views as one streaming xlsx workbook.
+
+Every sheet is written with openpyxl's write-only (streaming) workbook, so rows go to disk
+as they are produced: a sheet of a million rows costs no more memory than one of ten.
+Pages call :func:`build_workbook` (bytes for a download button); the CLI calls
+:func:`export_registry`, which computes the indicators and writes the file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import math
+import numbers
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import pandas as pd
+import sqlalchemy as sa
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from sqlalchemy.engine import make_url
+
+from indicators.catalogue import ACCESS_POINT, BY_ID, CATALOGUE, LONG_FORM_COLUMNS, PROGRAMME, Indicator
+
+Progress = Callable[[float, str], None]
+
+TITLE = "Socle — indicator summary"
+ALL_AREAS = "All areas"
+SHEETS = ("Summary", "Indicators", "Definitions", "Data quality")
+DATE_FORMAT = "yyyy-mm-dd"
+TEXT_COLUMNS = ("indicator_id", "area_id", "area_name", "programme_id", "breakdown")
+DATE_COLUMNS = ("period_start", "period_end")
+INT_COLUMNS = ("level", "numerator", "denominator")
+LEFT_OUT_NOTE = (
+    "Rows left out of the indicators (unknown or wrong-level areas, orphan persons, "
+    "enrolments and referrals that break the registry contract) are excluded from every "
+    "other indicator in this workbook; the data-quality figures below include them."
+)
+AREA_NOTE = (
+    "Rows whose area is unknown, or coarser than the level asked for, count only in the "
+    "All areas figure. Rows left out are counted for the whole registry only."
+)
+
+_BOLD = Font(bold=True)
+_TITLE_FONT = Font(bold=True, size=14)
+_HEADER_FILL = PatternFill("solid", start_color="DDE4EE")
+_WRAP = Alignment(wrap_text=True, vertical="top")
+_PROGRESS_EVERY = 5_000  # rows between progress reports in long sheets
+
+
+class UnknownLevelError(ValueError):
+    """The level asked for has no area in the registry."""
+
+
+# --------------------------------------------------------------------------- values
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    if isinstance(value, float):
+        return math.isnan(value)
+    try:
+        return bool(pd.isna(value)) if not isinstance(value, (str, bytes)) else False
+    except (TypeError, ValueError):
+        return False
+
+
+def _text(value: Any) -> str | None:
+    if _is_missing(value):
+        return None
+    text = str(value)
+    return text if text != "" else None
+
+
+def _integer(value: Any) -> int | None:
+    if _is_missing(value):
+        return None
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    number = float(value)
+    if not number.is_integer():
+        raise ValueError(f"expected a whole number, got {value!r}")
+    return int(number)
+
+
+def _number(value: Any) -> float | int | None:
+    if _is_missing(value):
+        return None
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    number = float(value)
+    return None if math.isnan(number) or math.isinf(number) else number
+
+
+def _date(value: Any) -> dt.date | None:
+    if _is_missing(value):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.date()
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        return dt.date.fromisoformat(value[:10])
+    raise ValueError(f"expected a date, got {value!r}")
+
+
+_CONVERTERS: dict[str, Callable[[Any], Any]] = {
+    **{c: _text for c in TEXT_COLUMNS},
+    **{c: _date for c in DATE_COLUMNS},
+    **{c: _integer for c in INT_COLUMNS},
+    "value": _number,
+}
+
+
+def long_form_records(figures: pd.DataFrame) -> Iterator[dict[str, Any]]:
+    """The rows of a long-form frame as plain Python values (None for every kind of missing)."""
+    missing = [c for c in LONG_FORM_COLUMNS if c not in figures.columns]
+    if missing:
+        raise ValueError(f"the figures lack the long-form column(s) {missing}")
+    converters = [_CONVERTERS[c] for c in LONG_FORM_COLUMNS]
+    for row in figures[list(LONG_FORM_COLUMNS)].itertuples(index=False, name=None):
+        yield {c: f(v) for c, f, v in zip(LONG_FORM_COLUMNS, converters, row, strict=True)}
+
+
+def public_source(url: str) -> str:
+    """A database URL fit to print: the password hidden."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return url
+
+
+def describe_engine(engine: sa.Engine) -> str:
+    """The URL of the database behind an engine, password hidden (the file for read-only SQLite)."""
+    url = engine.url
+    if url.get_backend_name() == "sqlite" and not url.database:
+        try:
+            with engine.connect() as conn:
+                rows = conn.exec_driver_sql("PRAGMA database_list").fetchall()
+        except sa.exc.SQLAlchemyError:
+            rows = []
+        files = [r[2] for r in rows if r[1] == "main" and r[2]]
+        if files:
+            return f"sqlite:///{files[0]}"
+    return url.render_as_string(hide_password=True)
+
+
+def value_format(indicator_id: str | None) -> str:
+    """Excel number format of an indicator's value ('General' for an id not in the catalogue)."""
+    ind = BY_ID.get(indicator_id or "")
+    if ind is None:
+        return "General"
+    if ind.unit == "per_1000":
+        # The value is a fraction per person; an Excel format cannot scale it by 1,000.
+        return "0.00000"
+    return ind.number_format
+
+
+def _describe_breakdowns(ind: Indicator) -> str:
+    parts: list[str] = []
+    if ind.per_programme:
+        parts.append("per programme (rows for each programme only)")
+    for b in ind.breakdowns:
+        if b == PROGRAMME:
+            parts.append("programme referred to")
+        elif b == ACCESS_POINT:
+            parts.append("access_point=<access_point_id>")
+        else:
+            parts.append(b)
+    return ", ".join(parts)
+
+
+def _yes_no(flag: bool | None) -> str:
+    return "—" if flag is None else ("yes" if flag else "no")
+
+
+# --------------------------------------------------------------------------- sheet writing
+
+
+class _Sheet:
+    """A write-only sheet with helpers for styled cells."""
+
+    def __init__(self, workbook: Workbook, title: str, widths: Sequence[float]):
+        self.ws = workbook.create_sheet(title)
+        for index, width in enumerate(widths, start=1):
+            self.ws.column_dimensions[get_column_letter(index)].width = width
+        self.rows = 0
+
+    def cell(self, value: Any, *, number_format: str | None = None, font: Font | None = None,
+             fill: PatternFill | None = None, alignment: Alignment | None = None) -> WriteOnlyCell:
+        cell = WriteOnlyCell(self.ws, value=value)
+        if number_format is not None and value is not None:
+            cell.number_format = number_format
+        if font is not None:
+            cell.font = font
+        if fill is not None:
+            cell.fill = fill
+        if alignment is not None:
+            cell.alignment = alignment
+        return cell
+
+    def append(self, row: Iterable[Any]) -> int:
+        self.ws.append(list(row))
+        self.rows += 1
+        return self.rows
+
+    def header(self, names: Sequence[str], *, wrap: bool = False) -> int:
+        align = _WRAP if wrap else None
+        return self.append(self.cell(n, font=_BOLD, fill=_HEADER_FILL, alignment=align)
+                           for n in names)
+
+    def landscape(self, *, fit_width: bool = True) -> None:
+        self.ws.page_setup.orientation = "landscape"
+        if fit_width:
+            self.ws.sheet_properties.pageSetUpPr.fitToPage = True
+            self.ws.page_setup.fitToWidth = 1
+            self.ws.page_setup.fitToHeight = 0
+
+
+def _period_label(period_start: dt.date | None, as_of: dt.date) -> str:
+    if period_start is None:
+        return f"up to {as_of.isoformat()} (referral indicators)"
+    return f"{period_start.isoformat()} to {as_of.isoformat()} (referral indicators)"
+
+
+def _headline_indicators() -> list[Indicator]:
+    return [i for i in CATALOGUE if i.headline]
+
+
+def _write_summary(book: Workbook, records: list[dict[str, Any]], *, level: int,
+                   level_name: str, as_of: dt.date, period_start: dt.date | None, source: str,
+                   generated_at: dt.datetime) -> None:
+    headline = _headline_indicators()
+    # Headline values: rows without breakdown and without programme.
+    values: dict[tuple[str | None, str], float | int | None] = {}
+    areas: dict[str, str | None] = {}
+    for r in records:
+        if r["area_id"] is not None and r["level"] == level:
+            areas.setdefault(r["area_id"], r["area_name"])
+        if r["breakdown"] is None and r["programme_id"] is None:
+            values[(r["area_id"], r["indicator_id"])] = r["value"]
+    ordered = sorted(areas.items(), key=lambda kv: ((kv[1] or "").casefold(), kv[0]))
+
+    name_width = max([len(ALL_AREAS)] + [len(n or "") for _, n in ordered]) + 2
+    id_width = max([10] + [len(a) for a, _ in ordered]) + 2
+    sheet = _Sheet(book, "Summary", [id_width, min(name_width, 40)]
+                   + [max(14, min(len(i.label) + 2, 24)) for i in headline])
+    sheet.landscape()
+    sheet.append([sheet.cell(TITLE, font=_TITLE_FONT)])
+    for label, text in (
+        ("Level", f"{level_name} (level {level})"),
+        ("As of", as_of.isoformat()),
+        ("Period", _period_label(period_start, as_of)),
+        ("Source", source),
+        ("Generated", generated_at.strftime("%Y-%m-%d %H:%M:%S %Z").strip()),
+    ):
+        sheet.append([sheet.cell(label, font=_BOLD), text])
+    sheet.append([])
+    header_row = sheet.header(["area_id", "area name"] + [i.label for i in headline], wrap=True)
+    sheet.ws.freeze_panes = f"A{header_row + 1}"
+    sheet.ws.print_title_rows = f"{header_row}:{header_row}"
+
+    def row(area_id: str | None, name: str | None, font: Font | None = None) -> list:
+        return [sheet.cell(area_id, font=font), sheet.cell(name, font=font)] + [
+            sheet.cell(values.get((area_id, i.id)), number_format=i.number_format, font=font)
+            for i in headline
+        ]
+
+    sheet.append(row(None, ALL_AREAS, _BOLD))
+    for area_id, name in ordered:
+        sheet.append(row(area_id, name))
+
+
+def _write_indicators(book: Workbook, records: list[dict[str, Any]],
+                      progress: Callable[[float], None]) -> None:
+    widths = {"indicator_id": 24, "area_id": 12, "area_name": 22, "level": 7,
+              "programme_id": 14, "breakdown": 22, "period_start": 12, "period_end": 12,
+              "numerator": 12, "denominator": 12, "value": 12}
+    sheet = _Sheet(book, "Indicators", [widths[c] for c in LONG_FORM_COLUMNS])
+    sheet.header(LONG_FORM_COLUMNS)
+    sheet.ws.freeze_panes = "A2"
+    last = get_column_letter(len(LONG_FORM_COLUMNS))
+    sheet.ws.auto_filter.ref = f"A1:{last}{len(records) + 1}"
+    date_index = {LONG_FORM_COLUMNS.index(c) for c in DATE_COLUMNS}
+    value_index = LONG_FORM_COLUMNS.index("value")
+    formats: dict[str | None, str] = {}
+    total = max(len(records), 1)
+    for n, record in enumerate(records, start=1):
+        out: list[Any] = [record[c] for c in LONG_FORM_COLUMNS]
+        for i in date_index:
+            if out[i] is not None:
+                out[i] = sheet.cell(out[i], number_format=DATE_FORMAT)
+        if out[value_index] is not None:
+            ind_id = record["indicator_id"]
+            if ind_id not in formats:
+                formats[ind_id] = value_format(ind_id)
+            out[value_index] = sheet.cell(out[value_index], number_format=formats[ind_id])
+        sheet.append(out)
+        if n % _PROGRESS_EVERY == 0:
+            progress(n / total)
+
+
+def _write_definitions(book: Workbook) -> None:
+    columns = ["id", "label", "family", "kind", "numerator", "denominator", "unit",
+               "higher is better", "breakdowns", "note"]
+    sheet = _Sheet(book, "Definitions", [24, 30, 13, 7, 50, 50, 9, 9, 40, 40])
+    sheet.landscape()
+    sheet.header(columns, wrap=True)
+    sheet.ws.freeze_panes = "B2"
+    for ind in CATALOGUE:
+        sheet.append(sheet.cell(v, alignment=_WRAP) for v in (
+            ind.id, ind.label, ind.family, ind.kind, ind.numerator, ind.denominator or "—",
+            ind.unit, _yes_no(ind.higher_is_better), _describe_breakdowns(ind) or "—",
+            ind.note or None,
+        ))
+
+
+def _write_data_quality(book: Workbook, records: list[dict[str, Any]]) -> None:
+    dq_ids = [i.id for i in CATALOGUE if i.family == "data_quality"]
+    extra = sorted({r["indicator_id"] for r in records
+                    if (r["indicator_id"] or "").startswith("dq.")} - set(dq_ids))
+    order = {ind_id: n for n, ind_id in enumerate(dq_ids + extra)}
+    rows = [r for r in records if r["indicator_id"] in order]
+    # Per indicator: whole registry first (its breakdowns next), then areas by name.
+    rows.sort(key=lambda r: (order[r["indicator_id"]], r["area_id"] is not None,
+                             (r["area_name"] or "").casefold(), r["area_id"] or "",
+                             r["breakdown"] is not None, r["breakdown"] or ""))
+    sheet = _Sheet(book, "Data quality", [34, 24, 12, 18, 12, 12, 10, 24])
+    sheet.landscape()
+    sheet.append([sheet.cell("Data quality", font=_TITLE_FONT)])
+    sheet.append([LEFT_OUT_NOTE])
+    sheet.append([AREA_NOTE])
+    sheet.append([])
+    header_row = sheet.header(["indicator", "area", "area_id", "breakdown", "numerator",
+                               "denominator", "value", "indicator_id"])
+    sheet.ws.freeze_panes = f"A{header_row + 1}"
+    for r in rows:
+        ind = BY_ID.get(r["indicator_id"])
+        whole = r["area_id"] is None
+        font = _BOLD if whole and r["breakdown"] is None else None
+        sheet.append([
+            sheet.cell(ind.label if ind else r["indicator_id"], font=font),
+            sheet.cell(ALL_AREAS if whole else (r["area_name"] or r["area_id"]), font=font),
+            r["area_id"], r["breakdown"],
+            sheet.cell(r["numerator"], number_format="#,##0"),
+            sheet.cell(r["denominator"], number_format="#,##0"),
+            sheet.cell(r["value"], number_format=value_format(r["indicator_id"]), font=font),
+            r["indicator_id"],
+        ])
+    if not rows:
+        sheet.append(["(no data-quality figures in this export)"])
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def _save(target: str | Path | IO[bytes], figures: pd.DataFrame, *, level: int, level_name: str,
+          as_of: dt.date | str, period_start: dt.date | str | None, source: str,
+          progress: Progress | None, generated_at: dt.datetime | None) -> None:
+    def report(fraction: float, message: str) -> None:
+        if progress is not None:
+            progress(min(max(fraction, 0.0), 1.0), message)
+
+    as_of_date = _date(as_of)
+    if as_of_date is None:
+        raise ValueError("as_of is required")
+    start_date = _date(period_start)
+    generated = generated_at or dt.datetime.now().astimezone()
+
+    report(0.0, "Reading the figures")
+    records = list(long_form_records(figures))
+    book = Workbook(write_only=True)
+    book.properties.creator = "Socle"
+    book.properties.title = TITLE
+    report(0.05, "Writing the summary")
+    _write_summary(book, records, level=level, level_name=level_name, as_of=as_of_date,
+                   period_start=start_date, source=source, generated_at=generated)
+    report(0.1, "Writing the indicators")
+    _write_indicators(book, records,
+                      lambda f: report(0.1 + 0.7 * f, "Writing the indicators"))
+    report(0.8, "Writing the definitions")
+    _write_definitions(book)
+    report(0.85, "Writing data quality")
+    _write_data_quality(book, records)
+    report(0.9, "Saving the workbook")
+    book.save(target)
+    report(1.0, "Done")
+
+
+def build_workbook(figures: pd.DataFrame, *, level: int, level_name: str, as_of: dt.date | str,
+                   period_start: dt.date | str | None, source: str,
+                   progress: Progress | None = None,
+                   generated_at: dt.datetime | None = None) -> bytes:
+    """The xlsx workbook of a long-form frame, as bytes.
+
+    ``figures`` has the columns of ``indicators.LONG_FORM_COLUMNS`` (as ``indicators.compute``
+    returns them); ``source`` is printed as is, so hide passwords first (:func:`public_source`).
+    ``progress(fraction, message)`` is called as the sheets are written.
+    """
+    buffer = io.BytesIO()
+    _save(buffer, figures, level=level, level_name=level_name, as_of=as_of,
+          period_start=period_start, source=source, progress=progress, generated_at=generated_at)
+    return buffer.getvalue()
+
+
+def write_workbook(path: str | Path, figures: pd.DataFrame, *, level: int, level_name: str,
+                   as_of: dt.date | str, period_start: dt.date | str | None, source: str,
+                   progress: Progress | None = None,
+                   generated_at: dt.datetime | None = None) -> Path:
+    """Write the workbook of :func:`build_workbook` to ``path``, streaming; return the path.
+
+    The file is written beside its final name and moved into place, so a failed export never
+    leaves a half-written workbook behind.
+    """
+    path = Path(path)
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        _save(partial, figures, level=level, level_name=level_name, as_of=as_of,
+              period_start=period_start, source=source, progress=progress,
+              generated_at=generated_at)
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return path
+
+
+def registry_levels(engine: sa.Engine) -> list[int]:
+    """The levels found in the registry's area table."""
+    from data_access.schema import area
+
+    with engine.connect() as conn:
+        found = conn.execute(sa.select(area.c.level).distinct()).scalars().all()
+    levels: set[int] = set()
+    for value in found:
+        try:
+            levels.add(int(value))
+        except (TypeError, ValueError):
+            continue
+    return sorted(levels)
+
+
+def export_registry(engine: sa.Engine, *, level: int, as_of: dt.date | None,
+                    period_start: dt.date | None, settings, out: str | Path,
+                    source: str | None = None, progress: Progress | None = None) -> Path:
+    """Compute every indicator of the registry at ``level`` and write the workbook to ``out``.
+
+    ``as_of`` None means the spec's default (today, or the latest registration if earlier);
+    ``period_start`` None means the ``settings.period_months`` months ending on it. Raises
+    UnknownLevelError when no area of the registry has the level.
+    """
+    from indicators.engine import compute, default_as_of, default_period_start
+
+    def report(fraction: float, message: str) -> None:
+        if progress is not None:
+            progress(fraction, message)
+
+    levels = registry_levels(engine)
+    if level not in levels:
+        known = ", ".join(f"{n} ({settings.level_name(n)})" for n in levels) or "none"
+        raise UnknownLevelError(
+            f"the registry has no area of level {level}; its levels are: {known}")
+    if as_of is None:
+        as_of = default_as_of(engine)
+    if period_start is None:
+        period_start = default_period_start(as_of, settings.period_months)
+    report(0.0, "Computing the indicators")
+    figures = compute(
+        engine, as_of=as_of, level=level, period_start=period_start,
+        poverty_cutoff=settings.poverty_cutoff, referral_sla_days=settings.referral_sla_days,
+        period_months=settings.period_months,
+    )
+    report(0.5, "Writing the workbook")
+    return write_workbook(
+        out, figures, level=level, level_name=settings.level_name(level), as_of=as_of,
+        period_start=period_start, source=source or describe_engine(engine),
+        progress=lambda f, m: report(0.5 + 0.5 * f, m),
+    )
