@@ -24,7 +24,14 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from sqlalchemy.engine import make_url
 
-from indicators.catalogue import ACCESS_POINT, BY_ID, CATALOGUE, LONG_FORM_COLUMNS, PROGRAMME, Indicator
+from indicators.catalogue import (
+    ACCESS_POINT,
+    BY_ID,
+    CATALOGUE,
+    LONG_FORM_COLUMNS,
+    PROGRAMME,
+    Indicator,
+)
 
 Progress = Callable[[float, str], None]
 
@@ -54,6 +61,30 @@ _PROGRESS_EVERY = 5_000  # rows between progress reports in long sheets
 
 class UnknownLevelError(ValueError):
     """The level asked for has no area in the registry."""
+
+
+def _write_floats_exactly() -> None:
+    """Make openpyxl write floats with repr (shortest exact form) instead of ``%.16g``.
+
+    ``%.16g`` drops the 17th significant digit, so 2/3 would not read back as 2/3. Only
+    Python floats are affected, and only how their text is written; installed once.
+    """
+    from openpyxl.cell import _writer
+
+    original = _writer.safe_string
+    if getattr(original, "socle_exact_floats", False):
+        return
+
+    def safe_string(value):
+        if type(value) is float and math.isfinite(value):
+            return repr(value)
+        return original(value)
+
+    safe_string.socle_exact_floats = True
+    _writer.safe_string = safe_string
+
+
+_write_floats_exactly()
 
 
 # --------------------------------------------------------------------------- values
@@ -255,19 +286,23 @@ def _write_summary(book: Workbook, records: list[dict[str, Any]], *, level: int,
     sheet = _Sheet(book, "Summary", [id_width, min(name_width, 40)]
                    + [max(14, min(len(i.label) + 2, 24)) for i in headline])
     sheet.landscape()
-    sheet.append([sheet.cell(TITLE, font=_TITLE_FONT)])
-    for label, text in (
+    titles = (
         ("Level", f"{level_name} (level {level})"),
         ("As of", as_of.isoformat()),
         ("Period", _period_label(period_start, as_of)),
         ("Source", source),
         ("Generated", generated_at.strftime("%Y-%m-%d %H:%M:%S %Z").strip()),
-    ):
-        sheet.append([sheet.cell(label, font=_BOLD), text])
-    sheet.append([])
-    header_row = sheet.header(["area_id", "area name"] + [i.label for i in headline], wrap=True)
+    )
+    header_row = len(titles) + 3  # title, the lines above, a blank row
+    # A write-only sheet writes its view with the first row: freeze before appending.
     sheet.ws.freeze_panes = f"A{header_row + 1}"
     sheet.ws.print_title_rows = f"{header_row}:{header_row}"
+    sheet.append([sheet.cell(TITLE, font=_TITLE_FONT)])
+    for label, text in titles:
+        sheet.append([sheet.cell(label, font=_BOLD), text])
+    sheet.append([])
+    written = sheet.header(["area_id", "area name"] + [i.label for i in headline], wrap=True)
+    assert written == header_row
 
     def row(area_id: str | None, name: str | None, font: Font | None = None) -> list:
         return [sheet.cell(area_id, font=font), sheet.cell(name, font=font)] + [
@@ -286,8 +321,8 @@ def _write_indicators(book: Workbook, records: list[dict[str, Any]],
               "programme_id": 14, "breakdown": 22, "period_start": 12, "period_end": 12,
               "numerator": 12, "denominator": 12, "value": 12}
     sheet = _Sheet(book, "Indicators", [widths[c] for c in LONG_FORM_COLUMNS])
-    sheet.header(LONG_FORM_COLUMNS)
     sheet.ws.freeze_panes = "A2"
+    sheet.header(LONG_FORM_COLUMNS)
     last = get_column_letter(len(LONG_FORM_COLUMNS))
     sheet.ws.auto_filter.ref = f"A1:{last}{len(records) + 1}"
     date_index = {LONG_FORM_COLUMNS.index(c) for c in DATE_COLUMNS}
@@ -314,8 +349,8 @@ def _write_definitions(book: Workbook) -> None:
                "higher is better", "breakdowns", "note"]
     sheet = _Sheet(book, "Definitions", [24, 30, 13, 7, 50, 50, 9, 9, 40, 40])
     sheet.landscape()
-    sheet.header(columns, wrap=True)
     sheet.ws.freeze_panes = "B2"
+    sheet.header(columns, wrap=True)
     for ind in CATALOGUE:
         sheet.append(sheet.cell(v, alignment=_WRAP) for v in (
             ind.id, ind.label, ind.family, ind.kind, ind.numerator, ind.denominator or "—",
@@ -336,13 +371,17 @@ def _write_data_quality(book: Workbook, records: list[dict[str, Any]]) -> None:
                              r["breakdown"] is not None, r["breakdown"] or ""))
     sheet = _Sheet(book, "Data quality", [34, 24, 12, 18, 12, 12, 10, 24])
     sheet.landscape()
-    sheet.append([sheet.cell("Data quality", font=_TITLE_FONT)])
-    sheet.append([LEFT_OUT_NOTE])
-    sheet.append([AREA_NOTE])
-    sheet.append([])
-    header_row = sheet.header(["indicator", "area", "area_id", "breakdown", "numerator",
-                               "denominator", "value", "indicator_id"])
+    notes = (LEFT_OUT_NOTE, AREA_NOTE)
+    header_row = len(notes) + 3
     sheet.ws.freeze_panes = f"A{header_row + 1}"
+    sheet.ws.print_title_rows = f"{header_row}:{header_row}"
+    sheet.append([sheet.cell("Data quality", font=_TITLE_FONT)])
+    for note in notes:
+        sheet.append([note])
+    sheet.append([])
+    written = sheet.header(["indicator", "area", "area_id", "breakdown", "numerator",
+                            "denominator", "value", "indicator_id"])
+    assert written == header_row
     for r in rows:
         ind = BY_ID.get(r["indicator_id"])
         whole = r["area_id"] is None

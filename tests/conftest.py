@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 import sys
 import uuid
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Callable, Iterator, Mapping
 
 import pandas as pd
 import pytest

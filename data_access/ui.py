@@ -1,0 +1,333 @@
+"""What the pages ask for, cached for Streamlit: engines, areas, figures. Every page goes through here.
+
+- ``st.cache_resource`` holds the engines (one per URL and process).
+- ``st.cache_data`` holds figures and areas, keyed on the registry URL, the registry's
+  last-loaded time (a reloaded SQLite registry is read afresh) and the parameters; entries
+  also expire after ``CACHE_TTL`` (PostgreSQL registries have no last-loaded time).
+- Engines go to cached functions as underscore arguments (not hashed).
+- Functions that return registry data take the UserContext and keep only the areas it may
+  see: an area is visible when it is one of the context's areas or below one. Whole-registry
+  rows are kept only for a context that sees the whole registry.
+
+The plain functions here (``read_areas``, ``visible_area_ids``, ``headline_figures``...)
+do not need a Streamlit session and are tested directly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Iterable
+
+import pandas as pd
+import sqlalchemy as sa
+import streamlit as st
+
+from data_access.app_store import open_app_store
+from data_access.context import UserContext
+from data_access.registry import open_registry, registry_last_loaded
+from data_access.schema import area as area_table
+from indicators import CATALOGUE, Indicator, compute, default_period_start
+from indicators import default_as_of as _engine_default_as_of
+from settings import Settings
+
+CACHE_TTL = dt.timedelta(minutes=10)
+AREA_COLUMNS = ("area_id", "name", "level", "parent_id")
+
+# Indicators whose rows give the headline figures (the Overview page, the Summary sheet).
+HEADLINE_INDICATORS: tuple[Indicator, ...] = tuple(i for i in CATALOGUE if i.headline)
+HEADLINE_IDS: tuple[str, ...] = tuple(
+    dict.fromkeys(("dq.unassessed_households", *(i.id for i in HEADLINE_INDICATORS)))
+)
+
+
+# Engines ---------------------------------------------------------------------------------
+
+@st.cache_resource(show_spinner=False)
+def registry_engine(url: str) -> sa.Engine:
+    """The read-only registry engine (RegistryError / SchemaError are not cached: retried)."""
+    return open_registry(url)
+
+
+@st.cache_resource(show_spinner=False)
+def app_store_engine(url: str) -> sa.Engine:
+    """The app store engine, upgraded to the newest schema once per process."""
+    return open_app_store(url)
+
+
+def last_loaded(url: str) -> dt.datetime | None:
+    """When the registry was last written (None when unknown, e.g. PostgreSQL)."""
+    return registry_last_loaded(registry_engine(url))
+
+
+# Areas ----------------------------------------------------------------------------------
+
+def read_areas(engine: sa.Engine) -> pd.DataFrame:
+    """The area table (area_id, name, level, parent_id); rows without id or level are dropped."""
+    query = sa.select(*(area_table.c[name] for name in AREA_COLUMNS))
+    with engine.connect() as conn:
+        frame = pd.DataFrame(conn.execute(query).all(), columns=list(AREA_COLUMNS))
+    frame["level"] = pd.to_numeric(frame["level"], errors="coerce")
+    frame = frame[frame["area_id"].notna() & frame["level"].notna()].copy()
+    frame["area_id"] = frame["area_id"].astype(str)
+    frame["level"] = frame["level"].astype(int)
+    frame["name"] = frame["name"].where(frame["name"].notna(), frame["area_id"]).astype(str)
+    frame["parent_id"] = frame["parent_id"].astype(object).where(frame["parent_id"].notna(), None)
+    return frame.sort_values(["level", "name", "area_id"]).reset_index(drop=True)
+
+
+def visible_area_ids(areas: pd.DataFrame, context: UserContext) -> set[str] | None:
+    """The area_ids the context may see (an area of the context or below one); None = all."""
+    if context.whole_registry:
+        return None
+    parent = dict(zip(areas["area_id"], areas["parent_id"], strict=True))
+    wanted = set(context.areas)
+    visible: set[str] = set()
+    for area_id in parent:
+        node, seen = area_id, set()
+        while node is not None and node not in seen:  # `seen` guards against parent cycles
+            if node in wanted:
+                visible.add(area_id)
+                break
+            seen.add(node)
+            node = parent.get(node)
+    return visible
+
+
+def scope_areas(areas: pd.DataFrame, context: UserContext) -> pd.DataFrame:
+    visible = visible_area_ids(areas, context)
+    if visible is None:
+        return areas
+    return areas[areas["area_id"].isin(visible)].reset_index(drop=True)
+
+
+@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
+def _cached_areas(_engine: sa.Engine, url: str, version: dt.datetime | None) -> pd.DataFrame:
+    return read_areas(_engine)
+
+
+def areas(context: UserContext, url: str) -> pd.DataFrame:
+    """The areas of the registry the context may see."""
+    engine = registry_engine(url)
+    return scope_areas(_cached_areas(engine, url, registry_last_loaded(engine)), context)
+
+
+def level_choices(areas: pd.DataFrame, level_count: int) -> list[int]:
+    """Levels to offer: those holding a visible area (every configured level if none)."""
+    levels = sorted(int(x) for x in areas["level"].unique())
+    return levels or list(range(1, level_count + 1))
+
+
+def default_level(levels: list[int], preferred: int = 2) -> int:
+    """Level 2 (districts) when offered, else the offered level closest to it."""
+    return min(levels, key=lambda level: (abs(level - preferred), level))
+
+
+def area_choices(areas: pd.DataFrame, level: int) -> dict[str, str]:
+    """area_id -> label for the areas of ``level``, by name; clashing names get their id."""
+    rows = areas[areas["level"] == level]
+    clashing = set(rows["name"][rows["name"].duplicated(keep=False)])
+    return {
+        area_id: (f"{name} ({area_id})" if name in clashing else name)
+        for area_id, name in zip(rows["area_id"], rows["name"], strict=True)
+    }
+
+
+# Dates ----------------------------------------------------------------------------------
+
+@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
+def _cached_default_as_of(
+    _engine: sa.Engine, url: str, version: dt.datetime | None, today: dt.date
+) -> dt.date:
+    return _engine_default_as_of(_engine, today=today)
+
+
+def default_as_of(url: str, today: dt.date | None = None) -> dt.date:
+    """Today, or the latest registration date of the registry if that is earlier."""
+    engine = registry_engine(url)
+    return _cached_default_as_of(engine, url, registry_last_loaded(engine),
+                                 today or dt.date.today())
+
+
+def period_start(settings: Settings, as_of: dt.date) -> dt.date:
+    """Start of the default referral period ending on ``as_of``."""
+    return default_period_start(as_of, settings.period_months)
+
+
+# Figures --------------------------------------------------------------------------------
+
+@st.cache_data(ttl=CACHE_TTL, max_entries=64, show_spinner=False)
+def _cached_figures(
+    _engine: sa.Engine,
+    url: str,
+    version: dt.datetime | None,
+    as_of: dt.date,
+    level: int,
+    period_start: dt.date,
+    poverty_cutoff: float,
+    referral_sla_days: int,
+    period_months: int,
+    indicator_ids: tuple[str, ...] | None,
+) -> pd.DataFrame:
+    return compute(
+        _engine, as_of=as_of, level=level, period_start=period_start,
+        poverty_cutoff=poverty_cutoff, referral_sla_days=referral_sla_days,
+        period_months=period_months,
+        indicator_ids=list(indicator_ids) if indicator_ids is not None else None,
+    )
+
+
+def scope_figures(
+    figures: pd.DataFrame, visible: set[str] | None, context: UserContext
+) -> pd.DataFrame:
+    """The rows of the long form the context may see."""
+    if visible is None and context.whole_registry:
+        return figures
+    keep = figures["area_id"].isin(visible or set())
+    if context.whole_registry:
+        keep |= figures["area_id"].isna()
+    return figures[keep].reset_index(drop=True)
+
+
+def figures(
+    context: UserContext,
+    settings: Settings,
+    *,
+    as_of: dt.date,
+    level: int,
+    period_start: dt.date | None = None,
+    indicator_ids: Iterable[str] | None = None,
+) -> pd.DataFrame:
+    """The long form of the indicators for the areas of ``level`` the context may see.
+
+    Whole-registry rows (area_id empty) are included for a context that sees the whole
+    registry. ``period_start`` defaults to the configured period ending on ``as_of``.
+    """
+    url = settings.database_url
+    engine = registry_engine(url)
+    version = registry_last_loaded(engine)
+    start = period_start or default_period_start(as_of, settings.period_months)
+    frame = _cached_figures(
+        engine, url, version, as_of, int(level), start,
+        float(settings.poverty_cutoff), int(settings.referral_sla_days),
+        int(settings.period_months),
+        tuple(indicator_ids) if indicator_ids is not None else None,
+    )
+    visible = visible_area_ids(_cached_areas(engine, url, version), context)
+    return scope_figures(frame, visible, context)
+
+
+# Headline figures ------------------------------------------------------------------------
+
+def _count_text(value: float | None) -> str:
+    if value is None or value != value:
+        return "–"
+    return f"{value:,.0f}"
+
+
+@dataclass(frozen=True)
+class HeadlineFigure:
+    """One figure of the Overview: the chosen area's value and, beside it, the whole registry's.
+
+    Texts (label, definition) are English; the page translates them.
+    """
+
+    key: str  # "households", "persons" or the indicator id
+    label: str
+    definition: str
+    indicator: Indicator | None  # None for the plain counts
+    value: float | None  # the chosen area's (the whole registry's when whole_registry_only)
+    numerator: int | None = None
+    denominator: int | None = None
+    registry_value: float | None = None  # whole registry, when an area is chosen
+    whole_registry_only: bool = False
+
+    def format(self, value: float | None) -> str:
+        if self.indicator is None:
+            return _count_text(value)
+        return self.indicator.format_value(value)
+
+    @property
+    def text(self) -> str:
+        return self.format(self.value)
+
+    @property
+    def registry_text(self) -> str | None:
+        return None if self.registry_value is None else self.format(self.registry_value)
+
+    @property
+    def empty(self) -> bool:
+        """A ratio with nothing to count (its denominator is 0 or unknown)."""
+        return (self.indicator is not None and bool(self.indicator.denominator)
+                and not self.denominator)
+
+
+COUNT_DEFINITIONS: dict[str, tuple[str, str, str]] = {
+    # key: (label, definition, indicator whose denominator gives the count)
+    "households": (
+        "Registered households",
+        "households registered on or before the as-of date, rows left out of the other "
+        "indicators included (the denominator of “Households without PMT score”)",
+        "dq.unassessed_households",
+    ),
+    "persons": (
+        "Registered persons",
+        "persons registered on or before the as-of date, rows left out excluded "
+        "(the denominator of “Population coverage”)",
+        "cov.population",
+    ),
+}
+
+
+def _int(value) -> int | None:
+    return None if value is None or pd.isna(value) else int(value)
+
+
+def _float(value) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)
+
+
+def headline_row(figures: pd.DataFrame, indicator_id: str, area_id: str | None) -> dict | None:
+    """The row of an indicator for an area (None: the whole registry), without breakdown."""
+    rows = figures[
+        (figures["indicator_id"] == indicator_id)
+        & figures["programme_id"].isna()
+        & figures["breakdown"].isna()
+        & (figures["area_id"].isna() if area_id is None else figures["area_id"] == area_id)
+    ]
+    return None if rows.empty else rows.iloc[0].to_dict()
+
+
+def headline_figures(figures: pd.DataFrame, area_id: str | None) -> list[HeadlineFigure]:
+    """The Overview's figures for an area (None: the whole registry), in display order.
+
+    Registered households and persons first, then the catalogue's headline indicators.
+    Missing rows (an area out of scope, an indicator not computed) give empty values.
+    """
+    result: list[HeadlineFigure] = []
+    for key, (label, definition, source) in COUNT_DEFINITIONS.items():
+        row = headline_row(figures, source, area_id)
+        whole = headline_row(figures, source, None) if area_id is not None else None
+        result.append(HeadlineFigure(
+            key=key, label=label, definition=definition, indicator=None,
+            value=_float(row["denominator"]) if row else None,
+            registry_value=_float(whole["denominator"]) if whole else None,
+        ))
+    for ind in HEADLINE_INDICATORS:
+        registry_only = ind.id == "dq.invalid_rows"
+        row = headline_row(figures, ind.id, None if registry_only else area_id)
+        whole = (headline_row(figures, ind.id, None)
+                 if area_id is not None and not registry_only else None)
+        result.append(HeadlineFigure(
+            key=ind.id, label=ind.label, definition=ind.definition, indicator=ind,
+            value=_float(row["value"]) if row else None,
+            numerator=_int(row["numerator"]) if row else None,
+            denominator=_int(row["denominator"]) if row else None,
+            registry_value=_float(whole["value"]) if whole else None,
+            whole_registry_only=registry_only,
+        ))
+    return result
+
+
+def figure(figures: list[HeadlineFigure], key: str) -> HeadlineFigure:
+    return next(f for f in figures if f.key == key)

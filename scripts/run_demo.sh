@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Runs Socle on the demo registry: installs the environment, generates data/registry.db
+# (and its boundary file) if it is missing, then starts the app. Extra arguments go to
+# `streamlit run`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+if [ ! -f data/registry.db ]; then
+  .venv/bin/python -m data_access.demo --out data/registry.db \
+    --households "${SOCLE_DEMO_HOUSEHOLDS:-20000}" --seed 1
+fi
+exec .venv/bin/python -m streamlit run app.py "$@"

@@ -1,0 +1,43 @@
+"""The catalogue, the spec and the docs agree."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from indicators.catalogue import BY_ID, CATALOGUE, SPEC_IDS_NOT_YET_COMPUTED
+from indicators.docs import render
+
+ROOT = Path(__file__).resolve().parents[1]
+SPEC = ROOT.parent / "shared" / "spec" / "indicators.md"
+
+
+def spec_ids() -> set[str]:
+    if not SPEC.is_file():
+        pytest.skip(f"the spec is not beside the repo ({SPEC})")
+    return set(re.findall(r"^\| `([a-z]+\.[a-z_]+)` \|", SPEC.read_text(), flags=re.M))
+
+
+def test_every_spec_indicator_is_in_the_catalogue() -> None:
+    ids = spec_ids()
+    assert len(ids) >= 20
+    assert ids - SPEC_IDS_NOT_YET_COMPUTED == set(BY_ID)
+
+
+def test_docs_are_generated_from_the_catalogue() -> None:
+    written = (ROOT / "docs" / "indicators.md").read_text()
+    assert written == render(), "run: python -m indicators.docs > docs/indicators.md"
+    for ind in CATALOGUE:
+        assert f"`{ind.id}`" in written
+    for missing in spec_ids():
+        assert f"`{missing}`" in written
+
+
+def test_every_indicator_declares_what_pages_and_exports_need() -> None:
+    for ind in CATALOGUE:
+        assert ind.label and ind.numerator and ind.unit
+        assert ind.family in {"coverage", "packages", "referrals", "duplicates", "data_quality"}
+        assert ind.format_value(None) == "–"
+        assert ind.number_format

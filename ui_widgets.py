@@ -1,0 +1,220 @@
+"""Widget helpers shared by app.py and the pages: the sidebar's view, metrics, error guard.
+
+The sidebar's choices (level, area, as-of date) live in ``st.session_state`` under the
+widget keys below and are mirrored in ``st.query_params`` (``?level=2&area=PK-KP-PSH&
+as_of=2026-11-29``), so a copied link reopens the same view. app.py draws the sidebar on
+every run and leaves a ``View`` in the session state; pages read it with ``current_view()``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import sqlalchemy as sa
+import streamlit as st
+
+from data_access import ui
+from data_access.context import UserContext
+from i18n import t
+from settings import Settings
+
+log = logging.getLogger(__name__)
+
+LEVEL_KEY = "level"
+AREA_KEY = "area"
+AS_OF_KEY = "as_of"
+VIEW_KEY = "socle_view"
+ALL_AREAS = "__all__"  # the area option standing for the whole registry
+MIN_DATE = dt.date(1970, 1, 1)
+
+
+@dataclass(frozen=True)
+class View:
+    """What the sidebar chose: the pages draw this."""
+
+    settings: Settings
+    context: UserContext
+    level: int
+    level_name: str
+    area_id: str | None  # None: all areas (the whole registry)
+    area_name: str
+    as_of: dt.date
+    period_start: dt.date
+
+
+# Query parameters ---------------------------------------------------------------------------
+
+def _param(name: str) -> str | None:
+    value = st.query_params.get(name)
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def parse_level(text: str | None, levels: Sequence[int]) -> int | None:
+    try:
+        level = int(text) if text is not None else None
+    except ValueError:
+        return None
+    return level if level in levels else None
+
+
+def parse_date(text: str | None, earliest: dt.date, latest: dt.date) -> dt.date | None:
+    try:
+        day = dt.date.fromisoformat(text) if text is not None else None
+    except ValueError:
+        return None
+    return day if day is not None and earliest <= day <= latest else None
+
+
+def _sync_query_params(level: int, area: str, as_of: dt.date) -> None:
+    wanted = {LEVEL_KEY: str(level), AS_OF_KEY: as_of.isoformat()}
+    if area != ALL_AREAS:
+        wanted[AREA_KEY] = area
+    for name, value in wanted.items():
+        if st.query_params.get(name) != value:
+            st.query_params[name] = value
+    if area == ALL_AREAS and AREA_KEY in st.query_params:
+        del st.query_params[AREA_KEY]
+
+
+# Sidebar ------------------------------------------------------------------------------------
+
+def sidebar(settings: Settings, context: UserContext) -> View:
+    """Draw the level, area and as-of choices; keep them in session state and the URL."""
+    state = st.session_state
+    url = settings.database_url
+    areas = ui.areas(context, url)
+    levels = ui.level_choices(areas, len(settings.level_names))
+
+    # Level: from the link on the first run (or the linked area's level), else level 2.
+    linked_area = _param(AREA_KEY)
+    if LEVEL_KEY not in state or state[LEVEL_KEY] not in levels:
+        linked_level = parse_level(_param(LEVEL_KEY), levels)
+        if linked_level is None and linked_area in set(areas["area_id"]):
+            linked_level = int(areas.loc[areas["area_id"] == linked_area, "level"].iloc[0])
+        state[LEVEL_KEY] = linked_level or ui.default_level(levels)
+    level = st.sidebar.selectbox(
+        t("Level"), levels, key=LEVEL_KEY,
+        format_func=lambda n: t(settings.level_name(n)),
+        help=t("The administrative level whose areas you compare."),
+    )
+
+    # Area: the areas of that level within the user's scope, and all areas for a user
+    # who sees the whole registry.
+    choices = ui.area_choices(areas, level)
+    options = ([ALL_AREAS] if context.whole_registry else []) + list(choices)
+    if not options:
+        st.sidebar.warning(t("None of the areas you may see ({areas}) is in the registry.",
+                             areas=", ".join(context.areas)))
+        options = [ALL_AREAS]
+    if AREA_KEY not in state or state[AREA_KEY] not in options:
+        state[AREA_KEY] = linked_area if linked_area in options else options[0]
+    area = st.sidebar.selectbox(
+        t("Area"), options, key=AREA_KEY,
+        format_func=lambda a: t("All areas") if a == ALL_AREAS else choices.get(a, a),
+    )
+
+    # As-of date: today or the registry's latest registration date.
+    default_day = ui.default_as_of(url)
+    latest = max(dt.date.today(), default_day)
+    if AS_OF_KEY not in state or not isinstance(state[AS_OF_KEY], dt.date) \
+            or not MIN_DATE <= state[AS_OF_KEY] <= latest:
+        state[AS_OF_KEY] = parse_date(_param(AS_OF_KEY), MIN_DATE, latest) or default_day
+    as_of = st.sidebar.date_input(
+        t("As of"), key=AS_OF_KEY, min_value=MIN_DATE, max_value=latest, format="YYYY-MM-DD",
+        help=t("Stock figures count what was registered and enrolled on this date; referral "
+               "figures cover the {months} months ending on it.",
+               months=settings.period_months),
+    ) or default_day
+    start = ui.period_start(settings, as_of)
+
+    _sync_query_params(level, area, as_of)
+
+    loaded = ui.last_loaded(url)
+    st.sidebar.caption(t("Figures as of {as_of}; referrals made from {start} to {as_of}.",
+                         as_of=as_of.isoformat(), start=start.isoformat()))
+    st.sidebar.caption(
+        t("Registry last loaded: {when}.", when=loaded.strftime("%Y-%m-%d %H:%M"))
+        if loaded else t("Registry last loaded: unknown.")
+    )
+
+    view = View(
+        settings=settings, context=context, level=level,
+        level_name=t(settings.level_name(level)),
+        area_id=None if area == ALL_AREAS else area,
+        area_name=t("All areas") if area == ALL_AREAS else choices.get(area, area),
+        as_of=as_of, period_start=start,
+    )
+    state[VIEW_KEY] = view
+    return view
+
+
+def current_view() -> View:
+    """The view the sidebar chose in this run (app.py draws the sidebar before the page)."""
+    view = st.session_state.get(VIEW_KEY)
+    if not isinstance(view, View):
+        raise RuntimeError("the sidebar has not run: open the app through app.py")
+    return view
+
+
+# Figures ------------------------------------------------------------------------------------
+
+def _whole(value: int) -> str:
+    return f"{value:,}"
+
+
+def metric(figure: ui.HeadlineFigure) -> None:
+    """One headline figure: its value, its definition in the help, what it counts below."""
+    help_text = t(figure.definition)
+    if figure.indicator is not None and figure.indicator.note:
+        help_text += "\n\n" + t(figure.indicator.note)
+    st.metric(t(figure.label), figure.text, help=help_text, border=True)
+    notes: list[str] = []
+    if figure.empty and figure.indicator is not None:
+        notes.append(t("Nothing to count: no {what}.", what=t(figure.indicator.denominator)))
+    elif figure.numerator is not None and figure.denominator is not None:
+        notes.append(t("{numerator} of {denominator}", numerator=_whole(figure.numerator),
+                       denominator=_whole(figure.denominator)))
+    if figure.whole_registry_only:
+        notes.append(t("Whole registry"))
+    elif figure.registry_text is not None:
+        notes.append(t("All areas: {value}", value=figure.registry_text))
+    if notes:
+        st.caption(" · ".join(notes))
+
+
+def metric_grid(figures: Sequence[ui.HeadlineFigure], per_row: int = 4) -> None:
+    for start in range(0, len(figures), per_row):
+        columns = st.columns(per_row)
+        for column, figure in zip(columns, figures[start:start + per_row], strict=False):
+            with column:
+                metric(figure)
+
+
+def definitions(figures: Sequence[ui.HeadlineFigure]) -> None:
+    """A list of every figure's definition (for the "Definitions" expander)."""
+    lines = []
+    for figure in figures:
+        line = f"- **{t(figure.label)}**: {t(figure.definition)}"
+        if figure.indicator is not None and figure.indicator.note:
+            line += f" {t(figure.indicator.note)}"
+        lines.append(line)
+    st.markdown("\n".join(lines))
+
+
+# Errors -------------------------------------------------------------------------------------
+
+def guarded(main: Callable[[], None]) -> None:
+    """Run a page; any error becomes a plain message on screen and a traceback in the log."""
+    try:
+        main()
+    except sa.exc.SQLAlchemyError:
+        log.exception("database error while drawing the page")
+        st.error(t("The registry could not be read just now. Try again in a moment; if it "
+                   "keeps failing, tell the administrator (the details are in the server log)."))
+    except Exception:
+        log.exception("error while drawing the page")
+        st.error(t("Something went wrong while drawing this page. The details are in the "
+                   "server log; please tell the administrator."))
