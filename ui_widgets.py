@@ -1,25 +1,38 @@
-"""Widget helpers shared by app.py and the pages: the sidebar's view, metrics, error guard.
+"""Widget helpers shared by app.py and the pages: start-up, the sidebar's view, metrics, errors.
+
+``start()`` loads the settings, opens the registry and the app store and draws the sidebar;
+a problem comes back as a ``StartupProblem`` (a plain message and what to do), never as a
+traceback. app.py calls it on every run and leaves the ``View`` for the page, which takes it
+with ``page_view()``.
 
 The sidebar's choices (level, area, as-of date) live in ``st.session_state`` under the
 widget keys below and are mirrored in ``st.query_params`` (``?level=2&area=PK-KP-PSH&
-as_of=2026-11-29``), so a copied link reopens the same view. app.py draws the sidebar on
-every run and leaves a ``View`` in the session state; pages read it with ``current_view()``.
+as_of=2026-11-29``), so a copied link reopens the same view.
+
+Why ``page_view()`` can call ``start()`` itself: while no script of the process has called
+``st.navigation`` yet, Streamlit treats the ``pages/`` folder the old way and may run a
+page file without the entry script (the first request after the server starts, if it
+deep-links to a page; every rerun under AppTest). The page then draws the sidebar itself.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import sqlalchemy as sa
 import streamlit as st
 
+import i18n
 from data_access import ui
-from data_access.context import UserContext
+from data_access.app_store import AppStoreError
+from data_access.context import UserContext, default_context
+from data_access.registry import RegistryError, sqlite_path
+from data_access.schema import SchemaError
 from i18n import t
-from settings import Settings
+from settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -151,11 +164,127 @@ def sidebar(settings: Settings, context: UserContext) -> View:
     return view
 
 
-def current_view() -> View:
-    """The view the sidebar chose in this run (app.py draws the sidebar before the page)."""
-    view = st.session_state.get(VIEW_KEY)
-    if not isinstance(view, View):
-        raise RuntimeError("the sidebar has not run: open the app through app.py")
+# Start-up ------------------------------------------------------------------------------------
+
+class StartupProblem(Exception):
+    """Socle cannot start: a plain message for the user and what to do about it."""
+
+    def __init__(self, message: str, advice: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.advice = advice
+
+
+def show_problem(problem: StartupProblem) -> None:
+    st.error(f"{problem.message}\n\n{problem.advice}" if problem.advice else problem.message)
+
+
+def _settings() -> Settings:
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        raise StartupProblem(
+            t("Socle's configuration has a problem: {problem}.", problem=exc),
+            t("Correct config.toml (or the SOCLE_… environment variable named above) and "
+              "reload the page."),
+        ) from None
+    i18n.set_language(settings["app.language"])
+    return settings
+
+
+def _context(settings: Settings) -> UserContext:
+    try:
+        return default_context(settings)
+    except SettingsError as exc:
+        raise StartupProblem(
+            t("Socle's configuration has a problem: {problem}.", problem=exc),
+            t("Correct config.toml (or the SOCLE_… environment variable named above) and "
+              "reload the page."),
+        ) from None
+
+
+def _open_registry(settings: Settings) -> None:
+    url = settings.database_url
+    try:
+        ui.registry_engine(url)
+    except RegistryError as exc:
+        path = sqlite_path(url)
+        if path is not None and not path.is_file():
+            raise StartupProblem(
+                t("The registry database `{file}` does not exist.", file=path),
+                t("To try Socle, build the demo registry with `python -m data_access.demo "
+                  "--out {file}` (or run `scripts/run_demo.sh`); to use your own registry, set "
+                  "`url` in the `[database]` section of config.toml (or SOCLE_DATABASE_URL).",
+                  file=path),
+            ) from None
+        raise StartupProblem(
+            t("The registry cannot be opened: {problem}.", problem=exc),
+            t("Check `url` in the `[database]` section of config.toml (or SOCLE_DATABASE_URL) "
+              "and that the database server is running."),
+        ) from None
+    except SchemaError as exc:
+        raise StartupProblem(
+            t("The registry at `{url}` does not follow Socle's registry contract. {problem}.",
+              url=sa.engine.make_url(url).render_as_string(hide_password=True), problem=exc),
+            t("A registry that stores things differently maps itself onto the contract with "
+              "SQL views of the contract's names; or point `[database] url` at another "
+              "registry."),
+        ) from None
+    except sa.exc.SQLAlchemyError:
+        log.exception("cannot read the registry")
+        raise StartupProblem(
+            t("The registry cannot be read. The details are in the server log."),
+            t("Check `url` in the `[database]` section of config.toml (or SOCLE_DATABASE_URL)."),
+        ) from None
+
+
+def _open_app_store(settings: Settings) -> None:
+    try:
+        ui.app_store_engine(settings.app_store_url)
+    except AppStoreError as exc:
+        raise StartupProblem(
+            t("Socle's own database (the app store) cannot be opened: {problem}.", problem=exc),
+            t("Check `url` in the `[app_store]` section of config.toml (or SOCLE_APP_STORE_URL): "
+              "Socle must be able to write there."),
+        ) from None
+
+
+def start() -> View:
+    """Settings, registry, app store, sidebar: the View of this run, or a StartupProblem."""
+    settings = _settings()
+    context = _context(settings)
+    _open_registry(settings)
+    _open_app_store(settings)
+    try:
+        return sidebar(settings, context)
+    except sa.exc.SQLAlchemyError:
+        log.exception("cannot read the registry for the sidebar")
+        raise StartupProblem(
+            t("The registry could not be read just now. Try again in a moment; if it keeps "
+              "failing, tell the administrator (the details are in the server log).")
+        ) from None
+    except Exception:
+        log.exception("cannot draw the sidebar")
+        raise StartupProblem(
+            t("Something went wrong while preparing the dashboard. The details are in the "
+              "server log; please tell the administrator.")
+        ) from None
+
+
+def page_view() -> View | None:
+    """The View app.py left for this run's page; None once a start-up problem is shown.
+
+    The view is taken (not read), so a page never draws a view left by an earlier run.
+    """
+    view = st.session_state.pop(VIEW_KEY, None)
+    if isinstance(view, View):
+        return view
+    try:
+        view = start()  # the page runs without the entry script: see the module's notes
+    except StartupProblem as problem:
+        show_problem(problem)
+        return None
+    st.session_state.pop(VIEW_KEY, None)
     return view
 
 
@@ -165,7 +294,7 @@ def _whole(value: int) -> str:
     return f"{value:,}"
 
 
-def metric(figure: ui.HeadlineFigure) -> None:
+def metric(figure: ui.HeadlineFigure, *, explain_empty: bool = True) -> None:
     """One headline figure: its value, its definition in the help, what it counts below."""
     help_text = t(figure.definition)
     if figure.indicator is not None and figure.indicator.note:
@@ -173,7 +302,9 @@ def metric(figure: ui.HeadlineFigure) -> None:
     st.metric(t(figure.label), figure.text, help=help_text, border=True)
     notes: list[str] = []
     if figure.empty and figure.indicator is not None:
-        notes.append(t("Nothing to count: no {what}.", what=t(figure.indicator.denominator)))
+        if explain_empty:
+            notes.append(t("Nothing to count: no {what}.",
+                           what=t(figure.indicator.denominator)))
     elif figure.numerator is not None and figure.denominator is not None:
         notes.append(t("{numerator} of {denominator}", numerator=_whole(figure.numerator),
                        denominator=_whole(figure.denominator)))
@@ -185,12 +316,15 @@ def metric(figure: ui.HeadlineFigure) -> None:
         st.caption(" · ".join(notes))
 
 
-def metric_grid(figures: Sequence[ui.HeadlineFigure], per_row: int = 4) -> None:
+def metric_grid(
+    figures: Sequence[ui.HeadlineFigure], *, per_row: int = 4, explain_empty: bool = True
+) -> None:
+    """The figures in rows of ``per_row``; ``explain_empty`` notes ratios with nothing to count."""
     for start in range(0, len(figures), per_row):
         columns = st.columns(per_row)
         for column, figure in zip(columns, figures[start:start + per_row], strict=False):
             with column:
-                metric(figure)
+                metric(figure, explain_empty=explain_empty)
 
 
 def definitions(figures: Sequence[ui.HeadlineFigure]) -> None:

@@ -7,8 +7,8 @@ user; pages do not change.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from settings import Settings, SettingsError
 

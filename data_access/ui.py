@@ -16,8 +16,8 @@ do not need a Streamlit session and are tested directly.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 import pandas as pd
 import sqlalchemy as sa

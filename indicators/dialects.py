@@ -35,7 +35,7 @@ def is_thirteen_digits(dialect: str, column: ColumnElement) -> ColumnElement[boo
     text = as_text(column)
     if dialect == "sqlite":
         # SQLite has no built-in REGEXP function; GLOB with a negated class does the job.
-        return sa.and_(sa.func.length(text) == 13, sa.not_(text.op("GLOB")("*[^0-9]*")))
+        return sa.and_(sa.func.length(text) == 13, sa.not_(text.op("GLOB", is_comparison=True)("*[^0-9]*")))
     if dialect == "duckdb":
         # DuckDB's regexp_matches is a partial match; regexp_full_match anchors both ends.
         return sa.func.regexp_full_match(text, "[0-9]{13}")

@@ -1,0 +1,40 @@
+"""Socle: the entry point (``streamlit run app.py``).
+
+Loads the settings, opens the registry (read-only) and the app store, draws the sidebar
+(level, area, as-of date) — all in ``ui_widgets.start()`` — and routes to the pages listed in
+``pages()``. A problem with the configuration or the databases is shown as a plain message
+saying what to do, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import ui_widgets
+from data_access.context import UserContext
+from i18n import t
+
+
+def pages(context: UserContext | None = None) -> list[st.Page]:
+    """The pages, in menu order. Add a page here (filtered by ``context.role`` later)."""
+    return [
+        st.Page("pages/overview.py", title=t("Overview"), icon=":material/dashboard:",
+                url_path="overview", default=True),
+    ]
+
+
+def main() -> None:
+    try:
+        view = ui_widgets.start()
+    except ui_widgets.StartupProblem as problem:
+        ui_widgets.show_problem(problem)
+        # Declare the pages without drawing them, so Streamlit does not list pages/ itself.
+        st.navigation(pages(), position="hidden")
+        st.stop()
+    st.navigation(pages(view.context), position="sidebar").run()
+
+
+st.set_page_config(page_title="Socle", page_icon=":material/diversity_3:", layout="wide")
+
+if __name__ == "__main__":
+    ui_widgets.guarded(main)

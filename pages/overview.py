@@ -1,0 +1,48 @@
+"""Overview: the headline figures of the chosen area beside the whole registry's."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import ui_widgets
+from data_access import ui
+from i18n import t
+
+
+def main() -> None:
+    view = ui_widgets.page_view()
+    if view is None:  # a start-up problem, already shown
+        return
+    st.title(t("Overview"))
+    st.caption(t("{area} · {level} · as of {as_of}", area=view.area_name,
+                 level=view.level_name, as_of=view.as_of.isoformat()))
+
+    figures = ui.figures(view.context, view.settings, as_of=view.as_of, level=view.level,
+                         period_start=view.period_start, indicator_ids=ui.HEADLINE_IDS)
+    headline = ui.headline_figures(figures, view.area_id)
+
+    empty_area = not ui.figure(headline, "households").value
+    if empty_area:
+        st.info(t("No households are registered in {area} on {as_of}, so its figures are empty. "
+                  "Pick another area, or a later as-of date.",
+                  area=view.area_name, as_of=view.as_of.isoformat()))
+    left_out = ui.figure(headline, "dq.invalid_rows")
+    if left_out.numerator:
+        st.warning(t("{count} rows of the registry break the registry contract and are left out "
+                     "of the indicators (data-quality figures count them).",
+                     count=f"{left_out.numerator:,}"))
+
+    ui_widgets.metric_grid(headline, explain_empty=not empty_area)
+
+    with st.expander(t("Definitions")):
+        ui_widgets.definitions(headline)
+        st.caption(t("Stock figures are counted on {as_of}; referral figures over the period "
+                     "from {start} to {as_of}. Households with a PMT score at or below {cutoff} "
+                     "are poor; an open referral is overdue after {days} days.",
+                     as_of=view.as_of.isoformat(), start=view.period_start.isoformat(),
+                     cutoff=f"{view.settings.poverty_cutoff:g}",
+                     days=view.settings.referral_sla_days))
+
+
+if __name__ == "__main__":
+    ui_widgets.guarded(main)
