@@ -14,7 +14,7 @@ import math
 import numbers
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -32,6 +32,9 @@ from indicators.catalogue import (
     PROGRAMME,
     Indicator,
 )
+
+if TYPE_CHECKING:
+    from settings import Settings
 
 Progress = Callable[[float, str], None]
 
@@ -488,7 +491,7 @@ def registry_levels(engine: sa.Engine) -> list[int]:
 
 
 def export_registry(engine: sa.Engine, *, level: int, as_of: dt.date | None,
-                    period_start: dt.date | None, settings, out: str | Path,
+                    period_start: dt.date | None, settings: Settings, out: str | Path,
                     source: str | None = None, progress: Progress | None = None) -> Path:
     """Compute every indicator of the registry at ``level`` and write the workbook to ``out``.
 
