@@ -6,6 +6,7 @@ dirty rows (unknown areas, missing units) can be loaded as real registries hold 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping
 
 import pandas as pd
@@ -25,8 +26,20 @@ def loose_metadata() -> sa.MetaData:
     return metadata
 
 
-def _records(frame: pd.DataFrame) -> list[dict]:
+def _as_date(value: object) -> object:
+    """ISO text (or a timestamp) as a date, so every backend's Date type takes it."""
+    if isinstance(value, str):
+        return dt.date.fromisoformat(value[:10])
+    if isinstance(value, dt.datetime):
+        return value.date()
+    return value
+
+
+def _records(table: sa.Table, frame: pd.DataFrame) -> list[dict]:
     frame = frame.astype(object).where(frame.notna(), None)
+    for column in table.columns:
+        if isinstance(column.type, sa.Date) and column.name in frame.columns:
+            frame[column.name] = frame[column.name].map(_as_date)
     return frame.to_dict("records")
 
 
@@ -58,7 +71,7 @@ def write_registry(
             if unknown:
                 raise ValueError(f"table `{table.name}` has no column(s) {sorted(unknown)}")
             for start in range(0, len(frame), chunk_rows):
-                conn.execute(table.insert(), _records(frame.iloc[start:start + chunk_rows]))
+                conn.execute(table.insert(), _records(table, frame.iloc[start:start + chunk_rows]))
 
 
 # Indexes a registry needs for the indicator queries to run in seconds at a million
