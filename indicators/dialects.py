@@ -38,8 +38,8 @@ def is_thirteen_digits(dialect: str, column: ColumnElement) -> ColumnElement[boo
         return sa.and_(sa.func.length(text) == 13, sa.not_(text.op("GLOB", is_comparison=True)("*[^0-9]*")))
     if dialect == "duckdb":
         # DuckDB's regexp_matches is a partial match; regexp_full_match anchors both ends.
-        return sa.func.regexp_full_match(text, "[0-9]{13}")
-    return text.op("~")("^[0-9]{13}$")
+        return sa.func.regexp_full_match(text, "[0-9]{13}", type_=sa.Boolean)
+    return text.op("~", is_comparison=True)("^[0-9]{13}$")
 
 
 def days_between(dialect: str, later: ColumnElement, earlier: ColumnElement) -> ColumnElement:

@@ -301,49 +301,63 @@ def count_programme_coverage(conn: sa.Connection, b: _Blocks) -> pd.DataFrame:
 
 
 def count_households(conn: sa.Connection, b: _Blocks) -> pd.DataFrame:
-    """Poor households, packages and double dipping, per raw area."""
-    hh = b.registered_households()
+    """Poor households, packages and double dipping, per raw area.
+
+    Shaped for SQLite's planner as much as for clarity: the per-household aggregates are
+    built without joins to other derived tables, then each probes the household table by
+    its primary key (a LEFT JOIN between two derived tables has no index to use).
+    """
     hp = b.household_programmes()
+    # Level 1: per household and exclusive group (null group: programmes outside any group).
+    per_group = (
+        sa.select(
+            hp.c.household_id,
+            programme.c.exclusive_group,
+            sa.func.sum(hp.c.eligible_for).label("n_eligible"),
+            sa.func.sum(hp.c.eligible_for * hp.c.receives).label("n_eligible_received"),
+            sa.func.sum(hp.c.receives).label("n_received"),
+        )
+        .join(programme, programme.c.programme_id == hp.c.programme_id)
+        .group_by(hp.c.household_id, programme.c.exclusive_group)
+        .subquery("per_group")
+    )
+    in_group = per_group.c.exclusive_group.is_not(None)
     per_household = (
-        sa.select(hp.c.household_id,
-                  sa.func.sum(hp.c.eligible_for).label("n_eligible"),
-                  sa.func.sum(sa.case((sa.and_(hp.c.eligible_for == 1, hp.c.receives == 1), 1),
-                                      else_=0)).label("n_eligible_received"),
-                  sa.func.sum(hp.c.receives).label("n_received"))
-        .group_by(hp.c.household_id)
+        sa.select(
+            per_group.c.household_id,
+            sa.func.sum(per_group.c.n_eligible).label("n_eligible"),
+            sa.func.sum(per_group.c.n_eligible_received).label("n_eligible_received"),
+            sa.func.sum(per_group.c.n_received).label("n_received"),
+            sa.func.max(_flag(sa.and_(in_group, per_group.c.n_received >= 1))).label("grouped"),
+            sa.func.max(_flag(sa.and_(in_group, per_group.c.n_received >= 2))).label("dipping"),
+        )
+        .group_by(per_group.c.household_id)
         .subquery("per_household")
     )
-    grouped = (
-        sa.select(hp.c.household_id, programme.c.exclusive_group,
-                  sa.func.count().label("n_in_group"))
-        .join(programme, programme.c.programme_id == hp.c.programme_id)
-        .where(hp.c.receives == 1, programme.c.exclusive_group.is_not(None))
-        .group_by(hp.c.household_id, programme.c.exclusive_group)
-        .subquery("grouped")
-    )
-    dipping = (
-        sa.select(grouped.c.household_id, sa.func.max(grouped.c.n_in_group).label("max_in_group"))
-        .group_by(grouped.c.household_id)
-        .subquery("dipping")
-    )
-    poor = sa.and_(hh.c.pmt_score.is_not(None), hh.c.pmt_score <= sa.literal(float(b.p.poverty_cutoff)))
-    n_eligible = sa.func.coalesce(per_household.c.n_eligible, 0)
-    n_received = sa.func.coalesce(per_household.c.n_received, 0)
-    return _read(conn, sa.select(
-        hh.c.area_id,
-        _sum(poor, "poor"),
-        _sum(sa.and_(poor, n_received >= 1), "poor_receiving"),
-        sa.func.coalesce(sa.func.sum(sa.case((poor, n_received), else_=0)), 0)
+    ph = per_household.c
+    poor = sa.and_(household.c.pmt_score.is_not(None),
+                   household.c.pmt_score <= sa.literal(float(b.p.poverty_cutoff)))
+    receiving = _read(conn, sa.select(
+        household.c.area_id,
+        _sum(sa.and_(poor, ph.n_received >= 1), "poor_receiving"),
+        sa.func.coalesce(sa.func.sum(sa.case((poor, ph.n_received), else_=0)), 0)
         .label("poor_programmes"),
-        _sum(n_eligible >= 2, "multi_eligible"),
-        _sum(sa.and_(n_eligible >= 2, per_household.c.n_eligible_received == n_eligible),
+        _sum(ph.n_eligible >= 2, "multi_eligible"),
+        _sum(sa.and_(ph.n_eligible >= 2, ph.n_eligible_received == ph.n_eligible),
              "multi_complete"),
-        _sum(dipping.c.household_id.is_not(None), "grouped_receiving"),
-        _sum(dipping.c.max_in_group >= 2, "double_dipping"),
-    ).select_from(hh)
-     .outerjoin(per_household, per_household.c.household_id == hh.c.household_id)
-     .outerjoin(dipping, dipping.c.household_id == hh.c.household_id)
-     .group_by(hh.c.area_id))
+        _sum(ph.grouped == 1, "grouped_receiving"),
+        _sum(ph.dipping == 1, "double_dipping"),
+    ).select_from(per_household)
+     .join(household, household.c.household_id == ph.household_id)
+     # A registered member makes a row for an unregistered household: not counted here.
+     .where(household.c.registered_on <= b.d)
+     .group_by(household.c.area_id))
+    hh = b.registered_households()
+    poor_hh = sa.and_(hh.c.pmt_score.is_not(None),
+                      hh.c.pmt_score <= sa.literal(float(b.p.poverty_cutoff)))
+    poor_counts = _read(conn, sa.select(hh.c.area_id, _sum(poor_hh, "poor"))
+                        .group_by(hh.c.area_id))
+    return poor_counts.merge(receiving, on="area_id", how="outer")
 
 
 def _age_bucket(b: _Blocks, birth_date: ColumnElement) -> ColumnElement:
@@ -358,29 +372,19 @@ def _age_bucket(b: _Blocks, birth_date: ColumnElement) -> ColumnElement:
 def count_population(conn: sa.Connection, b: _Blocks) -> pd.DataFrame:
     """Registered persons and covered persons per raw area, sex, age bucket and disability."""
     ps = b.registered_persons()
-    us = b.unit_status()
-    covering_households = (
-        sa.select(us.c.household_id).join(programme, programme.c.programme_id == us.c.programme_id)
-        .where(us.c.enrolled == 1, programme.c.unit == "household").distinct()
-        .subquery("covering_household")
-    )
-    covered_persons = (
-        sa.select(us.c.unit_id).join(programme, programme.c.programme_id == us.c.programme_id)
-        .where(us.c.enrolled == 1, programme.c.unit == "person").distinct()
-        .subquery("covered_person")
-    )
-    covered = sa.or_(covering_households.c.household_id.is_not(None),
-                     covered_persons.c.unit_id.is_not(None))
+    ae = b.active_enrolments()
+    # IN (subquery) rather than LEFT JOIN: SQLite builds an index for an IN list once.
+    covering_households = sa.select(ae.c.household_id).where(ae.c.unit == "household")
+    covered_persons = sa.select(ae.c.unit_id).where(ae.c.unit == "person")
+    covered = sa.or_(ps.c.household_id.in_(covering_households),
+                     ps.c.person_id.in_(covered_persons))
     age = _age_bucket(b, ps.c.birth_date).label("age")
     disability = sa.case((ps.c.disability == sa.true(), "yes"),
                          (ps.c.disability == sa.false(), "no"), else_=None).label("disability")
     return _read(conn, sa.select(
         ps.c.area_id, ps.c.sex, age, disability,
         sa.func.count().label("persons"), _sum(covered, "covered"),
-    ).select_from(ps)
-     .outerjoin(covering_households, covering_households.c.household_id == ps.c.household_id)
-     .outerjoin(covered_persons, covered_persons.c.unit_id == ps.c.person_id)
-     .group_by(ps.c.area_id, ps.c.sex, age, disability))
+    ).group_by(ps.c.area_id, ps.c.sex, age, disability))
 
 
 def count_duplicates(conn: sa.Connection, b: _Blocks) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -393,9 +397,8 @@ def count_duplicates(conn: sa.Connection, b: _Blocks) -> tuple[pd.DataFrame, pd.
     )
     shared_id = _read(conn, sa.select(
         ids.c.area_id, sa.func.count().label("with_id"),
-        _sum(shared.c.national_id.is_not(None), "shared"),
-    ).select_from(ids).outerjoin(shared, shared.c.national_id == ids.c.national_id)
-     .group_by(ids.c.area_id))
+        _sum(ids.c.national_id.in_(sa.select(shared.c.national_id)), "shared"),
+    ).group_by(ids.c.area_id))
 
     ae = b.active_enrolments()
     pairs = (
