@@ -17,6 +17,12 @@ as_owner() {
 }
 case "$action" in
   start)
+    if as_owner "$bindir/pg_ctl" -D "$datadir" status >/dev/null 2>&1; then
+      echo "postgresql+psycopg://socle@127.0.0.1:$port/postgres"
+      exit 0
+    fi
+    # Not running: start from a fresh cluster, whatever an earlier run left behind.
+    rm -rf "$datadir"
     if [ ! -f "$datadir/PG_VERSION" ]; then
       mkdir -p "$datadir"
       [ "$(id -u)" = 0 ] && chown postgres "$datadir"

@@ -41,3 +41,19 @@ def test_every_indicator_declares_what_pages_and_exports_need() -> None:
         assert ind.family in {"coverage", "packages", "referrals", "duplicates", "data_quality"}
         assert ind.format_value(None) == "–"
         assert ind.number_format
+
+
+def test_readme_documents_every_setting() -> None:
+    from settings import SETTINGS
+
+    readme = (ROOT / "README.md").read_text()
+    for setting in SETTINGS:
+        assert f"`{setting.name}`" in readme, setting.name
+        assert setting.env_name in readme, setting.env_name
+
+
+def test_readme_starts_with_the_two_commands() -> None:
+    head = (ROOT / "README.md").read_text()[:1500]
+    assert "bash scripts/run_demo.sh" in head and "bash scripts/test.sh" in head
+    for script in ("scripts/run_demo.sh", "scripts/test.sh", ".ci/run"):
+        assert (ROOT / script).is_file()
