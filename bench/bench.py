@@ -54,16 +54,22 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--postgres-url", help="admin URL of a PostgreSQL server")
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--reuse", action="store_true",
+                        help="reuse the registry already generated in --workdir")
+    parser.add_argument("--backends", default="sqlite,postgresql",
+                        help="comma-separated: sqlite, postgresql")
     args = parser.parse_args()
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="socle-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     db = workdir / f"registry_{args.households}.db"
     results: list[tuple[str, float]] = []
-    timed(f"demo generation, {args.households:,} households", results, subprocess.run,
-          [sys.executable, "-m", "data_access.demo", "--out", str(db),
-           "--households", str(args.households), "--seed", str(args.seed)],
-          check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    if not (args.reuse and db.is_file()):
+        timed(f"demo generation, {args.households:,} households", results, subprocess.run,
+              [sys.executable, "-m", "data_access.demo", "--out", str(db),
+               "--households", str(args.households), "--seed", str(args.seed)],
+              check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    backends = set(args.backends.split(","))
 
     sqlite_engine = open_registry(f"sqlite:///{db}")
     as_of = default_as_of(sqlite_engine)
@@ -82,7 +88,10 @@ def main() -> None:
         timed("copy to PostgreSQL (COPY, indexes, ANALYZE)", results,
               copy_sqlite_to_postgres, str(db), pg_url)
         pg_engine = open_registry(pg_url)
-        for backend, engine in (("SQLite", sqlite_engine), ("PostgreSQL", pg_engine)):
+        engines = [(name, engine) for key, name, engine in (
+            ("sqlite", "SQLite", sqlite_engine), ("postgresql", "PostgreSQL", pg_engine))
+            if key in backends]
+        for backend, engine in engines:
             for level in (2, lowest):
                 frame = timed(f"all indicators, level {level}, {backend}", results,
                               compute, engine, as_of=as_of, level=level)

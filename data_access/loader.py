@@ -124,6 +124,7 @@ def copy_sqlite_to_postgres(sqlite_path: str, postgres_url: str, batch_rows: int
     finally:
         source.close()
     create_indexes(target)
-    with target.connect() as conn:
+    # ANALYZE inside a transaction that is rolled back would lose its statistics.
+    with target.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
         conn.exec_driver_sql("ANALYZE")
     target.dispose()

@@ -174,6 +174,20 @@ class _Blocks:
         name = "reg_enrolment" if registered_only else "valid_enrolment"
         return sa.union_all(household_branch, person_branch).subquery(name)
 
+    def has_active_enrolment(self, unit: str, unit_id: ColumnElement,
+                             unit_registered_on: ColumnElement) -> ColumnElement[bool]:
+        """The unit (registered on d) has an active, well-formed enrolment in a programme of
+        that unit. The unit itself is known to be valid (not left out)."""
+        e = enrolment.alias(f"{unit}_enrolment")
+        p = programme.alias(f"{unit}_programme")
+        own, other = ((e.c.household_id, e.c.person_id) if unit == "household"
+                      else (e.c.person_id, e.c.household_id))
+        return sa.exists().where(
+            own == unit_id, other.is_(None), unit_registered_on <= self.d,
+            p.c.programme_id == e.c.programme_id, p.c.unit == unit,
+            e.c.enrolled_on <= self.d, sa.or_(e.c.ended_on.is_(None), e.c.ended_on > self.d),
+        )
+
     def active_enrolments(self) -> sa.Subquery:
         """Active enrolments on d of registered units."""
         ve = self.valid_enrolments(registered_only=True)
@@ -372,12 +386,12 @@ def _age_bucket(b: _Blocks, birth_date: ColumnElement) -> ColumnElement:
 def count_population(conn: sa.Connection, b: _Blocks) -> pd.DataFrame:
     """Registered persons and covered persons per raw area, sex, age bucket and disability."""
     ps = b.registered_persons()
-    ae = b.active_enrolments()
-    # IN (subquery) rather than LEFT JOIN: SQLite builds an index for an IN list once.
-    covering_households = sa.select(ae.c.household_id).where(ae.c.unit == "household")
-    covered_persons = sa.select(ae.c.unit_id).where(ae.c.unit == "person")
-    covered = sa.or_(ps.c.household_id.in_(covering_households),
-                     ps.c.person_id.in_(covered_persons))
+    # Correlated EXISTS, not IN or LEFT JOIN on a derived table: SQLite probes the enrolment
+    # indexes and PostgreSQL plans a semi-join, where a large IN list it cannot hash in
+    # work_mem would be scanned once per person.
+    covered = sa.or_(b.has_active_enrolment("household", ps.c.household_id,
+                                            ps.c.household_registered_on),
+                     b.has_active_enrolment("person", ps.c.person_id, ps.c.registered_on))
     age = _age_bucket(b, ps.c.birth_date).label("age")
     disability = sa.case((ps.c.disability == sa.true(), "yes"),
                          (ps.c.disability == sa.false(), "no"), else_=None).label("disability")
@@ -390,14 +404,16 @@ def count_population(conn: sa.Connection, b: _Blocks) -> pd.DataFrame:
 def count_duplicates(conn: sa.Connection, b: _Blocks) -> tuple[pd.DataFrame, pd.DataFrame]:
     ps = b.registered_persons()
     well_formed = dialects.is_thirteen_digits(b.dialect, ps.c.national_id)
-    ids = sa.select(ps.c.national_id.label("national_id"), ps.c.area_id).where(well_formed).subquery("wf")
-    shared = (
-        sa.select(ids.c.national_id).group_by(ids.c.national_id).having(sa.func.count() >= 2)
-        .subquery("shared")
+    # A window count per id, not IN (subquery): PostgreSQL runs a large IN list it cannot
+    # hash in work_mem as a linear scan per row; a window is one sort on every backend.
+    ids = (
+        sa.select(ps.c.area_id, sa.func.count().over(partition_by=ps.c.national_id)
+                  .label("holders"))
+        .where(well_formed)
+        .subquery("wf")
     )
     shared_id = _read(conn, sa.select(
-        ids.c.area_id, sa.func.count().label("with_id"),
-        _sum(ids.c.national_id.in_(sa.select(shared.c.national_id)), "shared"),
+        ids.c.area_id, sa.func.count().label("with_id"), _sum(ids.c.holders >= 2, "shared"),
     ).group_by(ids.c.area_id))
 
     ae = b.active_enrolments()
