@@ -179,15 +179,19 @@ def show_problem(problem: StartupProblem) -> None:
     st.error(f"{problem.message}\n\n{problem.advice}" if problem.advice else problem.message)
 
 
+def _configuration_problem(exc: SettingsError) -> StartupProblem:
+    return StartupProblem(
+        t("Socle's configuration has a problem: {problem}.", problem=exc),
+        t("Correct config.toml (or the SOCLE_… environment variable named above) and "
+          "reload the page."),
+    )
+
+
 def _settings() -> Settings:
     try:
         settings = load_settings()
     except SettingsError as exc:
-        raise StartupProblem(
-            t("Socle's configuration has a problem: {problem}.", problem=exc),
-            t("Correct config.toml (or the SOCLE_… environment variable named above) and "
-              "reload the page."),
-        ) from None
+        raise _configuration_problem(exc) from None
     i18n.set_language(settings["app.language"])
     return settings
 
@@ -196,11 +200,7 @@ def _context(settings: Settings) -> UserContext:
     try:
         return default_context(settings)
     except SettingsError as exc:
-        raise StartupProblem(
-            t("Socle's configuration has a problem: {problem}.", problem=exc),
-            t("Correct config.toml (or the SOCLE_… environment variable named above) and "
-              "reload the page."),
-        ) from None
+        raise _configuration_problem(exc) from None
 
 
 def _open_registry(settings: Settings) -> None:
