@@ -56,6 +56,25 @@ SETTINGS: tuple[Setting, ...] = (
             "Field of the boundary file holding the registry's area_id."),
     Setting("geography", "boundary_name_field", str, "name",
             "Field of the boundary file holding the area's name."),
+    Setting("geography", "boundary_level_field", str, "level",
+            "Field of the boundary file holding the area's level; empty to take the level "
+            "from the registry's area table."),
+    Setting("geography", "boundary_files", list, [],
+            "One boundary file per level, top level first (\"\" for a level without one); "
+            "when set, it replaces boundary_file.", is_path=True, optional=True),
+    Setting("geography", "boundary_id_fields", list, [],
+            "Id field of each file of boundary_files; empty to use boundary_id_field for all."),
+    Setting("geography", "boundary_name_fields", list, [],
+            "Name field of each file of boundary_files; empty to use boundary_name_field for all."),
+    Setting("map", "basemap_style", str, "",
+            "Basemap style URL for online deployments; empty for none (works offline: the top "
+            "level's outlines are the background)."),
+    Setting("map", "classes", int, 5, "Number of colour classes of a choropleth (3 to 7)."),
+    Setting("map", "simplify_tolerance", float, 0.002,
+            "Tolerance in degrees of the shared-border simplification of boundaries "
+            "(0.002° is about 200 m)."),
+    Setting("map", "coordinate_decimals", int, 4,
+            "Decimals kept in map coordinates sent to the browser (4 is about 11 m)."),
     Setting("indicators", "poverty_cutoff", float, 32.0,
             "Households with pmt_score at or below this are poor."),
     Setting("indicators", "referral_sla_days", int, 30,
@@ -210,7 +229,14 @@ def load_settings(
     base = path.resolve().parent
     for setting in SETTINGS:
         value = values[setting.name]
-        if setting.is_path and value:
+        if setting.is_path and setting.kind is list:
+            values[setting.name] = [_resolve_path(v, base) if v else "" for v in value]
+            for given, resolved in zip(value, values[setting.name], strict=True):
+                if given and check_files and not Path(resolved).exists():
+                    problems.append(
+                        f"setting `{setting.name}` names the file `{given}`, which does not exist"
+                    )
+        elif setting.is_path and value:
             values[setting.name] = _resolve_path(value, base)
             if check_files and not Path(values[setting.name]).exists():
                 problems.append(
@@ -222,6 +248,22 @@ def load_settings(
         values[url_name] = _resolve_sqlite_url(values[url_name], base)
     if not values["geography.level_names"]:
         problems.append("setting `geography.level_names` must list at least one level")
+    level_count = len(values["geography.level_names"])
+    for name in ("geography.boundary_files", "geography.boundary_id_fields",
+                 "geography.boundary_name_fields"):
+        if len(values[name]) > level_count:
+            problems.append(f"setting `{name}` lists {len(values[name])} entries but "
+                            f"`geography.level_names` only {level_count} levels")
+    for name in ("geography.boundary_id_fields", "geography.boundary_name_fields"):
+        if values[name] and len(values[name]) != len(values["geography.boundary_files"]):
+            problems.append(f"setting `{name}` must have one entry per file of "
+                            "`geography.boundary_files`")
+    if not 3 <= values["map.classes"] <= 7:
+        problems.append(f"setting `map.classes` must be between 3 and 7, got {values['map.classes']}")
+    if values["map.simplify_tolerance"] < 0:
+        problems.append("setting `map.simplify_tolerance` must not be negative")
+    if not 0 <= values["map.coordinate_decimals"] <= 8:
+        problems.append("setting `map.coordinate_decimals` must be between 0 and 8")
     if problems:
         raise SettingsError("; ".join(problems))
     return Settings(values=values, source=path)
