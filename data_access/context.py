@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from settings import Settings, SettingsError
 
 ROLES: tuple[str, ...] = ("admin", "chair", "officer", "donor")
+# Roles that may see lists of households and persons, and personal data in them (names,
+# national ids). Donors see aggregates only.
+LIST_ROLES: frozenset[str] = frozenset({"admin", "chair", "officer"})
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,11 @@ class UserContext:
     @property
     def whole_registry(self) -> bool:
         return not self.areas
+
+    @property
+    def sees_lists(self) -> bool:
+        """May see row-level lists (households, persons) and the personal data in them."""
+        return self.role in LIST_ROLES
 
 
 def make_context(role: str, areas: Iterable[str] = ()) -> UserContext:
