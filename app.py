@@ -20,6 +20,8 @@ def pages(context: UserContext | None = None) -> list[st.Page]:
     return [
         st.Page("pages/overview.py", title=t("Overview"), icon=":material/dashboard:",
                 url_path="overview", default=True),
+        st.Page("pages/coverage.py", title=t("Coverage map"), icon=":material/map:",
+                url_path="coverage"),
     ]
 
 

@@ -32,6 +32,7 @@ class Setting:
     help: str
     is_path: bool = False  # a file that must exist when set
     optional: bool = False  # may be empty ("" in TOML, unset)
+    per_level: bool = False  # a list with one entry per level: empty entries keep their place
 
     @property
     def env_name(self) -> str:
@@ -61,11 +62,13 @@ SETTINGS: tuple[Setting, ...] = (
             "from the registry's area table."),
     Setting("geography", "boundary_files", list, [],
             "One boundary file per level, top level first (\"\" for a level without one); "
-            "when set, it replaces boundary_file.", is_path=True, optional=True),
+            "when set, it replaces boundary_file.", is_path=True, optional=True, per_level=True),
     Setting("geography", "boundary_id_fields", list, [],
-            "Id field of each file of boundary_files; empty to use boundary_id_field for all."),
+            "Id field of each file of boundary_files; empty to use boundary_id_field for all.",
+            per_level=True),
     Setting("geography", "boundary_name_fields", list, [],
-            "Name field of each file of boundary_files; empty to use boundary_name_field for all."),
+            "Name field of each file of boundary_files; empty to use boundary_name_field for all.",
+            per_level=True),
     Setting("map", "basemap_style", str, "",
             "Basemap style URL for online deployments; empty for none (works offline: the top "
             "level's outlines are the background)."),
@@ -73,6 +76,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("map", "simplify_tolerance", float, 0.002,
             "Tolerance in degrees of the shared-border simplification of boundaries "
             "(0.002° is about 200 m)."),
+    Setting("map", "max_vertices", int, 60_000,
+            "Most vertices sent for one level: a level with more is simplified further "
+            "(0: no limit)."),
     Setting("map", "coordinate_decimals", int, 4,
             "Decimals kept in map coordinates sent to the browser (4 is about 11 m)."),
     Setting("indicators", "poverty_cutoff", float, 32.0,
@@ -150,7 +156,8 @@ def _coerce(setting: Setting, raw: Any, origin: str) -> Any:
             if kind is float:
                 return float(text)
             if kind is list:
-                return [part.strip() for part in text.split(",") if part.strip()]
+                parts = [part.strip() for part in text.split(",")] if text else []
+                return parts if setting.per_level else [part for part in parts if part]
             return text
         except ValueError:
             raise SettingsError(
@@ -262,6 +269,8 @@ def load_settings(
         problems.append(f"setting `map.classes` must be between 3 and 7, got {values['map.classes']}")
     if values["map.simplify_tolerance"] < 0:
         problems.append("setting `map.simplify_tolerance` must not be negative")
+    if values["map.max_vertices"] < 0:
+        problems.append("setting `map.max_vertices` must not be negative")
     if not 0 <= values["map.coordinate_decimals"] <= 8:
         problems.append("setting `map.coordinate_decimals` must be between 0 and 8")
     if problems:

@@ -32,6 +32,7 @@ from data_access.context import UserContext, default_context
 from data_access.registry import RegistryError, sqlite_path
 from data_access.schema import SchemaError
 from i18n import t
+from indicators.catalogue import Indicator
 from settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,38 @@ def _sync_query_params(level: int, area: str, as_of: dt.date) -> None:
             st.query_params[name] = value
     if area == ALL_AREAS and AREA_KEY in st.query_params:
         del st.query_params[AREA_KEY]
+
+
+def linked_choice(key: str, options: Sequence[str], default: str) -> None:
+    """Give a page widget its first value from the link (``?key=...``), else ``default``.
+
+    Call before drawing the widget with the same ``key``; a value not among ``options``
+    (a stale or hand-edited link) falls back to the default.
+    """
+    state = st.session_state
+    if key not in state or state[key] not in options:
+        linked = _param(key)
+        state[key] = linked if linked in options else default
+
+
+def link(params: dict[str, str | None]) -> None:
+    """Mirror a page's choices in the URL (None removes a parameter)."""
+    for name, value in params.items():
+        if value is None:
+            if name in st.query_params:
+                del st.query_params[name]
+        elif st.query_params.get(name) != value:
+            st.query_params[name] = value
+
+
+def choose_area(level: int, area_id: str | None) -> None:
+    """Make ``area_id`` (None: all areas) of ``level`` the sidebar's choice.
+
+    For widget callbacks (a click on the map, a breadcrumb button): they run before the
+    sidebar is drawn, when its widgets' state may still be changed.
+    """
+    st.session_state[LEVEL_KEY] = level
+    st.session_state[AREA_KEY] = ALL_AREAS if area_id is None else area_id
 
 
 # Sidebar ------------------------------------------------------------------------------------
@@ -325,6 +358,23 @@ def metric_grid(
         for column, figure in zip(columns, figures[start:start + per_row], strict=False):
             with column:
                 metric(figure, explain_empty=explain_empty)
+
+
+VALUE_FORMATS = {"percent": "%.1f %%", "count": "%d", "days": "%.1f", "mean": "%.2f"}
+
+
+def value_columns(indicator: Indicator) -> dict:
+    """Column settings of a table of one indicator per area (Value in the indicator's unit)."""
+    return {
+        "Area": st.column_config.TextColumn(t("Area")),
+        "Value": st.column_config.NumberColumn(
+            t(indicator.label), format=VALUE_FORMATS.get(indicator.unit, "%.2f"),
+            help=t(indicator.definition)),
+        "Numerator": st.column_config.NumberColumn(t("Numerator"), format="%d",
+                                                   help=t(indicator.numerator)),
+        "Denominator": st.column_config.NumberColumn(t("Denominator"), format="%d",
+                                                     help=t(indicator.denominator or "—")),
+    }
 
 
 def definitions(figures: Sequence[ui.HeadlineFigure]) -> None:

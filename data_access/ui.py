@@ -26,7 +26,9 @@ import streamlit as st
 from data_access.app_store import open_app_store
 from data_access.context import UserContext
 from data_access.registry import open_registry, registry_last_loaded
+from data_access.schema import access_point as access_point_table
 from data_access.schema import area as area_table
+from data_access.schema import programme as programme_table
 from indicators import CATALOGUE, Indicator, compute, default_period_start
 from indicators import default_as_of as _engine_default_as_of
 from settings import Settings
@@ -131,6 +133,87 @@ def area_choices(areas: pd.DataFrame, level: int) -> dict[str, str]:
         area_id: (f"{name} ({area_id})" if name in clashing else name)
         for area_id, name in zip(rows["area_id"], rows["name"], strict=True)
     }
+
+
+# Programmes and access points -----------------------------------------------------------
+
+def read_programmes(engine: sa.Engine) -> dict[str, str]:
+    """programme_id -> name, by name (the id stands in for a missing name)."""
+    query = sa.select(programme_table.c.programme_id, programme_table.c.name)
+    with engine.connect() as conn:
+        rows = [(str(pid), str(name) if name else str(pid))
+                for pid, name in conn.execute(query) if pid is not None]
+    return dict(sorted(rows, key=lambda item: (item[1], item[0])))
+
+
+@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
+def _cached_programmes(_engine: sa.Engine, url: str, version: dt.datetime | None) -> dict[str, str]:
+    return read_programmes(_engine)
+
+
+def programmes(url: str) -> dict[str, str]:
+    """The registry's programmes: programme_id -> name."""
+    engine = registry_engine(url)
+    return _cached_programmes(engine, url, registry_last_loaded(engine))
+
+
+ACCESS_POINT_COLUMNS = ("access_point_id", "name", "kind", "area_id", "latitude", "longitude")
+
+
+def read_access_points(engine: sa.Engine) -> pd.DataFrame:
+    """The access points with their place (latitude and longitude may be missing)."""
+    query = sa.select(*(access_point_table.c[name] for name in ACCESS_POINT_COLUMNS))
+    with engine.connect() as conn:
+        frame = pd.DataFrame(conn.execute(query).all(), columns=list(ACCESS_POINT_COLUMNS))
+    for column in ("latitude", "longitude"):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce")
+    frame["access_point_id"] = frame["access_point_id"].astype(str)
+    return frame
+
+
+@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
+def _cached_access_points(_engine: sa.Engine, url: str, version: dt.datetime | None) -> pd.DataFrame:
+    return read_access_points(_engine)
+
+
+def access_points(context: UserContext, url: str) -> pd.DataFrame:
+    """The access points the context may see (those in its areas, or all)."""
+    engine = registry_engine(url)
+    version = registry_last_loaded(engine)
+    frame = _cached_access_points(engine, url, version)
+    visible = visible_area_ids(_cached_areas(engine, url, version), context)
+    return frame if visible is None else frame[frame["area_id"].isin(visible)].reset_index(drop=True)
+
+
+# Boundaries -----------------------------------------------------------------------------
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _cached_boundaries(_settings: Settings, key: tuple, _area_levels: dict[str, int]):
+    from maps.boundaries import load_boundaries  # geopandas loads only for map pages
+
+    return load_boundaries(_settings, area_levels=_area_levels)
+
+
+def boundaries(settings: Settings, context: UserContext):
+    """The configured boundaries, simplified once per file (a BoundarySet), or None if none.
+
+    Cached per process on the boundary settings and the registry's levels; the simplified
+    result is also cached on disk beside the files (see maps.boundaries). Raise
+    BoundaryError naming the file and the problem.
+    """
+    geography = tuple(
+        (name, tuple(value) if isinstance(value, list) else value)
+        for name, value in sorted(settings.values.items())
+        if name.startswith(("geography.", "map.simplify", "map.coordinate", "map.max_vertices"))
+    )
+    if not settings["geography.boundary_file"] and not any(settings["geography.boundary_files"]):
+        return None
+    url = settings.database_url
+    engine = registry_engine(url)
+    all_areas = _cached_areas(engine, url, registry_last_loaded(engine))
+    area_levels = dict(zip(all_areas["area_id"], all_areas["level"].astype(int), strict=True))
+    key = (geography, url, registry_last_loaded(engine))
+    return _cached_boundaries(settings, key, area_levels)
 
 
 # Dates ----------------------------------------------------------------------------------

@@ -42,8 +42,15 @@ def store_url(request, tmp_path: Path) -> str:
     return request.getfixturevalue("postgres_store_url")
 
 
-def test_head_is_the_baseline_for_now():
-    assert head_revision() == "0001"
+def test_revisions_form_one_numbered_line():
+    from alembic.script import ScriptDirectory
+
+    from data_access.app_store import alembic_config
+
+    script = ScriptDirectory.from_config(alembic_config())
+    revisions = [r.revision for r in script.walk_revisions()][::-1]
+    assert revisions == [f"{n:04d}" for n in range(1, len(revisions) + 1)]
+    assert head_revision() == revisions[-1]
 
 
 def test_fresh_store_is_upgraded_to_head(store_url: str):

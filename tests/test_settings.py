@@ -239,3 +239,14 @@ def test_user_context_checks_its_role_and_keeps_areas_hashable():
     assert context.areas == ("D1", "D2")
     assert hash(context) == hash(UserContext("chair", ("D1", "D2")))
     assert UserContext("donor").whole_registry
+
+
+def test_per_level_lists_keep_empty_entries_from_the_environment(tmp_path: Path):
+    (tmp_path / "d.gpkg").write_text("")
+    path = write_config(tmp_path)
+    settings = load_settings(path, env={"SOCLE_GEOGRAPHY_BOUNDARY_FILES": ",d.gpkg",
+                                        "SOCLE_GEOGRAPHY_BOUNDARY_ID_FIELDS": ",PCODE",
+                                        "SOCLE_APP_DEFAULT_AREAS": "D1,,D2"})
+    assert settings["geography.boundary_files"] == ["", str(tmp_path / "d.gpkg")]
+    assert settings["geography.boundary_id_fields"] == ["", "PCODE"]
+    assert settings["app.default_areas"] == ["D1", "D2"]

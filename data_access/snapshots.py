@@ -1,0 +1,299 @@
+"""Snapshots: the indicators' long form frozen in the app store, for trends and meetings.
+
+A snapshot is one computation (an as-of date, a level, a period, the parameters) and its
+figures. The snapshot command (``python -m indicators.snapshot``) stores source "command"
+snapshots, one per (as_of, level): storing again replaces it. Starting a meeting stores a
+source "meeting" snapshot, one per meeting (data_access.meetings).
+
+A figure row keeps the long form's columns except the period: ``period_end`` is the
+snapshot's, and ``period_start`` the snapshot's for flow indicators (None for stock ones),
+as the engine writes them, so ``snapshot_figures`` gives back the frame that was stored.
+
+Values are on the engine's scale (fractions for percent indicators). Timestamps are naive UTC.
+SQLAlchemy Core only; functions take the app-store engine (data_access.app_store).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+
+from indicators.catalogue import BY_ID, LONG_FORM_COLUMNS
+
+SOURCES: tuple[str, ...] = ("command", "meeting")
+# Rows per executemany: a long form is 10k-100k rows; chunks keep memory and statements small.
+CHUNK_ROWS = 5000
+
+metadata = sa.MetaData()
+
+# The tables of migration 0002 (data_access/migrations/versions/0002_*.py).
+snapshot = sa.Table(
+    "snapshot", metadata,
+    sa.Column("snapshot_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("taken_at", sa.DateTime, nullable=False),
+    sa.Column("as_of", sa.Date, nullable=False),
+    sa.Column("level", sa.Integer, nullable=False),
+    sa.Column("period_start", sa.Date, nullable=False),
+    sa.Column("period_end", sa.Date, nullable=False),
+    sa.Column("source", sa.String(20), nullable=False),
+    sa.Column("parameters", sa.Text, nullable=False),
+)
+
+snapshot_figure = sa.Table(
+    "snapshot_figure", metadata,
+    sa.Column("figure_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+              primary_key=True, autoincrement=True),
+    sa.Column("snapshot_id", sa.Integer, sa.ForeignKey("snapshot.snapshot_id"), nullable=False),
+    sa.Column("indicator_id", sa.String(100), nullable=False),
+    sa.Column("area_id", sa.String(100)),
+    sa.Column("area_name", sa.Text),
+    sa.Column("level", sa.Integer),
+    sa.Column("programme_id", sa.String(100)),
+    sa.Column("breakdown", sa.String(200)),
+    sa.Column("numerator", sa.BigInteger),
+    sa.Column("denominator", sa.BigInteger),
+    sa.Column("value", sa.Double),
+)
+
+FIGURE_COLUMNS: tuple[str, ...] = (
+    "indicator_id", "area_id", "area_name", "level", "programme_id", "breakdown",
+    "numerator", "denominator", "value",
+)
+SERIES_COLUMNS: tuple[str, ...] = (
+    "as_of", "indicator_id", "area_id", "area_name", "value", "numerator", "denominator",
+    "source", "snapshot_id",
+)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    snapshot_id: int
+    taken_at: dt.datetime
+    as_of: dt.date
+    level: int
+    period_start: dt.date
+    period_end: dt.date
+    source: str
+    parameters: dict[str, Any]
+
+
+def utcnow() -> dt.datetime:
+    """Now as naive UTC, the app store's timestamp convention."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def as_naive_utc(moment: dt.datetime) -> dt.datetime:
+    """An aware datetime converted to naive UTC; a naive one is taken as UTC already."""
+    if moment.tzinfo is None:
+        return moment
+    return moment.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def plain_value(value: Any) -> Any:
+    """A cell of a pandas frame as a plain Python value (NA/NaN -> None, numpy -> Python)."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and value != value:
+        return None
+    if hasattr(value, "item"):  # numpy scalar
+        value = value.item()
+        if isinstance(value, float) and value != value:
+            return None
+    return value
+
+
+def _figure_records(figures: pd.DataFrame, snapshot_id: int) -> Iterator[list[dict]]:
+    missing = [c for c in FIGURE_COLUMNS if c not in figures.columns]
+    if missing:
+        raise ValueError(f"the figures lack the long-form column(s) {', '.join(missing)}")
+    frame = figures[list(FIGURE_COLUMNS)]
+    chunk: list[dict] = []
+    for row in frame.itertuples(index=False, name=None):
+        record = {name: plain_value(value) for name, value in zip(FIGURE_COLUMNS, row, strict=True)}
+        if record["indicator_id"] is None:
+            raise ValueError("a figure has no indicator_id")
+        for name in ("level", "numerator", "denominator"):
+            if record[name] is not None:
+                record[name] = int(record[name])
+        if record["value"] is not None:
+            record["value"] = float(record["value"])
+        record["snapshot_id"] = snapshot_id
+        chunk.append(record)
+        if len(chunk) >= CHUNK_ROWS:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def insert_snapshot(conn: sa.Connection, figures: pd.DataFrame, *, as_of: dt.date, level: int,
+                    period_start: dt.date, period_end: dt.date,
+                    parameters: Mapping[str, Any], source: str) -> int:
+    """Insert a snapshot and its figures on an open transaction; its id.
+
+    For data_access.meetings, which stores the meeting in the same transaction.
+    """
+    if source not in SOURCES:
+        raise ValueError(f"unknown snapshot source `{source}` (sources: {', '.join(SOURCES)})")
+    if period_start > period_end:
+        raise ValueError(f"period_start {period_start} is after period_end {period_end}")
+    snapshot_id = conn.execute(
+        snapshot.insert().values(
+            taken_at=utcnow(), as_of=as_of, level=int(level), period_start=period_start,
+            period_end=period_end, source=source,
+            parameters=json.dumps(dict(parameters), sort_keys=True, default=str),
+        )
+    ).inserted_primary_key[0]
+    for chunk in _figure_records(figures, snapshot_id):
+        conn.execute(snapshot_figure.insert(), chunk)  # executemany
+    return int(snapshot_id)
+
+
+def _delete_snapshots(conn: sa.Connection, snapshot_ids: Sequence[int]) -> None:
+    if not snapshot_ids:
+        return
+    # No ON DELETE CASCADE: SQLite enforces foreign keys only with a pragma; delete children first.
+    conn.execute(snapshot_figure.delete().where(snapshot_figure.c.snapshot_id.in_(snapshot_ids)))
+    conn.execute(snapshot.delete().where(snapshot.c.snapshot_id.in_(snapshot_ids)))
+
+
+def store_snapshot(store: sa.Engine, figures: pd.DataFrame, *, as_of: dt.date, level: int,
+                   period_start: dt.date, period_end: dt.date, parameters: Mapping[str, Any],
+                   source: str = "command") -> int:
+    """Store the long form ``figures`` as a snapshot; its id. One transaction.
+
+    A "command" snapshot replaces the command snapshot of the same (as_of, level), so storing
+    twice leaves one. A "meeting" snapshot is always new (use data_access.meetings.start_meeting).
+    ``parameters``: poverty_cutoff, referral_sla_days, period_months (kept as JSON).
+    """
+    with store.begin() as conn:
+        if source == "command":
+            old = conn.execute(sa.select(snapshot.c.snapshot_id).where(
+                snapshot.c.source == "command", snapshot.c.as_of == as_of,
+                snapshot.c.level == int(level))).scalars().all()
+            _delete_snapshots(conn, list(old))
+        return insert_snapshot(conn, figures, as_of=as_of, level=level,
+                               period_start=period_start, period_end=period_end,
+                               parameters=parameters, source=source)
+
+
+def _snapshot_of(row: sa.Row) -> Snapshot:
+    return Snapshot(snapshot_id=int(row.snapshot_id), taken_at=row.taken_at, as_of=row.as_of,
+                    level=int(row.level), period_start=row.period_start,
+                    period_end=row.period_end, source=row.source,
+                    parameters=json.loads(row.parameters))
+
+
+def get_snapshot(store: sa.Engine, snapshot_id: int) -> Snapshot:
+    """The snapshot ``snapshot_id``; KeyError when there is none."""
+    with store.connect() as conn:
+        row = conn.execute(sa.select(snapshot).where(snapshot.c.snapshot_id == snapshot_id)).first()
+    if row is None:
+        raise KeyError(f"no snapshot {snapshot_id}")
+    return _snapshot_of(row)
+
+
+def snapshots(store: sa.Engine, *, level: int | None = None,
+              source: str | None = None) -> list[Snapshot]:
+    """Snapshots (of a level, of a source), oldest as-of first."""
+    query = sa.select(snapshot).order_by(snapshot.c.as_of, snapshot.c.level, snapshot.c.snapshot_id)
+    if level is not None:
+        query = query.where(snapshot.c.level == int(level))
+    if source is not None:
+        query = query.where(snapshot.c.source == source)
+    with store.connect() as conn:
+        return [_snapshot_of(row) for row in conn.execute(query)]
+
+
+def snapshot_dates(store: sa.Engine, level: int, *, source: str | None = "command") -> list[dt.date]:
+    """The as-of dates with a snapshot of ``level``, oldest first (source None: any source)."""
+    query = (sa.select(snapshot.c.as_of).where(snapshot.c.level == int(level))
+             .distinct().order_by(snapshot.c.as_of))
+    if source is not None:
+        query = query.where(snapshot.c.source == source)
+    with store.connect() as conn:
+        return list(conn.execute(query).scalars())
+
+
+_INT_COLUMNS = ("level", "numerator", "denominator")
+
+
+def _typed_long_form(frame: pd.DataFrame) -> pd.DataFrame:
+    """The dtypes of indicators.engine's long form: Int64 counts, Float64 value, None for empty.
+
+    Other columns (text, dates) are object columns holding None for empty cells.
+    """
+    for col in frame.columns:
+        cells = [plain_value(v) for v in frame[col]]
+        if col in _INT_COLUMNS:
+            frame[col] = pd.array(cells, dtype="Int64")
+        elif col == "value":
+            frame[col] = pd.array(cells, dtype="Float64")
+        elif col == "snapshot_id":
+            frame[col] = pd.array(cells, dtype="int64")
+        else:
+            frame[col] = pd.Series(cells, index=frame.index, dtype=object)
+    return frame
+
+
+def snapshot_figures(store: sa.Engine, snapshot_id: int) -> pd.DataFrame:
+    """The long form (catalogue.LONG_FORM_COLUMNS) of a snapshot, in the order it was stored."""
+    info = get_snapshot(store, snapshot_id)
+    with store.connect() as conn:
+        result = conn.execute(
+            sa.select(*[snapshot_figure.c[c] for c in FIGURE_COLUMNS])
+            .where(snapshot_figure.c.snapshot_id == snapshot_id)
+            .order_by(snapshot_figure.c.figure_id))
+        frame = pd.DataFrame(result.fetchall(), columns=list(FIGURE_COLUMNS), dtype=object)
+    flow = [BY_ID[i].kind == "flow" if i in BY_ID else False for i in frame["indicator_id"]]
+    frame["period_start"] = [info.period_start if f else None for f in flow]
+    frame["period_end"] = [info.period_end] * len(frame)
+    return _typed_long_form(frame[list(LONG_FORM_COLUMNS)])
+
+
+def in_values(column: sa.ColumnElement, values: Iterable[str | None]) -> sa.ColumnElement:
+    """column IN values, with None meaning IS NULL."""
+    values = list(values)
+    given = [v for v in values if v is not None]
+    parts = [column.in_(given)] if given else []
+    if len(given) < len(values):
+        parts.append(column.is_(None))
+    return sa.or_(*parts) if parts else sa.false()
+
+
+def series(store: sa.Engine, *, indicator_ids: Iterable[str], area_ids: Iterable[str | None],
+           level: int, programme_id: str | None = None) -> pd.DataFrame:
+    """Values through time: one row per (as_of, indicator_id, area_id), oldest first.
+
+    Rows without breakdown, of ``programme_id`` (None: the rows without programme), from the
+    snapshots of ``level``; an area_id of None is the whole registry. For each as-of date the
+    command snapshot wins; a date without one takes the newest meeting snapshot holding the
+    figure. Columns: as_of, indicator_id, area_id, area_name, value, numerator, denominator,
+    source, snapshot_id.
+    """
+    f, s = snapshot_figure, snapshot
+    query = (
+        sa.select(s.c.as_of, f.c.indicator_id, f.c.area_id, f.c.area_name, f.c.value,
+                  f.c.numerator, f.c.denominator, s.c.source, s.c.snapshot_id, s.c.taken_at)
+        .select_from(f.join(s, f.c.snapshot_id == s.c.snapshot_id))
+        .where(s.c.level == int(level), f.c.indicator_id.in_(list(indicator_ids)),
+               in_values(f.c.area_id, area_ids), f.c.breakdown.is_(None),
+               in_values(f.c.programme_id, [programme_id]))
+    )
+    with store.connect() as conn:
+        result = conn.execute(query)
+        frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()), dtype=object)
+    if frame.empty:
+        return _typed_long_form(pd.DataFrame(columns=list(SERIES_COLUMNS), dtype=object))
+    frame["_rank"] = (frame["source"] != "command").astype(int)
+    frame["_area"] = frame["area_id"].map(lambda a: "" if a is None else a)
+    frame = frame.sort_values(["as_of", "indicator_id", "_area", "_rank", "taken_at",
+                               "snapshot_id"], ascending=[True, True, True, True, False, False])
+    frame = frame.drop_duplicates(["as_of", "indicator_id", "_area"], keep="first")
+    return _typed_long_form(frame[list(SERIES_COLUMNS)].reset_index(drop=True))

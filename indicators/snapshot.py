@@ -1,0 +1,234 @@
+"""``python -m indicators.snapshot``: compute the indicators and keep them in the app store.
+
+    python -m indicators.snapshot [--as-of D | --monthly-from D [--monthly-to D]]
+                                  [--levels 1,2,3,4] [--config PATH] [--quiet]
+
+Each (as-of date, level) is computed with the settings' parameters (poverty cutoff, referral
+SLA, period months; the period is the ``period_months`` months ending on the date) and stored
+as a "command" snapshot (data_access.snapshots). Storing a date and level again replaces its
+snapshot, so running twice leaves one. ``--monthly-from`` takes every month-end from that
+date's month to ``--monthly-to`` (default: the as-of default). Default as-of date: today, or
+the latest registration if earlier; default levels: every level of the registry.
+
+A progress bar goes to stderr (redrawn in place on a terminal, one line per step otherwise).
+Any problem — a bad date or level, a configuration, registry or app store that cannot be
+used — prints one message and exits 2. Never imports Streamlit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import calendar
+import datetime as dt
+import sys
+import time
+from typing import TextIO
+
+PROG = "python -m indicators.snapshot"
+
+
+class UsageError(Exception):
+    """A problem to report in one line: exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, no usage dump
+        raise UsageError(message)
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"`{text}` is not a date: write it as YYYY-MM-DD") from None
+
+
+def _levels(text: str) -> list[int]:
+    levels: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        try:
+            level = int(part)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"`{part}` is not a level number (1 = top; e.g. --levels 1,2)") from None
+        if level < 1:
+            raise argparse.ArgumentTypeError(f"unknown level {level}: levels start at 1 (top)")
+        if level not in levels:
+            levels.append(level)
+    return levels
+
+
+def parser() -> argparse.ArgumentParser:
+    p = _Parser(prog=PROG, description="Compute the indicators and store them as snapshots "
+                "in the app store (one per as-of date and level; again replaces).")
+    when = p.add_mutually_exclusive_group()
+    when.add_argument("--as-of", type=_date, help="as-of date, YYYY-MM-DD (default: today, or "
+                      "the latest registration if earlier)")
+    when.add_argument("--monthly-from", type=_date, help="snapshot every month-end from this "
+                      "date's month, YYYY-MM-DD")
+    p.add_argument("--monthly-to", type=_date, help="last date of --monthly-from, YYYY-MM-DD "
+                   "(default: the default as-of date)")
+    p.add_argument("--levels", type=_levels, help="comma-separated admin levels "
+                   "(default: every level of the registry)")
+    p.add_argument("--config", help="configuration file (default: config.toml, or SOCLE_CONFIG)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
+    return p
+
+
+def month_end(day: dt.date) -> dt.date:
+    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
+
+
+def month_ends(start: dt.date, end: dt.date) -> list[dt.date]:
+    """Every last day of a month from ``start``'s month up to ``end`` (inclusive)."""
+    out: list[dt.date] = []
+    day = month_end(start)
+    while day <= end:
+        out.append(day)
+        day = month_end(day + dt.timedelta(days=1))
+    return out
+
+
+class ProgressBar:
+    """A text progress bar on a stream: redrawn with \\r on a terminal, a line per step otherwise."""
+
+    def __init__(self, total: int, stream: TextIO | None = None, width: int = 30,
+                 enabled: bool = True) -> None:
+        self.total = max(total, 1)
+        self.stream = stream if stream is not None else sys.stderr
+        self.width = width
+        self.enabled = enabled
+        self.tty = enabled and bool(getattr(self.stream, "isatty", lambda: False)())
+        self._drawn = 0
+
+    def _bar(self, done: float) -> str:
+        fraction = min(max(done / self.total, 0.0), 1.0)
+        filled = int(fraction * self.width)
+        return f"[{'#' * filled}{'.' * (self.width - filled)}] {fraction:4.0%}"
+
+    def update(self, step: int, fraction: float, label: str) -> None:
+        """Within step ``step`` (0-based), ``fraction`` of it is done. Redraws on a terminal."""
+        if not self.tty:
+            return
+        line = f"{self._bar(step + fraction)} {label}"
+        pad = max(self._drawn - len(line), 0)
+        self.stream.write("\r" + line + " " * pad)
+        self.stream.flush()
+        self._drawn = len(line)
+
+    def step_done(self, step: int, label: str) -> None:
+        if not self.enabled:
+            return
+        if self.tty:
+            self.update(step, 1.0, label)
+        else:
+            self.stream.write(f"{self._bar(step + 1)} {step + 1}/{self.total} {label}\n")
+            self.stream.flush()
+
+    def close(self) -> None:
+        if self.tty and self._drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._drawn = 0
+
+
+def _fail(message: str) -> int:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = parser().parse_args(argv)
+        if args.monthly_to is not None and args.monthly_from is None:
+            raise UsageError("argument --monthly-to: needs --monthly-from")
+    except UsageError as exc:
+        return _fail(str(exc))
+
+    # Imported here so that --help and argument errors stay fast.
+    import sqlalchemy as sa
+
+    from data_access.app_store import AppStoreError, open_app_store
+    from data_access.registry import RegistryError, open_registry
+    from data_access.schema import SchemaError
+    from data_access.snapshots import store_snapshot
+    from indicators.areas import AreaTree
+    from indicators.engine import compute, default_as_of, default_period_start
+    from settings import SettingsError, load_settings
+
+    try:
+        settings = load_settings(args.config, check_files=False)
+    except SettingsError as exc:
+        return _fail(f"configuration: {exc}")
+
+    registry = store = None
+    started = time.perf_counter()
+    try:
+        registry = open_registry(settings.database_url)
+        with registry.connect() as conn:
+            tree = AreaTree.load(conn)
+        present = sorted({int(v) for v in tree.frame["level"] if v is not None})
+        levels = args.levels or present
+        unknown = [lv for lv in levels if lv not in present]
+        if unknown:
+            return _fail(f"argument --levels: the registry has no area of level "
+                         f"{', '.join(map(str, unknown))} (levels present: {tree.levels_text()})")
+        if not levels:
+            return _fail("the registry has no areas")
+        if args.monthly_from is not None:
+            last = args.monthly_to or default_as_of(registry)
+            dates = month_ends(args.monthly_from, last)
+            if not dates:
+                return _fail(f"argument --monthly-to: no month-end between "
+                             f"{args.monthly_from} and {last}")
+        else:
+            dates = [args.as_of or default_as_of(registry)]
+        store = open_app_store(settings.app_store_url)
+
+        months = settings.period_months
+        parameters = {"poverty_cutoff": settings.poverty_cutoff,
+                      "referral_sla_days": settings.referral_sla_days,
+                      "period_months": months}
+        steps = [(day, level) for day in dates for level in levels]
+        bar = ProgressBar(len(steps), enabled=not args.quiet)
+        rows = 0
+        try:
+            for index, (day, level) in enumerate(steps):
+                label = f"{day} level {level}"
+                period_start = default_period_start(day, months)
+                figures = compute(
+                    registry, as_of=day, level=level, period_start=period_start,
+                    poverty_cutoff=settings.poverty_cutoff,
+                    referral_sla_days=settings.referral_sla_days, period_months=months,
+                    progress=lambda fraction, message, i=index, lab=label:
+                        bar.update(i, fraction, f"{lab}: {message}"),
+                )
+                store_snapshot(store, figures, as_of=day, level=level,
+                               period_start=period_start, period_end=day,
+                               parameters=parameters, source="command")
+                rows += len(figures)
+                bar.step_done(index, f"{label}: {len(figures):,} figures stored")
+        finally:
+            bar.close()
+    except (RegistryError, SchemaError, AppStoreError) as exc:
+        return _fail(str(exc))
+    except ValueError as exc:  # e.g. a level without areas, raised by compute
+        return _fail(str(exc))
+    except sa.exc.SQLAlchemyError as exc:
+        detail = getattr(exc, "orig", None) or exc
+        return _fail(f"database error: {detail}")
+    finally:
+        for engine in (registry, store):
+            if engine is not None:
+                engine.dispose()
+    if not args.quiet:
+        print(f"stored {len(steps)} snapshot(s) ({len(dates)} date(s) × levels "
+              f"{', '.join(map(str, levels))}), {rows:,} figures, in "
+              f"{time.perf_counter() - started:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Maps: boundary files, their simplification and the layers drawn from them."""
