@@ -8,6 +8,8 @@ saying what to do, never as a traceback.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 import ui_widgets
@@ -36,7 +38,9 @@ def main() -> None:
     st.navigation(pages(view.context), position="sidebar").run()
 
 
-st.set_page_config(page_title="Socle", page_icon=":material/diversity_3:", layout="wide")
+# A local icon: a Material icon as favicon is fetched from fonts.gstatic.com (not offline).
+st.set_page_config(page_title="Socle", page_icon=str(Path(__file__).parent / "assets" / "socle.png"),
+                   layout="wide")
 
 if __name__ == "__main__":
     ui_widgets.guarded(main)

@@ -146,6 +146,8 @@ def test_coverage_map_draws_and_drills_down(app_url: str, browser, demo: Path):
     engine.dispose()
 
     page = browser.new_page(viewport=VIEWPORT)
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
     try:
         # Open / first: a first session that deep-links to a page gets "Page not found".
         page.goto(app_url + "/", wait_until="networkidle")
@@ -192,5 +194,15 @@ def test_coverage_map_draws_and_drills_down(app_url: str, browser, demo: Path):
         tooltip.wait_for(state="visible", timeout=10_000)
         assert target["name"] in tooltip.inner_text()
         assert _coloured_share(canvas.screenshot()) > 0.10
+
+        # The breadcrumb goes back up to every district.
+        page.get_by_role("button", name="All areas").click()
+        page.get_by_text("by district in All areas").wait_for(timeout=30_000)
+        assert "area=" not in page.url
+
+        # Offline: the page fetched nothing but the app itself (no tiles, styles or CDN).
+        outside = [url for url in requested
+                   if not url.startswith((app_url, "data:", "blob:"))]
+        assert not outside, f"requests left the machine: {outside[:5]}"
     finally:
         page.close()
