@@ -1,10 +1,16 @@
 """``python -m exports``: write the indicator workbook of a registry.
 
     python -m exports --level 2 --as-of 2026-11-29 --out district.xlsx \
-        [--period-start 2026-09-01] [--database-url URL] [--config config.toml]
+        [--period-start 2026-09-01] [--database-url URL] [--config config.toml] \
+        [--lists overdue_referrals,double_dipping,data_quality_rows] [--area PK601]
 
-Bad arguments print one message and exit 2; a registry or configuration that cannot be
-used prints one message and exits 1.
+``--lists`` adds list sheets (``all`` for every list) after the indicator sheets, as the
+settings' default user sees them (``app.default_role``, ``app.default_areas``, as the app runs
+until sign-in); ``--area`` keeps the lists' rows of that area and the areas below it.
+
+Bad arguments (an unknown list or area, an area or lists the user may not see) print one
+message and exit 2; a registry or configuration that cannot be used prints one message and
+exits 1.
 """
 
 from __future__ import annotations
@@ -61,6 +67,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="the .xlsx file to write")
     p.add_argument("--config", type=Path, help="configuration file (default: config.toml, "
                    "or SOCLE_CONFIG)")
+    p.add_argument("--lists", default="", help="comma-separated lists to add as sheets, or "
+                   "`all` (lists: overdue_referrals, shared_national_ids, double_enrolments, "
+                   "double_dipping, data_quality_rows)")
+    p.add_argument("--area", help="area_id: the lists hold the rows of this area and the "
+                   "areas below it (default: every area the user may see)")
     p.add_argument("--quiet", action="store_true", help="print nothing on success")
     return p
 
@@ -79,6 +90,15 @@ def _check_arguments(args: argparse.Namespace) -> None:
                          f"--as-of {args.as_of}")
     if args.config is not None and not args.config.is_file():
         raise UsageError(f"argument --config: the file `{args.config}` does not exist")
+    from data_access.lists import UnknownListError, parse_list_ids
+
+    try:
+        args.lists = parse_list_ids(args.lists)
+    except UnknownListError as exc:
+        raise UsageError(f"argument --lists: {exc}") from None
+    if args.area is not None and not args.lists:
+        raise UsageError("argument --area: it says which rows the lists hold; "
+                         "give --lists too")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     # Imported here so that --help and argument errors stay fast.
+    from data_access.lists import ListPermissionError, UnknownAreaError
     from data_access.registry import RegistryError, open_registry
     from data_access.schema import SchemaError
     from exports.workbook import UnknownLevelError, export_registry, public_source
@@ -114,9 +135,16 @@ def main(argv: list[str] | None = None) -> int:
         engine = open_registry(url)
         path = export_registry(engine, level=args.level, as_of=args.as_of,
                                period_start=args.period_start, settings=settings,
-                               out=args.out, source=public_source(url))
+                               out=args.out, source=public_source(url), lists=args.lists,
+                               area_id=args.area)
     except UnknownLevelError as exc:
         print(f"{PROG}: error: argument --level: {exc}", file=sys.stderr)
+        return 2
+    except UnknownAreaError as exc:
+        print(f"{PROG}: error: argument --area: {exc}", file=sys.stderr)
+        return 2
+    except ListPermissionError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
     except (RegistryError, SchemaError, SettingsError) as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)

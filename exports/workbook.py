@@ -3,7 +3,9 @@
 Every sheet is written with openpyxl's write-only (streaming) workbook, so rows go to disk
 as they are produced: a sheet of a million rows costs no more memory than one of ten.
 Pages call :func:`build_workbook` (bytes for a download button); the CLI calls
-:func:`export_registry`, which computes the indicators and writes the file.
+:func:`export_registry`, which computes the indicators and writes the file. Both can add
+list sheets (``lists=("overdue_referrals", ...)``, see ``data_access.lists``), streamed from
+the registry after the Data quality sheet; the Summary then names them with their row counts.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from indicators.catalogue import (
 )
 
 if TYPE_CHECKING:
+    from data_access.context import UserContext
+    from exports.lists import ListSheets, ListSheetsPlan
     from settings import Settings
 
 Progress = Callable[[float, str], None]
@@ -60,6 +64,7 @@ _TITLE_FONT = Font(bold=True, size=14)
 _HEADER_FILL = PatternFill("solid", start_color="DDE4EE")
 _WRAP = Alignment(wrap_text=True, vertical="top")
 _PROGRESS_EVERY = 5_000  # rows between progress reports in long sheets
+LIST_ROWS_FORMAT = '#,##0" rows"'
 
 
 class UnknownLevelError(ValueError):
@@ -272,7 +277,8 @@ def _headline_indicators() -> list[Indicator]:
 
 def _write_summary(book: Workbook, records: list[dict[str, Any]], *, level: int,
                    level_name: str, as_of: dt.date, period_start: dt.date | None, source: str,
-                   generated_at: dt.datetime) -> None:
+                   generated_at: dt.datetime, lists: Sequence[ListSheets] = (),
+                   lists_area: str | None = None) -> None:
     headline = _headline_indicators()
     # Headline values: rows without breakdown and without programme.
     values: dict[tuple[str | None, str], float | int | None] = {}
@@ -296,13 +302,23 @@ def _write_summary(book: Workbook, records: list[dict[str, Any]], *, level: int,
         ("Source", source),
         ("Generated", generated_at.strftime("%Y-%m-%d %H:%M:%S %Z").strip()),
     )
-    header_row = len(titles) + 3  # title, the lines above, a blank row
+    list_lines: list[list[Any]] = []
+    if lists:
+        list_lines.append([sheet.cell("Lists of", font=_BOLD), lists_area or ALL_AREAS])
+        for done in lists:
+            sheets = ", ".join(done.sheets) if done.sheets != (done.spec.title,) else None
+            list_lines.append([sheet.cell(f"List: {done.spec.title}", font=_BOLD),
+                               sheet.cell(done.rows, number_format=LIST_ROWS_FORMAT),
+                               f"sheets {sheets}" if sheets else None])
+    header_row = len(titles) + len(list_lines) + 3  # title, the lines above, a blank row
     # A write-only sheet writes its view with the first row: freeze before appending.
     sheet.ws.freeze_panes = f"A{header_row + 1}"
     sheet.ws.print_title_rows = f"{header_row}:{header_row}"
     sheet.append([sheet.cell(TITLE, font=_TITLE_FONT)])
     for label, text in titles:
         sheet.append([sheet.cell(label, font=_BOLD), text])
+    for line in list_lines:
+        sheet.append(line)
     sheet.append([])
     written = sheet.header(["area_id", "area name"] + [i.label for i in headline], wrap=True)
     assert written == header_row
@@ -407,7 +423,8 @@ def _write_data_quality(book: Workbook, records: list[dict[str, Any]]) -> None:
 
 def _save(target: str | Path | IO[bytes], figures: pd.DataFrame, *, level: int, level_name: str,
           as_of: dt.date | str, period_start: dt.date | str | None, source: str,
-          progress: Progress | None, generated_at: dt.datetime | None) -> None:
+          progress: Progress | None, generated_at: dt.datetime | None,
+          plan: ListSheetsPlan | None = None) -> None:
     def report(fraction: float, message: str) -> None:
         if progress is not None:
             progress(min(max(fraction, 0.0), 1.0), message)
@@ -417,61 +434,122 @@ def _save(target: str | Path | IO[bytes], figures: pd.DataFrame, *, level: int, 
         raise ValueError("as_of is required")
     start_date = _date(period_start)
     generated = generated_at or dt.datetime.now().astimezone()
+    # With lists, they take most of the time: the indicators get less of the bar.
+    indicators_end = 0.4 if plan is not None else 0.8
 
     report(0.0, "Reading the figures")
     records = list(long_form_records(figures))
     book = Workbook(write_only=True)
     book.properties.creator = "Socle"
     book.properties.title = TITLE
-    report(0.05, "Writing the summary")
-    _write_summary(book, records, level=level, level_name=level_name, as_of=as_of_date,
-                   period_start=start_date, source=source, generated_at=generated)
-    report(0.1, "Writing the indicators")
-    _write_indicators(book, records,
-                      lambda f: report(0.1 + 0.7 * f, "Writing the indicators"))
-    report(0.8, "Writing the definitions")
+    report(0.05, "Writing the indicators")
+    _write_indicators(book, records, lambda f: report(
+        0.05 + (indicators_end - 0.05) * f, "Writing the indicators"))
+    report(indicators_end, "Writing the definitions")
     _write_definitions(book)
-    report(0.85, "Writing data quality")
+    report(indicators_end + 0.03, "Writing data quality")
     _write_data_quality(book, records)
-    report(0.9, "Saving the workbook")
+    written: list[ListSheets] = []
+    if plan is not None:
+        written = plan.write(book, lambda f, m: report(0.45 + 0.45 * f, m))
+    # The Summary names the lists with their row counts, known once they are written: it is
+    # written last and moved to the front.
+    report(0.9, "Writing the summary")
+    _write_summary(book, records, level=level, level_name=level_name, as_of=as_of_date,
+                   period_start=start_date, source=source, generated_at=generated,
+                   lists=written, lists_area=plan.area_text if plan is not None else None)
+    book.move_sheet("Summary", -(len(book.sheetnames) - 1))
+    report(0.95, "Saving the workbook")
     book.save(target)
     report(1.0, "Done")
+
+
+def _plan(lists: Sequence[str], *, engine: sa.Engine | None, context: UserContext | None,
+          area_id: str | None, as_of: dt.date | str, period_start: dt.date | str | None,
+          referral_sla_days: int, poverty_cutoff: float, split_lists: bool
+          ) -> ListSheetsPlan | None:
+    """The checked plan of the list sheets asked for, or None for none."""
+    from data_access.lists import parse_list_ids
+    from exports.lists import ListSheetsPlan
+
+    list_ids = parse_list_ids(lists)
+    if not list_ids:
+        return None  # area_id only says which rows lists hold
+    if engine is None or context is None:
+        raise ValueError("list sheets need the registry engine and the user's context")
+    as_of_date = _date(as_of)
+    if as_of_date is None:
+        raise ValueError("as_of is required")
+    return ListSheetsPlan(engine, list_ids, context=context, area_id=area_id, as_of=as_of_date,
+                          period_start=_date(period_start),
+                          referral_sla_days=referral_sla_days, poverty_cutoff=poverty_cutoff,
+                          split=split_lists)
 
 
 def build_workbook(figures: pd.DataFrame, *, level: int, level_name: str, as_of: dt.date | str,
                    period_start: dt.date | str | None, source: str,
                    progress: Progress | None = None,
-                   generated_at: dt.datetime | None = None) -> bytes:
+                   generated_at: dt.datetime | None = None, lists: Sequence[str] = (),
+                   engine: sa.Engine | None = None, context: UserContext | None = None,
+                   area_id: str | None = None, referral_sla_days: int = 30,
+                   poverty_cutoff: float = 32.0, split_lists: bool = True) -> bytes:
     """The xlsx workbook of a long-form frame, as bytes.
 
     ``figures`` has the columns of ``indicators.LONG_FORM_COLUMNS`` (as ``indicators.compute``
     returns them); ``source`` is printed as is, so hide passwords first (:func:`public_source`).
     ``progress(fraction, message)`` is called as the sheets are written.
+
+    ``lists`` adds list sheets (ids of ``data_access.lists.LISTS``), read from ``engine`` for
+    ``context`` in ``area_id`` and below (None: all the context may see), with the same
+    as-of date, period and referral SLA as the figures. They are checked before anything is
+    written (UnknownListError, PermissionError, UnknownAreaError). A list longer than a sheet
+    continues on further sheets, or raises ListTooLongError with ``split_lists=False``.
     """
+    plan = _plan(lists, engine=engine, context=context, area_id=area_id, as_of=as_of,
+                 period_start=period_start, referral_sla_days=referral_sla_days,
+                 poverty_cutoff=poverty_cutoff, split_lists=split_lists)
     buffer = io.BytesIO()
-    _save(buffer, figures, level=level, level_name=level_name, as_of=as_of,
-          period_start=period_start, source=source, progress=progress, generated_at=generated_at)
+    try:
+        _save(buffer, figures, level=level, level_name=level_name, as_of=as_of,
+              period_start=period_start, source=source, progress=progress,
+              generated_at=generated_at, plan=plan)
+    finally:
+        if plan is not None:
+            plan.close()
     return buffer.getvalue()
 
 
 def write_workbook(path: str | Path, figures: pd.DataFrame, *, level: int, level_name: str,
                    as_of: dt.date | str, period_start: dt.date | str | None, source: str,
                    progress: Progress | None = None,
-                   generated_at: dt.datetime | None = None) -> Path:
+                   generated_at: dt.datetime | None = None, lists: Sequence[str] = (),
+                   engine: sa.Engine | None = None, context: UserContext | None = None,
+                   area_id: str | None = None, referral_sla_days: int = 30,
+                   poverty_cutoff: float = 32.0, split_lists: bool = True) -> Path:
     """Write the workbook of :func:`build_workbook` to ``path``, streaming; return the path.
 
     The file is written beside its final name and moved into place, so a failed export never
     leaves a half-written workbook behind.
     """
+    plan = _plan(lists, engine=engine, context=context, area_id=area_id, as_of=as_of,
+                 period_start=period_start, referral_sla_days=referral_sla_days,
+                 poverty_cutoff=poverty_cutoff, split_lists=split_lists)
+    return _write_file(path, figures, plan, level=level, level_name=level_name, as_of=as_of,
+                       period_start=period_start, source=source, progress=progress,
+                       generated_at=generated_at)
+
+
+def _write_file(path: str | Path, figures: pd.DataFrame, plan: ListSheetsPlan | None,
+                **options: Any) -> Path:
     path = Path(path)
     partial = path.with_name(f".{path.name}.partial")
     try:
-        _save(partial, figures, level=level, level_name=level_name, as_of=as_of,
-              period_start=period_start, source=source, progress=progress,
-              generated_at=generated_at)
+        _save(partial, figures, plan=plan, **options)
         partial.replace(path)
     finally:
         partial.unlink(missing_ok=True)
+        if plan is not None:
+            plan.close()
     return path
 
 
@@ -492,13 +570,20 @@ def registry_levels(engine: sa.Engine) -> list[int]:
 
 def export_registry(engine: sa.Engine, *, level: int, as_of: dt.date | None,
                     period_start: dt.date | None, settings: Settings, out: str | Path,
-                    source: str | None = None, progress: Progress | None = None) -> Path:
+                    source: str | None = None, progress: Progress | None = None,
+                    lists: Sequence[str] = (), area_id: str | None = None,
+                    context: UserContext | None = None) -> Path:
     """Compute every indicator of the registry at ``level`` and write the workbook to ``out``.
 
     ``as_of`` None means the spec's default (today, or the latest registration if earlier);
     ``period_start`` None means the ``settings.period_months`` months ending on it. Raises
     UnknownLevelError when no area of the registry has the level.
+
+    ``lists`` adds list sheets for ``area_id`` and below, as ``context`` (default: the
+    settings' default user, as the app runs) may see them; lists, area and rights are
+    checked before the indicators are computed.
     """
+    from data_access.context import default_context
     from indicators.engine import compute, default_as_of, default_period_start
 
     def report(fraction: float, message: str) -> None:
@@ -514,15 +599,27 @@ def export_registry(engine: sa.Engine, *, level: int, as_of: dt.date | None,
         as_of = default_as_of(engine)
     if period_start is None:
         period_start = default_period_start(as_of, settings.period_months)
-    report(0.0, "Computing the indicators")
-    figures = compute(
-        engine, as_of=as_of, level=level, period_start=period_start,
-        poverty_cutoff=settings.poverty_cutoff, referral_sla_days=settings.referral_sla_days,
-        period_months=settings.period_months,
-    )
-    report(0.5, "Writing the workbook")
-    return write_workbook(
-        out, figures, level=level, level_name=settings.level_name(level), as_of=as_of,
+    plan = _plan(lists, engine=engine,
+                 context=context or (default_context(settings) if lists else None),
+                 area_id=area_id, as_of=as_of, period_start=period_start,
+                 referral_sla_days=settings.referral_sla_days,
+                 poverty_cutoff=settings.poverty_cutoff, split_lists=True)
+    try:
+        report(0.0, "Computing the indicators")
+        figures = compute(
+            engine, as_of=as_of, level=level, period_start=period_start,
+            poverty_cutoff=settings.poverty_cutoff,
+            referral_sla_days=settings.referral_sla_days,
+            period_months=settings.period_months,
+        )
+    except BaseException:
+        if plan is not None:
+            plan.close()
+        raise
+    share = 0.3 if plan is not None else 0.5  # lists make the writing the longer part
+    report(share, "Writing the workbook")
+    return _write_file(
+        out, figures, plan, level=level, level_name=settings.level_name(level), as_of=as_of,
         period_start=period_start, source=source or describe_engine(engine),
-        progress=lambda f, m: report(0.5 + 0.5 * f, m),
+        progress=lambda f, m: report(share + (1 - share) * f, m), generated_at=None,
     )

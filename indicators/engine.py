@@ -284,6 +284,17 @@ class _Blocks:
         )
 
 
+# The public names of the building blocks, for modules that list the rows behind a figure
+# (data_access.lists) rather than count them.
+Blocks = _Blocks
+
+
+def building_blocks(conn: sa.Connection, params: Parameters) -> Blocks:
+    """The building blocks over the registry behind ``conn``, as :func:`compute` builds them."""
+    tree = AreaTree.load(conn)
+    return _Blocks(conn.dialect.name, params, tree.lowest_level, _load_programmes(conn))
+
+
 # --------------------------------------------------------------------------------------
 # One grouped query per family; each returns counts per raw area (and key columns).
 # --------------------------------------------------------------------------------------
