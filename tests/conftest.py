@@ -82,3 +82,40 @@ def make_registry(backend: str, tmp_path: Path, request) -> Iterator[RegistryFac
     yield factory
     for engine in engines:
         engine.dispose()
+
+
+# The app store (Socle's own database) on both backends -----------------------------------
+
+@pytest.fixture
+def postgres_store_url() -> Iterator[str]:
+    """A throwaway empty database on the test server for an app store, dropped afterwards."""
+    admin_url = postgres_admin_url()  # fails with advice when TEST_POSTGRES_URL is unset
+    name = f"socle_store_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def store_url(request, tmp_path: Path) -> str:
+    """URL of a new, empty app store: a SQLite file in a folder still to be made, or a new
+    PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'new' / 'folder' / 'app_store.db'}"
+    return request.getfixturevalue("postgres_store_url")
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[sa.Engine]:
+    """An app store upgraded to the newest revision, on each backend."""
+    from data_access.app_store import open_app_store
+
+    engine = open_app_store(store_url)
+    yield engine
+    engine.dispose()

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 from data_access.app_store import (
     AppStoreError,
@@ -16,30 +13,6 @@ from data_access.app_store import (
     head_revision,
     open_app_store,
 )
-from tests.conftest import postgres_admin_url
-
-
-@pytest.fixture
-def postgres_store_url() -> Iterator[str]:
-    """A throwaway empty database on the test server, dropped afterwards."""
-    admin_url = postgres_admin_url()  # fails with advice when TEST_POSTGRES_URL is unset
-    name = f"socle_store_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'new' / 'folder' / 'app_store.db'}"
-    return request.getfixturevalue("postgres_store_url")
 
 
 def test_revisions_form_one_numbered_line():

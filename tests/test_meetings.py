@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
-from data_access.app_store import open_app_store
 from data_access.meetings import (
     action_points,
     add_action_point,
@@ -28,38 +23,10 @@ from data_access.meetings import (
 )
 from data_access.snapshots import snapshot_dates, snapshots
 from indicators.catalogue import LONG_FORM_COLUMNS
-from tests.conftest import postgres_admin_url
 
 AS_OF = dt.date(2026, 10, 31)
 PERIOD_START = dt.date(2026, 8, 1)
 PARAMETERS = {"poverty_cutoff": 32.0, "referral_sla_days": 30, "period_months": 3}
-
-
-@pytest.fixture
-def postgres_store_url() -> Iterator[str]:
-    """A throwaway empty database on the test server, dropped afterwards."""
-    admin_url = postgres_admin_url()
-    name = f"socle_meet_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request, tmp_path: Path) -> Iterator[sa.Engine]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'app_store.db'}"
-    else:
-        url = request.getfixturevalue("postgres_store_url")
-    engine = open_app_store(url)
-    yield engine
-    engine.dispose()
 
 
 def long_form(poor: float | None, overdue: float | None, population: float) -> pd.DataFrame:

@@ -6,14 +6,12 @@ import datetime as dt
 import io
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 from data_access import snapshots as snapshots_module
 from data_access.app_store import open_app_store
@@ -31,34 +29,10 @@ from data_access.snapshots import (
 from data_access.targets import target
 from indicators import compute, default_period_start
 from indicators.snapshot import ProgressBar, main, month_ends
-from tests.conftest import postgres_admin_url
 
 ROOT = Path(__file__).resolve().parents[1]
 AS_OF = dt.date(2026, 10, 31)
 PARAMETERS = {"poverty_cutoff": 32.0, "referral_sla_days": 30, "period_months": 3}
-
-
-@pytest.fixture
-def postgres_store_url() -> Iterator[str]:
-    """A throwaway empty database on the test server, dropped afterwards."""
-    admin_url = postgres_admin_url()
-    name = f"socle_snap_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'app_store.db'}"
-    return request.getfixturevalue("postgres_store_url")
 
 
 @pytest.fixture

@@ -6,21 +6,16 @@ import datetime as dt
 import io
 import shutil
 import subprocess
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import sqlalchemy as sa
 from openpyxl import Workbook, load_workbook
-from sqlalchemy.engine import make_url
 
-from data_access.app_store import open_app_store
 from data_access.targets import TARGET_COLUMNS, store_targets, targets
 from exports.targets import TargetFileError, build_template, read_targets
 from indicators.catalogue import CATALOGUE
-from tests.conftest import postgres_admin_url
 
 AREAS = pd.DataFrame({
     "area_id": ["PK6", "PK601", "PK602", "PK60101"],
@@ -32,33 +27,6 @@ PROGRAMMES = pd.DataFrame({"programme_id": ["bisp_kafaalat", "sehat_card"],
 KNOWN = {"known_areas": set(AREAS["area_id"]),
          "known_programmes": set(PROGRAMMES["programme_id"])}
 D = dt.date
-
-
-@pytest.fixture
-def postgres_store_url() -> Iterator[str]:
-    """A throwaway empty database on the test server, dropped afterwards."""
-    admin_url = postgres_admin_url()
-    name = f"socle_targets_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request, tmp_path: Path) -> Iterator[sa.Engine]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'app_store.db'}"
-    else:
-        url = request.getfixturevalue("postgres_store_url")
-    engine = open_app_store(url)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture(scope="module")
