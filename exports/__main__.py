@@ -16,7 +16,6 @@ exits 1.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 import time
 from pathlib import Path
@@ -24,24 +23,9 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from cli import Parser, UsageError, parse_date
+
 PROG = "python -m exports"
-
-
-class UsageError(Exception):
-    """A bad command-line argument: exit 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line, no usage dump
-        raise UsageError(message)
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"`{text}` is not a date: write it as YYYY-MM-DD") from None
 
 
 def _level(text: str) -> int:
@@ -55,14 +39,14 @@ def _level(text: str) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = _Parser(prog=PROG, description="Write the indicator workbook (xlsx) of the registry.")
+    p = Parser(prog=PROG, description="Write the indicator workbook (xlsx) of the registry.")
     p.add_argument("--database-url", help="SQLAlchemy URL of the registry "
                    "(default: the setting database.url)")
     p.add_argument("--level", type=_level, required=True,
                    help="admin level of the area rows (1 = top)")
-    p.add_argument("--as-of", type=_date, help="reference date d, YYYY-MM-DD (default: today, "
+    p.add_argument("--as-of", type=parse_date, help="reference date d, YYYY-MM-DD (default: today, "
                    "or the latest registration if earlier)")
-    p.add_argument("--period-start", type=_date, help="first day of the referral period, "
+    p.add_argument("--period-start", type=parse_date, help="first day of the referral period, "
                    "YYYY-MM-DD (default: the indicators.period_months months ending on d)")
     p.add_argument("--out", type=Path, required=True, help="the .xlsx file to write")
     p.add_argument("--config", type=Path, help="configuration file (default: config.toml, "

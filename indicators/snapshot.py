@@ -24,24 +24,9 @@ import sys
 import time
 from typing import TextIO
 
+from cli import Parser, UsageError, parse_date
+
 PROG = "python -m indicators.snapshot"
-
-
-class UsageError(Exception):
-    """A problem to report in one line: exit 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line, no usage dump
-        raise UsageError(message)
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"`{text}` is not a date: write it as YYYY-MM-DD") from None
 
 
 def _levels(text: str) -> list[int]:
@@ -61,14 +46,14 @@ def _levels(text: str) -> list[int]:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = _Parser(prog=PROG, description="Compute the indicators and store them as snapshots "
+    p = Parser(prog=PROG, description="Compute the indicators and store them as snapshots "
                 "in the app store (one per as-of date and level; again replaces).")
     when = p.add_mutually_exclusive_group()
-    when.add_argument("--as-of", type=_date, help="as-of date, YYYY-MM-DD (default: today, or "
+    when.add_argument("--as-of", type=parse_date, help="as-of date, YYYY-MM-DD (default: today, or "
                       "the latest registration if earlier)")
-    when.add_argument("--monthly-from", type=_date, help="snapshot every month-end from this "
+    when.add_argument("--monthly-from", type=parse_date, help="snapshot every month-end from this "
                       "date's month, YYYY-MM-DD")
-    p.add_argument("--monthly-to", type=_date, help="last date of --monthly-from, YYYY-MM-DD "
+    p.add_argument("--monthly-to", type=parse_date, help="last date of --monthly-from, YYYY-MM-DD "
                    "(default: the default as-of date)")
     p.add_argument("--levels", type=_levels, help="comma-separated admin levels "
                    "(default: every level of the registry)")
