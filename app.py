@@ -24,6 +24,8 @@ def pages(context: UserContext | None = None) -> list[st.Page]:
                 url_path="overview", default=True),
         st.Page("pages/coverage.py", title=t("Coverage map"), icon=":material/map:",
                 url_path="coverage"),
+        st.Page("pages/meeting.py", title=t("Committee meeting"), icon=":material/groups:",
+                url_path="meeting"),
     ]
 
 

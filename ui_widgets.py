@@ -396,8 +396,9 @@ def guarded(main: Callable[[], None]) -> None:
         main()
     except sa.exc.SQLAlchemyError:
         log.exception("database error while drawing the page")
-        st.error(t("The registry could not be read just now. Try again in a moment; if it "
-                   "keeps failing, tell the administrator (the details are in the server log)."))
+        st.error(t("A database could not be reached just now (the registry, or Socle's own "
+                   "store of meetings and snapshots). Try again in a moment; if it keeps "
+                   "failing, tell the administrator (the details are in the server log)."))
     except Exception:
         log.exception("error while drawing the page")
         st.error(t("Something went wrong while drawing this page. The details are in the "

@@ -10,6 +10,21 @@ import sqlalchemy as sa
 from data_access.schema import area
 
 
+def descendants(areas: pd.DataFrame, area_id: str) -> set[str]:
+    """The area and every area below it (``areas``: area_id, parent_id); cycles cannot loop."""
+    children: dict[str, list[str]] = {}
+    for child, parent in zip(areas["area_id"], areas["parent_id"], strict=True):
+        if parent is not None and not pd.isna(parent):
+            children.setdefault(str(parent), []).append(str(child))
+    found, todo = {area_id}, [area_id]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
 @dataclass
 class AreaTree:
     frame: pd.DataFrame  # area_id, name, level, parent_id, population

@@ -23,6 +23,7 @@ import pandas as pd
 import pydeck as pdk
 
 from i18n import t
+from indicators.areas import descendants
 from indicators.catalogue import ACCESS_POINT, CATALOGUE, Indicator
 from maps import layers, style
 from maps.boundaries import JoinReport, join_report
@@ -57,21 +58,6 @@ def map_level(level: int, area_id: str | None, max_level: int) -> int:
     if area_id is None:
         return level
     return min(level + 1, max_level)
-
-
-def descendants(areas: pd.DataFrame, area_id: str) -> set[str]:
-    """The area and every area below it (a parent cycle cannot loop)."""
-    children: dict[str, list[str]] = {}
-    for child, parent in zip(areas["area_id"], areas["parent_id"], strict=True):
-        if parent is not None:
-            children.setdefault(parent, []).append(child)
-    found, todo = {area_id}, [area_id]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    return found
 
 
 def parent_of(areas: pd.DataFrame, area_id: str) -> str | None:

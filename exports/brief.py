@@ -1,0 +1,202 @@
+"""The one-page brief of a committee meeting: print-ready HTML, self-contained.
+
+``build_brief`` turns a ``Brief`` (the district, the dates, the headline figures with their
+change since the previous meeting, the gaps, the action points) into one HTML document with
+its CSS inline, laid out for A4 (``@page``, ``@media print``) and with no external resource
+(no font, image or script is fetched), so a browser prints it as it is, offline. Every value
+is HTML-escaped. Texts go through ``i18n.t``. Never imports Streamlit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from i18n import current_language, t
+from indicators.gaps import Card, Gap
+
+MIME = "text/html"
+
+CSS = """
+@page { size: A4; margin: 10mm 11mm; }
+* { box-sizing: border-box; }
+body { font-family: "Helvetica Neue", Arial, "Noto Sans", sans-serif; font-size: 8.5pt;
+       color: #111; margin: 0 auto; max-width: 188mm; line-height: 1.25; }
+h1 { font-size: 13pt; margin: 0 0 1mm; }
+h2 { font-size: 10pt; margin: 3mm 0 1mm; border-bottom: 1px solid #999; }
+h3 { font-size: 8.5pt; margin: 1.5mm 0 0.8mm; }
+p { margin: 0 0 1mm; }
+.meta { color: #444; font-size: 8pt; }
+table { border-collapse: collapse; width: 100%; margin-bottom: 1mm; }
+th, td { border: 1px solid #bbb; padding: 0.4mm 1.2mm; text-align: left; vertical-align: top; }
+th { background: #eee; font-weight: 600; }
+td.num { text-align: right; white-space: nowrap; }
+td.date { white-space: nowrap; }
+.gaps { display: grid; grid-template-columns: 1fr 1fr; gap: 0 4mm; }
+.note { color: #555; font-size: 7pt; }
+tr.overdue td { background: #fde2e2; }
+.flag { color: #b00020; font-weight: bold; }
+.up-good, .down-good { color: #1b6e2a; }
+.up-bad, .down-bad { color: #b00020; }
+@media print {
+  body { max-width: none; }
+  h2, table, .gap { break-inside: avoid; }
+  th, tr.overdue td { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+}
+"""
+
+
+@dataclass(frozen=True)
+class Brief:
+    """What the brief shows. ``cards`` and ``gaps`` come from indicators.gaps."""
+
+    area_name: str
+    level_name: str
+    as_of: dt.date
+    period_start: dt.date
+    meeting: str | None  # "the meeting of …" when one is in progress at the as-of date
+    previous: str | None  # the meeting the changes are measured against
+    registry_loaded: str
+    cards: Sequence[Card]
+    gaps: Sequence[Gap]
+    open_points: Sequence[dict] = field(default_factory=tuple)  # indicators.gaps.action_rows
+    closed_points: Sequence[dict] = field(default_factory=tuple)
+    generated_at: dt.datetime | None = None
+
+
+def _e(value: object) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _change_class(card: Card) -> str:
+    if card.change is None or card.delta_color == "off" or round(card.change, 12) == 0:
+        return ""
+    up = card.change > 0
+    good = up if card.delta_color == "normal" else not up
+    return f' class="num {"up" if up else "down"}-{"good" if good else "bad"}"'
+
+
+def _figures(brief: Brief) -> str:
+    head = [t("Figure"), t("Value"), t("Counts")]
+    if brief.previous:
+        head += [t("Previous meeting"), t("Change")]
+    rows = []
+    for card in brief.cards:
+        counts = ""
+        if card.whole_registry_only:
+            counts = t("Whole registry")
+        elif card.empty:
+            counts = t("Nothing to count")
+        elif card.numerator is not None and card.denominator is not None:
+            counts = t("{numerator} of {denominator}", numerator=f"{card.numerator:,}",
+                       denominator=f"{card.denominator:,}")
+        cells = [f"<td>{_e(t(card.label))}</td>", f'<td class="num">{_e(card.value_text)}</td>',
+                 f'<td class="num">{_e(counts)}</td>']
+        if brief.previous:
+            cls = _change_class(card) or ' class="num"'
+            cells += [f'<td class="num">{_e(card.previous_text or "–")}</td>',
+                      f"<td{cls}>{_e(card.change_text or '–')}</td>"]
+        rows.append(f"<tr>{''.join(cells)}</tr>")
+    header = "".join(f"<th>{_e(h)}</th>" for h in head)
+    definitions = "; ".join(f"<b>{_e(t(c.label))}</b>: {_e(t(c.definition))}" for c in brief.cards)
+    return (f"<table><thead><tr>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+            f'<p class="note">{definitions}.</p>')
+
+
+def _gap(gap: Gap) -> str:
+    parts = [f'<div class="gap"><h3>{_e(t(gap.title))}</h3>']
+    if gap.summary:
+        parts.append(f"<p>{_e(gap.summary)}</p>")
+    if gap.table.empty:
+        parts.append(f'<p class="note">{_e(t(gap.empty_note))}</p>')
+    else:
+        head = [t(gap.name_label), t(gap.indicator.label), t("Numerator"), t("Denominator")]
+        rows = []
+        for row in gap.table.itertuples(index=False):
+            numbers = [row.Shown, _count(row.Numerator), _count(row.Denominator)]
+            rows.append("<tr><td>" + _e(row.Name) + "</td>"
+                        + "".join(f'<td class="num">{_e(v)}</td>' for v in numbers) + "</tr>")
+        parts.append("<table><thead><tr>" + "".join(f"<th>{_e(h)}</th>" for h in head)
+                     + "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
+        if gap.unranked:
+            parts.append(f'<p class="note">{_e(t(gap.unranked_note, count=gap.unranked))}</p>')
+    parts.append(f'<p class="note">{_e(t(gap.indicator.label))}: '
+                 f"{_e(t(gap.indicator.definition))}.</p></div>")
+    return "".join(parts)
+
+
+def _count(value: object) -> str:
+    try:
+        return f"{int(value):,}"
+    except (TypeError, ValueError):
+        return "–"
+
+
+def _points(points: Sequence[dict], *, closed: bool) -> str:
+    head = [t("Action"), t("Owner"), t("Due"), t("Status")]
+    if closed:
+        head.append(t("Closed"))
+    rows = []
+    for p in points:
+        cls = ' class="overdue"' if p.get("Overdue") else ""
+        due = p["Due"].isoformat() if isinstance(p.get("Due"), dt.date) else p.get("Due")
+        status = (f'<span class="flag">{_e(p["Status"])}</span>' if p.get("Overdue")
+                  else _e(p["Status"]))
+        cells = [f"<td>{_e(p['Action'])}</td>", f"<td>{_e(p['Owner'])}</td>",
+                 f'<td class="date">{_e(due)}</td>', f"<td>{status}</td>"]
+        if closed:
+            cells.append(f"<td>{_e(p.get('Closed', ''))}</td>")
+        rows.append(f"<tr{cls}>{''.join(cells)}</tr>")
+    return ("<table><thead><tr>" + "".join(f"<th>{_e(h)}</th>" for h in head)
+            + "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
+
+
+def build_brief(brief: Brief) -> str:
+    """The brief as one self-contained, print-ready HTML document."""
+    title = t("Committee meeting brief — {area}", area=brief.area_name)
+    meeting = (t("Figures frozen at {meeting}.", meeting=brief.meeting) if brief.meeting
+               else t("No meeting has been started at this as-of date: live figures."))
+    previous = (t("Changes since {meeting}.", meeting=brief.previous) if brief.previous
+                else t("No earlier meeting to compare with."))
+    generated = brief.generated_at or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    overdue = sum(1 for p in brief.open_points if p.get("Overdue"))
+    dates = t("{level} · figures as of {as_of}; referrals made from {start} to {as_of}.",
+              level=brief.level_name, as_of=brief.as_of.isoformat(),
+              start=brief.period_start.isoformat())
+    loaded = t("Registry last loaded: {when}.", when=brief.registry_loaded)
+    printed = t("Printed from Socle on {when}.", when=f"{generated:%Y-%m-%d %H:%M} UTC")
+    body = [
+        f"<h1>{_e(title)}</h1>",
+        f'<p class="meta">{_e(dates)}<br>{_e(meeting)} {_e(previous)}<br>'
+        f"{_e(loaded)} {_e(printed)}</p>",
+        f"<h2>{_e(t('Headline figures'))}</h2>",
+        _figures(brief),
+        f"<h2>{_e(t('Biggest gaps'))}</h2>",
+        '<div class="gaps">' + "".join(_gap(g) for g in brief.gaps) + "</div>",
+        f"<h2>{_e(t('Open action points'))}</h2>",
+    ]
+    if brief.open_points:
+        if overdue:
+            body.append(f'<p class="flag">{_e(t("{count} overdue.", count=overdue))}</p>')
+        body.append(_points(brief.open_points, closed=False))
+    else:
+        body.append(f'<p class="note">{_e(t("No open action point."))}</p>')
+    if brief.closed_points:
+        body.append(f"<h3>{_e(t('Closed at this meeting'))}</h3>")
+        body.append(_points(brief.closed_points, closed=True))
+    return (f'<!DOCTYPE html>\n<html lang="{_e(current_language())}"><head>'
+            f'<meta charset="utf-8"><title>{_e(title)}</title><style>{CSS}</style></head>'
+            f"<body>{''.join(body)}</body></html>\n")
+
+
+def brief_bytes(brief: Brief) -> bytes:
+    return build_brief(brief).encode("utf-8")
+
+
+def file_name(area_id: str, as_of: dt.date) -> str:
+    """``meeting-brief-PK601-2026-10-31.html`` (unsafe characters of the id replaced)."""
+    safe = re.sub(r"[^A-Za-z0-9_-]+", "_", area_id).strip("_") or "area"
+    return f"meeting-brief-{safe}-{as_of.isoformat()}.html"

@@ -1,0 +1,382 @@
+"""Committee meeting: the chosen district's figures, their change, its gaps and action points.
+
+"Start meeting" records a meeting in the app store and freezes the district's figures, so
+everyone discusses the same numbers and the next meeting shows the change. While a meeting
+of the sidebar's as-of date exists, the page shows its frozen figures (see indicators.gaps
+for which meeting is "in progress" and which one is compared with). Action points are added
+and closed here; a one-page brief can be downloaded to print.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import streamlit as st
+
+import ui_widgets
+from data_access import meetings, ui
+from exports import brief as briefs
+from i18n import t
+from indicators import gaps
+
+FLASH_KEY = "_meeting_flash"
+CLEAR_FORM_KEY = "_meeting_clear_form"
+TEXT_KEY = "action_text"
+OWNER_KEY = "action_owner"
+DUE_KEY = "action_due"
+CLOSE_KEY = "action_to_close"
+MAX_AREA_BUTTONS = 24
+OVERDUE_ROW = "background-color: #fde2e2"
+
+
+@dataclass(frozen=True)
+class MeetingPage:
+    """What the page draws for a district, read before anything is drawn."""
+
+    state: gaps.MeetingState
+    live: pd.DataFrame  # district-level long form now (what "Start meeting" freezes)
+    headline: list  # ui.HeadlineFigure of the figures shown
+    cards: list[gaps.Card]
+    gaps: list[gaps.Gap]
+    open_points: list
+    closed_points: list
+    meeting_dates: dict
+    child_level_name: str  # the level of the area lists (union councils)
+
+
+# Reading -------------------------------------------------------------------------------------
+
+def _read(view: ui_widgets.View, areas: pd.DataFrame) -> MeetingPage:
+    settings, area_id = view.settings, view.area_id
+    store = ui.app_store_engine(settings.app_store_url)
+    whole = view.context.whole_registry
+    held = meetings.meetings(store, area_id)
+    state = gaps.meeting_state(held, view.as_of)
+
+    live = ui.figures(view.context, settings, as_of=view.as_of, level=view.level,
+                      period_start=view.period_start,
+                      indicator_ids=gaps.meeting_indicator_ids(ui.HEADLINE_IDS))
+    shown = gaps.meeting_rows(
+        meetings.meeting_figures(store, state.current) if state.current else live, area_id, whole)
+    before = (gaps.meeting_rows(meetings.meeting_figures(store, state.previous), area_id, whole)
+              if state.previous else None)
+    headline = ui.headline_figures(shown, area_id)
+    cards = gaps.headline_cards(
+        headline, ui.headline_figures(before, area_id) if before is not None else None,
+        meetings.changes(shown, before, ui.HEADLINE_IDS, area_id) if before is not None else None)
+
+    lowest = gaps.lowest_level(areas, default=view.level)
+    children = gaps.areas_within(areas, area_id, lowest)
+    child_figures = ui.figures(view.context, settings, as_of=view.as_of, level=lowest,
+                               period_start=view.period_start, indicator_ids=gaps.CHILD_GAP_IDS)
+    child_label = settings.level_name(lowest)
+    found = [
+        gaps.lowest_coverage(child_figures, children, name_label=child_label),
+        gaps.highest_exclusion(shown, area_id, ui.programmes(settings.database_url)),
+        gaps.most_overdue_access_points(
+            shown, area_id, ui.access_points(view.context, settings.database_url)),
+        gaps.double_dipping(shown, child_figures, area_id, view.area_name, children,
+                            name_label=child_label),
+    ]
+    return MeetingPage(
+        state=state, live=live, headline=headline, cards=cards, gaps=found,
+        open_points=meetings.action_points(store, area_id, status="open"),
+        closed_points=meetings.action_points(store, area_id, status="closed"),
+        meeting_dates=gaps.meeting_dates(held), child_level_name=child_label,
+    )
+
+
+# Drawing -------------------------------------------------------------------------------------
+
+def _flash() -> None:
+    message = st.session_state.pop(FLASH_KEY, None)
+    if message:
+        st.success(message)
+
+
+def _done(message: str, *, clear_form: bool = False) -> None:
+    """After a change to the app store: say so on the next run, and rerun."""
+    st.session_state[FLASH_KEY] = message
+    if clear_form:
+        st.session_state[CLEAR_FORM_KEY] = True
+    st.rerun()
+
+
+def _pick_district(view: ui_widgets.View, areas: pd.DataFrame) -> None:
+    level = ui.default_level(ui.level_choices(areas, len(view.settings.level_names)))
+    level_name = t(view.settings.level_name(level)).lower()
+    st.info(t("No {level} is chosen. A meeting is about one {level}: pick it under “Area” in "
+              "the sidebar, or below.", level=level_name))
+    choices = ui.area_choices(areas, level)
+    shown = list(choices.items())[:MAX_AREA_BUTTONS]
+    if not shown:
+        return
+    columns = st.columns(min(len(shown), 4))
+    for index, (area_id, name) in enumerate(shown):
+        columns[index % len(columns)].button(
+            name, key=f"meeting_pick_{area_id}", on_click=ui_widgets.choose_area,
+            args=(level, area_id), icon=":material/groups:", width="stretch")
+    if len(choices) > len(shown):
+        st.caption(t("{count} more: pick them in the sidebar.", count=len(choices) - len(shown)))
+
+
+def _status(view: ui_widgets.View, data: MeetingPage, brief: bytes) -> None:
+    state = data.state
+    left, right = st.columns([3, 1], vertical_alignment="center")
+    with left:
+        if state.current is not None:
+            st.success(t("Meeting in progress: {meeting}, started by {who}. Everyone sees the "
+                         "figures frozen then.", meeting=gaps.meeting_label(state.current),
+                         who=state.current.started_by))
+        elif state.previous is not None:
+            st.info(t("No meeting yet at this as-of date. The figures below are live; the "
+                      "changes are since {meeting}.", meeting=gaps.meeting_label(state.previous)))
+        else:
+            st.info(t("No meeting yet for {area}. Start one to freeze these figures: the next "
+                      "meeting will show the change since.", area=view.area_name))
+        if state.current is not None and state.previous is not None:
+            st.caption(t("Changes are since {meeting}.", meeting=gaps.meeting_label(state.previous)))
+        elif state.current is not None:
+            st.caption(t("This is the first meeting of {area}: no change to show yet.",
+                         area=view.area_name))
+        if state.later is not None:
+            st.caption(t("A later meeting exists: {meeting}. Choose its as-of date in the "
+                         "sidebar to see it.", meeting=gaps.meeting_label(state.later)))
+    with right:
+        if state.current is None:
+            started = st.button(
+                t("Start meeting"), key="start_meeting", type="primary",
+                icon=":material/play_arrow:", width="stretch",
+                help=t("Records a meeting of {area} as of {as_of} and freezes these figures.",
+                       area=view.area_name, as_of=view.as_of.isoformat()))
+            if started:
+                _start(view, data)
+        st.download_button(
+            t("Download the brief"), data=brief, key="meeting_brief",
+            file_name=briefs.file_name(view.area_id, view.as_of), mime=briefs.MIME,
+            icon=":material/print:", width="stretch",
+            help=t("One page (HTML, ready to print): figures, gaps and action points."))
+
+
+def _start(view: ui_widgets.View, data: MeetingPage) -> None:
+    settings = view.settings
+    meetings.start_meeting(
+        ui.app_store_engine(settings.app_store_url), area_id=view.area_id,
+        area_name=view.area_name, as_of=view.as_of, started_by=f"{view.context.role}",
+        figures=gaps.snapshot_rows(data.live, view.area_id, view.context.whole_registry),
+        level=view.level, period_start=view.period_start, period_end=view.as_of,
+        parameters=gaps.meeting_parameters(settings))
+    _done(t("Meeting started. Its figures are frozen: everyone discusses the same numbers."))
+
+
+def _card(card: gaps.Card, description: str | None) -> None:
+    help_text = t(card.definition)
+    if card.indicator is not None and card.indicator.note:
+        help_text += "\n\n" + t(card.indicator.note)
+    st.metric(t(card.label), card.value_text, delta=card.change_text,
+              delta_color=card.delta_color, delta_arrow=card.delta_arrow,
+              delta_description=description if card.change_text else None,
+              help=help_text, border=True)
+    notes = []
+    if card.empty and card.indicator is not None:
+        notes.append(t("Nothing to count: no {what}.", what=t(card.indicator.denominator)))
+    elif card.numerator is not None and card.denominator is not None:
+        notes.append(t("{numerator} of {denominator}", numerator=f"{card.numerator:,}",
+                       denominator=f"{card.denominator:,}"))
+    if card.whole_registry_only:
+        notes.append(t("Whole registry"))
+    if card.previous_text is not None:
+        notes.append(t("Previous meeting: {value}", value=card.previous_text))
+    if notes:
+        st.caption(" · ".join(notes))
+
+
+def _headline(view: ui_widgets.View, data: MeetingPage) -> None:
+    st.subheader(t("Headline figures"))
+    previous = data.state.previous
+    description = (t("since {as_of}", as_of=previous.as_of.isoformat())
+                   if previous is not None else None)
+    for start in range(0, len(data.cards), 4):
+        columns = st.columns(4)
+        for column, card in zip(columns, data.cards[start:start + 4], strict=False):
+            with column:
+                _card(card, description)
+    with st.expander(t("Definitions")):
+        ui_widgets.definitions(data.headline)
+        st.caption(t("Stock figures are counted on {as_of}; referral figures over the period "
+                     "from {start} to {as_of}. Households with a PMT score at or below {cutoff} "
+                     "are poor; an open referral is overdue after {days} days. A change is the "
+                     "figure now minus the previous meeting's (percentage points for rates).",
+                     as_of=view.as_of.isoformat(), start=view.period_start.isoformat(),
+                     cutoff=f"{view.settings.poverty_cutoff:g}",
+                     days=view.settings.referral_sla_days))
+
+
+def _gap(gap: gaps.Gap) -> None:
+    ind = gap.indicator
+    st.markdown(f"**{t(gap.title)}**")
+    if gap.summary:
+        st.caption(gap.summary)
+    if gap.table.empty:
+        st.caption(t(gap.empty_note))
+    else:
+        st.dataframe(gap.table, hide_index=True,
+                     column_order=("Name", "Value", "Numerator", "Denominator"),
+                     column_config={
+                         "Name": st.column_config.TextColumn(t(gap.name_label), width="medium"),
+                         "Value": st.column_config.NumberColumn(
+                             t(ind.label), help=t(ind.definition), width="small",
+                             format=ui_widgets.VALUE_FORMATS.get(ind.unit, "%.2f")),
+                         "Numerator": st.column_config.NumberColumn(
+                             t("Numerator"), format="%d", help=t(ind.numerator), width="small"),
+                         "Denominator": st.column_config.NumberColumn(
+                             t("Denominator"), format="%d", help=t(ind.denominator),
+                             width="small"),
+                     })
+        if gap.unranked:
+            st.caption(t(gap.unranked_note, count=gap.unranked))
+    st.caption(t("{label}: {definition}.", label=t(ind.label), definition=t(ind.definition)))
+
+
+def _gaps(view: ui_widgets.View, data: MeetingPage) -> None:
+    st.subheader(t("Biggest gaps"))
+    st.caption(t("Counted as of {as_of}; programmes, access points and the district's double "
+                 "dipping come from the figures above, the {level} lists from the registry.",
+                 as_of=view.as_of.isoformat(), level=t(data.child_level_name).lower()))
+    for row in range(0, len(data.gaps), 2):
+        columns = st.columns(2)
+        for column, gap in zip(columns, data.gaps[row:row + 2], strict=False):
+            with column:
+                _gap(gap)
+
+
+def _overdue_style(row: pd.Series) -> list[str]:
+    return [OVERDUE_ROW if row["Overdue"] else "" for _ in row]
+
+
+def _action_columns() -> dict:
+    return {
+        "Action": st.column_config.TextColumn(t("Action"), width="large"),
+        "Owner": st.column_config.TextColumn(t("Owner")),
+        "Due": st.column_config.DateColumn(t("Due"), format="YYYY-MM-DD"),
+        "Status": st.column_config.TextColumn(t("Status")),
+        "Raised": st.column_config.TextColumn(t("Raised at")),
+        "Closed": st.column_config.TextColumn(t("Closed")),
+    }
+
+
+def _action_points(view: ui_widgets.View, data: MeetingPage) -> None:
+    st.subheader(t("Action points"))
+    store = ui.app_store_engine(view.settings.app_store_url)
+    current = data.state.current
+    role = f"{view.context.role}"
+
+    overdue = gaps.overdue_points(data.open_points, view.as_of)
+    if overdue:
+        st.warning(t("Overdue action points: {count} (open and due before {as_of}).",
+                     count=len(overdue), as_of=view.as_of.isoformat()), icon=":material/alarm:")
+    rows = gaps.action_rows(data.open_points, view.as_of, data.meeting_dates)
+    if rows.empty:
+        st.caption(t("No open action point for {area}.", area=view.area_name))
+    else:
+        st.dataframe(rows.style.apply(_overdue_style, axis=1), hide_index=True,
+                     column_order=("Action", "Owner", "Due", "Status", "Raised"),
+                     column_config=_action_columns())
+        choices = gaps.close_choices(data.open_points, view.as_of)
+        left, right = st.columns([4, 1], vertical_alignment="bottom")
+        chosen = left.selectbox(t("Action point to close"), list(choices), key=CLOSE_KEY,
+                                format_func=lambda a: choices.get(a, str(a)))
+        if right.button(t("Close it"), key="close_action", icon=":material/task_alt:",
+                        width="stretch", disabled=chosen is None):
+            try:
+                meetings.close_action_point(
+                    store, chosen, meeting_id=current.meeting_id if current else None,
+                    closed_by=role)
+            except (KeyError, ValueError):
+                st.warning(t("This action point was closed meanwhile; the list is refreshed."))
+            else:
+                _done(t("Action point closed."))
+
+    _add_form(view, data)
+
+    with st.expander(t("Closed action points ({count})", count=len(data.closed_points))):
+        closed = gaps.action_rows(data.closed_points, view.as_of, data.meeting_dates)
+        if closed.empty:
+            st.caption(t("None closed yet."))
+        else:
+            st.dataframe(closed, hide_index=True,
+                         column_order=("Action", "Owner", "Due", "Raised", "Closed"),
+                         column_config=_action_columns())
+
+
+def _add_form(view: ui_widgets.View, data: MeetingPage) -> None:
+    due_key = f"{DUE_KEY}_{view.as_of.isoformat()}"  # the default follows the as-of date
+    if st.session_state.pop(CLEAR_FORM_KEY, False):
+        for key in (TEXT_KEY, OWNER_KEY, due_key):
+            st.session_state.pop(key, None)
+    current = data.state.current
+    with st.form("action_point_form"):
+        st.markdown(f"**{t('New action point')}**")
+        text = st.text_area(t("What is to be done"), key=TEXT_KEY, height=80)
+        left, right = st.columns(2)
+        owner = left.text_input(t("Owner"), key=OWNER_KEY,
+                                help=t("The person or office who will do it."))
+        due = right.date_input(t("Due date"), value=gaps.default_due(view.as_of), key=due_key,
+                               format="YYYY-MM-DD")
+        st.caption(t("Raised at {meeting}.", meeting=gaps.meeting_label(current)) if current
+                   else t("No meeting is in progress: the action point is recorded for {area} "
+                          "without a meeting.", area=view.area_name))
+        submitted = st.form_submit_button(t("Add the action point"), icon=":material/add_task:")
+    if not submitted:
+        return
+    problems = gaps.action_point_problems(text, owner, due)
+    if problems:
+        st.warning(" ".join(t(p) for p in problems))
+        return
+    meetings.add_action_point(
+        ui.app_store_engine(view.settings.app_store_url), area_id=view.area_id, text=text,
+        owner=owner, due_on=due, meeting_id=current.meeting_id if current else None,
+        created_by=f"{view.context.role}")
+    _done(t("Action point added."), clear_form=True)
+
+
+def _brief(view: ui_widgets.View, data: MeetingPage) -> bytes:
+    state, current = data.state, data.state.current
+    loaded = ui.last_loaded(view.settings.database_url)
+    closed_here = gaps.closed_at(data.closed_points, current)
+    return briefs.brief_bytes(briefs.Brief(
+        area_name=view.area_name, level_name=view.level_name, as_of=view.as_of,
+        period_start=view.period_start,
+        meeting=gaps.meeting_label(current) if current else None,
+        previous=gaps.meeting_label(state.previous) if state.previous else None,
+        registry_loaded=loaded.strftime("%Y-%m-%d %H:%M") if loaded else t("unknown"),
+        cards=data.cards, gaps=data.gaps,
+        open_points=gaps.action_rows(data.open_points, view.as_of,
+                                     data.meeting_dates).to_dict("records"),
+        closed_points=gaps.action_rows(closed_here, view.as_of,
+                                       data.meeting_dates).to_dict("records"),
+    ))
+
+
+def main() -> None:
+    view = ui_widgets.page_view()
+    if view is None:  # a start-up problem, already shown
+        return
+    st.title(t("Committee meeting"))
+    areas = ui.areas(view.context, view.settings.database_url)
+    if view.area_id is None:
+        _pick_district(view, areas)
+        return
+    st.caption(t("{area} · {level} · as of {as_of}", area=view.area_name,
+                 level=view.level_name, as_of=view.as_of.isoformat()))
+    data = _read(view, areas)
+    _flash()
+    _status(view, data, _brief(view, data))
+    _headline(view, data)
+    _gaps(view, data)
+    _action_points(view, data)
+
+
+if __name__ == "__main__":
+    ui_widgets.guarded(main)
