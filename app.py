@@ -26,6 +26,8 @@ def pages(context: UserContext | None = None) -> list[st.Page]:
                 url_path="coverage"),
         st.Page("pages/meeting.py", title=t("Committee meeting"), icon=":material/groups:",
                 url_path="meeting"),
+        st.Page("pages/progress.py", title=t("Donor progress"), icon=":material/trending_up:",
+                url_path="progress"),
     ]
 
 
