@@ -28,6 +28,8 @@ def pages(context: UserContext | None = None) -> list[st.Page]:
                 url_path="meeting"),
         st.Page("pages/progress.py", title=t("Donor progress"), icon=":material/trending_up:",
                 url_path="progress"),
+        st.Page("pages/export.py", title=t("Excel export"), icon=":material/download:",
+                url_path="export"),
     ]
 
 
