@@ -1,0 +1,150 @@
+"""Data quality: the ``dq.*`` figures by area, and the offending rows with the rule each breaks,
+so an officer can send them back to the MIS.
+
+The areas compared are those the Coverage map would show; a row of the table, an area of the
+map or "Lists for" drills the list to an area (``list_area`` in the URL). The list can be
+kept to some rules (``rules`` in the URL: ``table.rule_id``, comma-separated; none means
+every rule) and downloaded as CSV. Rows whose area is unknown are in the list of the whole
+registry only, as they are in ``dq.invalid_rows``.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import list_widgets
+import ui_widgets
+from data_access import ui, ui_lists
+from data_access.lists import ListPermissionError, get_list
+from i18n import t
+from indicators import referral_views as rv
+from maps import coverage
+
+IDS = ("dq.adults_without_id", "dq.malformed_id", "dq.unassessed_households")
+LEFT_OUT = "dq.invalid_rows"
+LIST_ID = "data_quality_rows"
+RULES_KEY = "rules"
+SHOWN = ("table", "row_id", "area_name", "rule", "field", "value", "area_id")
+
+
+def _left_out(figures) -> None:
+    table = rv.left_out_by_table(figures)
+    if table.empty or not table["left_out"].any():
+        return
+    with st.expander(t("Rows left out of the indicators, by table (whole registry)")):
+        st.dataframe(table.assign(table=[t(name) for name in table["table"]]), hide_index=True,
+                     column_config={
+                         "table": st.column_config.TextColumn(t("Table")),
+                         "left_out": st.column_config.NumberColumn(t("Left out"), format="%d"),
+                         "rows": st.column_config.NumberColumn(t("Rows"), format="%d"),
+                         "share": st.column_config.NumberColumn(t("Share"), format="%.1f %%")})
+
+
+def _rules(counts: dict[str, int]) -> list[str]:
+    state = st.session_state
+    if not isinstance(state.get(RULES_KEY), list):
+        state[RULES_KEY] = rv.parse_rule_keys(st.query_params.get(RULES_KEY))
+    state[RULES_KEY] = [key for key in state[RULES_KEY] if key in rv.RULES]
+    chosen = st.multiselect(
+        t("Rules"), list(rv.RULES), key=RULES_KEY, placeholder=t("Every rule"),
+        format_func=lambda k: t("{table}: {rule} ({rows})", table=t(rv.RULES[k].table),
+                                rule=t(rv.RULES[k].text), rows=f"{counts.get(k, 0):,}"),
+        help=t("Keep the rows that break these rules; none chosen keeps every row."))
+    ui_widgets.link({RULES_KEY: ",".join(chosen) or None})
+    return chosen
+
+
+def _rows(view: ui_widgets.View, area_id: str | None, area_name: str) -> None:
+    options = {"area_id": area_id, "as_of": view.as_of, "period_start": view.period_start}
+    every = ui_lists.list_scan(view.context, view.settings, LIST_ID,
+                               group_by=(rv.RULE_COLUMNS,), **options)
+    counts = every.counts.get(rv.RULE_COLUMNS, {})
+    chosen = _rules(counts)
+    filters = ((rv.RULE_COLUMNS, tuple(chosen)),) if chosen else ()
+    scan = (ui_lists.list_scan(view.context, view.settings, LIST_ID, filters=filters, **options)
+            if chosen else every)
+    by_rule = rv.rule_table(counts, translate=t)
+    by_rule = by_rule[by_rule["rows"] > 0]
+    if not by_rule.empty:
+        st.dataframe(by_rule, hide_index=True, column_order=("table", "rule", "indicator", "rows"),
+                     column_config={
+                         "table": st.column_config.TextColumn(t("Table")),
+                         "rule": st.column_config.TextColumn(t("What is wrong")),
+                         "indicator": st.column_config.TextColumn(t("Counted in")),
+                         "rows": st.column_config.NumberColumn(t("Rows"), format="%d")})
+    st.caption(t("{area} on {as_of}: {what}", area=area_name, as_of=view.as_of.isoformat(),
+                 what=t(get_list(LIST_ID).description)))
+    list_widgets.show_list(
+        scan, ui_lists.list_columns(LIST_ID, view.context), key="list_data_quality_rows",
+        empty_text=t("No row breaks the chosen rules in {area} on {as_of}.", area=area_name,
+                     as_of=view.as_of.isoformat()) if chosen else
+        t("No row breaks a data-quality rule in {area} on {as_of}.", area=area_name,
+          as_of=view.as_of.isoformat()),
+        download=ui_lists.csv_download(view.context, view.settings, LIST_ID, filters=filters,
+                                       **options),
+        file_name=list_widgets.file_name(LIST_ID, area_id, view.as_of), shown_columns=SHOWN,
+        translated=("rule",))
+
+
+def main() -> None:
+    view = ui_widgets.page_view()
+    if view is None:
+        return
+    settings = view.settings
+    st.title(t("Data quality"))
+    st.caption(t("{area} · {level} · as of {as_of}", area=view.area_name,
+                 level=view.level_name, as_of=view.as_of.isoformat()))
+
+    focus = ui.figures(view.context, settings, as_of=view.as_of, level=view.level,
+                       indicator_ids=(*IDS, LEFT_OUT))
+    cards = [ui_lists.figure(focus, i, view.area_id) for i in IDS]
+    if view.context.whole_registry:
+        cards.append(ui_lists.figure(focus, LEFT_OUT, view.area_id))
+    nothing = not cards[2].denominator  # registered households
+    if nothing:
+        st.info(t("No households are registered in {area} on {as_of}, so its data-quality "
+                  "figures are empty. Pick another area, or a later as-of date.",
+                  area=view.area_name, as_of=view.as_of.isoformat()))
+    ui_widgets.metric_grid(cards, per_row=4, explain_empty=not nothing)
+    _left_out(focus)
+
+    areas = ui.areas(view.context, settings.database_url)
+    max_level = max(len(settings.level_names), int(areas["level"].max()) if len(areas) else 1)
+    level = coverage.map_level(view.level, view.area_id, max_level)
+    figures = ui.figures(view.context, settings, as_of=view.as_of, level=level,
+                         indicator_ids=IDS)
+    table = rv.figures_by_area(figures, coverage.shown_areas(areas, view.area_id, level), IDS)
+
+    st.subheader(t("By {level}", level=t(settings.level_name(level)).lower()))
+    list_widgets.area_map(view, areas, figures, level=level, indicator_ids=IDS,
+                      default="dq.adults_without_id", key="data-quality-map")
+    if table.empty:
+        st.info(t("There are no areas of the {level} level in {focus} to compare.",
+                  level=t(settings.level_name(level)).lower(), focus=view.area_name))
+    table_slot = st.container()  # drawn once the lists' area is known (its row shows picked)
+
+    st.subheader(t("Rows to send back to the MIS"))
+    area_id, area_name = None, view.area_name
+    if view.context.sees_lists:
+        area_id, area_name = list_widgets.lists_area(view, table)
+    if not table.empty:
+        with table_slot:
+            list_widgets.area_table(table, IDS, key="data_quality_by_area", selected=area_id)
+    if not view.context.sees_lists:
+        list_widgets.no_lists(view.context)
+    else:
+        try:
+            _rows(view, area_id, area_name)
+        except ListPermissionError as exc:
+            st.info(t("This list is not available: {reason}", reason=exc))
+
+    with st.expander(t("Definitions")):
+        ui_widgets.definitions(cards)
+        st.caption(t("Counted on {as_of} over registered rows (rows left out of the other "
+                     "indicators included); a row whose area is unknown counts in the whole "
+                     "registry only. A row left out is listed under the first rule of its table "
+                     "it breaks.", as_of=view.as_of.isoformat()))
+
+
+if __name__ == "__main__":
+    ui_widgets.guarded(main)

@@ -1,0 +1,129 @@
+"""Duplicates: shared national ids, double enrolment and double dipping by area, with the lists
+behind them (persons sharing an id, units enrolled twice in a programme, households receiving
+two programmes of one exclusive group) drilled down to an area.
+
+The areas compared are those the Coverage map would show (the chosen level, or the areas
+within the chosen area). Picking an area in the table, on the map or in "Lists for" filters
+the lists to it; that choice is in the URL (``list_area``) with the map's indicator (``map``)
+(list_widgets.py draws these for this page and the Data-quality page). The
+figures by programme (double enrolment) and by exclusive group (double dipping) are counted
+from the lists, so they are shown only to roles that may see lists. The record-linkage work
+adds suspected fuzzy duplicates and their review here.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import list_widgets
+import ui_widgets
+from data_access import ui, ui_lists
+from data_access.lists import ListPermissionError, get_list
+from i18n import t
+from indicators import referral_views as rv
+from indicators.catalogue import BY_ID
+from maps import coverage
+
+IDS = ("dup.shared_id", "dup.double_enrolment", "dup.double_dipping")
+LISTS = {"dup.shared_id": "shared_national_ids", "dup.double_enrolment": "double_enrolments",
+         "dup.double_dipping": "double_dipping"}
+GROUPS = {"double_enrolments": ("programme_id",), "double_dipping": ("exclusive_group",)}
+GROUP_LABELS = {"double_enrolments": "Double enrolment by programme",
+                "double_dipping": "Double dipping by exclusive group"}
+
+
+def _group_table(scan: rv.ListScan, key: tuple[str, ...], label: str,
+                 names: dict[str, str]) -> None:
+    counts = scan.counts.get(key) or {}
+    if not counts:
+        return
+    frame = rv.group_counts(counts, names)
+    st.dataframe(frame, hide_index=True, column_order=("name", "rows"), column_config={
+        "name": st.column_config.TextColumn(label),
+        "rows": st.column_config.NumberColumn(t("Rows"), format="%d")})
+
+
+def _lists(view: ui_widgets.View, area_id: str | None, area_name: str) -> None:
+    names = ui.programmes(view.settings.database_url)
+    tabs = st.tabs([t(BY_ID[i].label) for i in IDS])
+    for tab, indicator_id in zip(tabs, IDS, strict=True):
+        list_id = LISTS[indicator_id]
+        group = GROUPS.get(list_id)
+        with tab:
+            scan = ui_lists.list_scan(view.context, view.settings, list_id, area_id=area_id,
+                                      as_of=view.as_of, period_start=view.period_start,
+                                      group_by=(group,) if group else ())
+            download = ui_lists.csv_download(view.context, view.settings, list_id,
+                                             area_id=area_id, as_of=view.as_of,
+                                             period_start=view.period_start)
+            st.caption(t("{area} on {as_of}: {what}", area=area_name,
+                         as_of=view.as_of.isoformat(), what=t(get_list(list_id).description)))
+            if group is not None:
+                _group_table(scan, group, t(GROUP_LABELS[list_id]), names)
+            list_widgets.show_list(
+                scan, ui_lists.list_columns(list_id, view.context), key=f"list_{list_id}",
+                empty_text=t("Nothing to list: no {what} in {area} on {as_of}.",
+                             what=t(BY_ID[indicator_id].numerator), area=area_name,
+                             as_of=view.as_of.isoformat()),
+                download=download, file_name=list_widgets.file_name(list_id, area_id, view.as_of))
+
+
+def main() -> None:
+    view = ui_widgets.page_view()
+    if view is None:
+        return
+    settings = view.settings
+    st.title(t("Duplicates"))
+    st.caption(t("{area} · {level} · as of {as_of}", area=view.area_name,
+                 level=view.level_name, as_of=view.as_of.isoformat()))
+
+    focus = ui.figures(view.context, settings, as_of=view.as_of, level=view.level,
+                       indicator_ids=IDS)
+    cards = [ui_lists.figure(focus, i, view.area_id) for i in IDS]
+    nothing = not any(card.denominator for card in cards)
+    if nothing:
+        st.info(t("Nobody with a national id is registered in {area} on {as_of}, and nothing is "
+                  "enrolled there: there is nothing that could be duplicated. Pick another area, "
+                  "or a later as-of date.", area=view.area_name, as_of=view.as_of.isoformat()))
+    ui_widgets.metric_grid(cards, per_row=3, explain_empty=not nothing)
+
+    areas = ui.areas(view.context, settings.database_url)
+    max_level = max(len(settings.level_names), int(areas["level"].max()) if len(areas) else 1)
+    level = coverage.map_level(view.level, view.area_id, max_level)
+    figures = ui.figures(view.context, settings, as_of=view.as_of, level=level,
+                         indicator_ids=IDS)
+    table = rv.figures_by_area(figures, coverage.shown_areas(areas, view.area_id, level), IDS)
+
+    st.subheader(t("By {level}", level=t(settings.level_name(level)).lower()))
+    list_widgets.area_map(view, areas, figures, level=level, indicator_ids=IDS,
+                      default="dup.double_dipping", key="duplicates-map")
+    if table.empty:
+        st.info(t("There are no areas of the {level} level in {focus} to compare.",
+                  level=t(settings.level_name(level)).lower(), focus=view.area_name))
+    table_slot = st.container()  # drawn once the lists' area is known (its row shows picked)
+
+    st.subheader(t("Lists"))
+    area_id, area_name = None, view.area_name
+    if view.context.sees_lists:
+        area_id, area_name = list_widgets.lists_area(view, table)
+    if not table.empty:
+        with table_slot:
+            list_widgets.area_table(table, IDS, key="duplicates_by_area", selected=area_id)
+    if not view.context.sees_lists:
+        list_widgets.no_lists(view.context)
+    else:
+        try:
+            _lists(view, area_id, area_name)
+        except ListPermissionError as exc:
+            st.info(t("These lists are not available: {reason}", reason=exc))
+
+    with st.expander(t("Definitions")):
+        ui_widgets.definitions(cards)
+        st.caption(t("Counted on {as_of} over registered persons and active enrolments; rows "
+                     "left out of the indicators are not counted (the Data quality page lists "
+                     "them). The counts by programme and by exclusive group are those of the "
+                     "lists.", as_of=view.as_of.isoformat()))
+
+
+if __name__ == "__main__":
+    ui_widgets.guarded(main)
