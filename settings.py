@@ -89,6 +89,13 @@ SETTINGS: tuple[Setting, ...] = (
             "Length in calendar months of the default referral period ending on the as-of date."),
     Setting("privacy", "small_cell_threshold", int, 5,
             "Counts below this are suppressed for donors."),
+    Setting("auth", "max_failures", int, 5,
+            "Failed sign-ins within lockout_minutes that lock an account."),
+    Setting("auth", "lockout_minutes", int, 15,
+            "Minutes an account stays locked after max_failures failed sign-ins (and the "
+            "window in which they are counted)."),
+    Setting("auth", "session_minutes", int, 480,
+            "Minutes a sign-in session lasts before the user must sign in again."),
     Setting("app", "language", str, "en", "Language of the interface (en)."),
     Setting("app", "demo_mode", bool, True,
             "Demo mode: the app opens without sign-in, as the default user below."),
@@ -273,6 +280,9 @@ def load_settings(
         problems.append("setting `map.max_vertices` must not be negative")
     if not 0 <= values["map.coordinate_decimals"] <= 8:
         problems.append("setting `map.coordinate_decimals` must be between 0 and 8")
+    for name in ("auth.max_failures", "auth.lockout_minutes", "auth.session_minutes"):
+        if values[name] < 1:
+            problems.append(f"setting `{name}` must be at least 1, got {values[name]}")
     if problems:
         raise SettingsError("; ".join(problems))
     return Settings(values=values, source=path)

@@ -20,10 +20,14 @@ LIST_ROLES: frozenset[str] = frozenset({"admin", "chair", "officer"})
 
 @dataclass(frozen=True)
 class UserContext:
-    """A role and the areas it may see; no areas means the whole registry."""
+    """A role and the areas it may see; no areas means the whole registry.
+
+    ``username`` names the signed-in user (for the audit log); empty for the default user.
+    """
 
     role: str
     areas: tuple[str, ...] = ()
+    username: str = ""
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:
@@ -41,8 +45,8 @@ class UserContext:
         return self.role in LIST_ROLES
 
 
-def make_context(role: str, areas: Iterable[str] = ()) -> UserContext:
-    return UserContext(role=role, areas=tuple(areas))
+def make_context(role: str, areas: Iterable[str] = (), username: str = "") -> UserContext:
+    return UserContext(role=role, areas=tuple(areas), username=username)
 
 
 def default_context(settings: Settings) -> UserContext:
