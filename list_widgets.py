@@ -168,3 +168,42 @@ def lists_area(view: ui_widgets.View, table: pd.DataFrame) -> tuple[str | None, 
 def no_lists(context: UserContext) -> None:
     st.info(t("Lists of households and persons are not available to the {role} role: it "
               "sees aggregate figures only.", role=t(context.role)))
+
+
+def by_area_and_lists(view: ui_widgets.View, *, indicator_ids: Sequence[str], map_default: str,
+                      key: str, lists_title: str,
+                      draw_lists: Callable[[ui_widgets.View, str | None, str], None]) -> None:
+    """The part the Duplicates and Data-quality pages share: the figures by area (map and
+    table) and, below, the page's lists drilled to the area picked in the table, on the map
+    or in "Lists for" (``draw_lists(view, area_id, area_name)``)."""
+    settings = view.settings
+    areas = ui.areas(view.context, settings.database_url)
+    max_level = max(len(settings.level_names), int(areas["level"].max()) if len(areas) else 1)
+    level = coverage.map_level(view.level, view.area_id, max_level)
+    figures = ui.figures(view.context, settings, as_of=view.as_of, level=level,
+                         indicator_ids=tuple(indicator_ids))
+    table = rv.figures_by_area(figures, coverage.shown_areas(areas, view.area_id, level),
+                               indicator_ids)
+
+    st.subheader(t("By {level}", level=t(settings.level_name(level)).lower()))
+    area_map(view, areas, figures, level=level, indicator_ids=indicator_ids,
+             default=map_default, key=f"{key}-map")
+    if table.empty:
+        st.info(t("There are no areas of the {level} level in {focus} to compare.",
+                  level=t(settings.level_name(level)).lower(), focus=view.area_name))
+    table_slot = st.container()  # drawn once the lists' area is known (its row shows picked)
+
+    st.subheader(lists_title)
+    area_id, area_name = None, view.area_name
+    if view.context.sees_lists:
+        area_id, area_name = lists_area(view, table)
+    if not table.empty:
+        with table_slot:
+            area_table(table, indicator_ids, key=f"{key}_by_area", selected=area_id)
+    if not view.context.sees_lists:
+        no_lists(view.context)
+        return
+    try:
+        draw_lists(view, area_id, area_name)
+    except lists.ListPermissionError as exc:
+        st.info(t("These lists are not available: {reason}", reason=exc))

@@ -15,10 +15,9 @@ import streamlit as st
 import list_widgets
 import ui_widgets
 from data_access import ui, ui_lists
-from data_access.lists import ListPermissionError, get_list
+from data_access.lists import get_list
 from i18n import t
 from indicators import referral_views as rv
-from maps import coverage
 
 IDS = ("dq.adults_without_id", "dq.malformed_id", "dq.unassessed_households")
 LEFT_OUT = "dq.invalid_rows"
@@ -108,35 +107,9 @@ def main() -> None:
     ui_widgets.metric_grid(cards, per_row=4, explain_empty=not nothing)
     _left_out(focus)
 
-    areas = ui.areas(view.context, settings.database_url)
-    max_level = max(len(settings.level_names), int(areas["level"].max()) if len(areas) else 1)
-    level = coverage.map_level(view.level, view.area_id, max_level)
-    figures = ui.figures(view.context, settings, as_of=view.as_of, level=level,
-                         indicator_ids=IDS)
-    table = rv.figures_by_area(figures, coverage.shown_areas(areas, view.area_id, level), IDS)
-
-    st.subheader(t("By {level}", level=t(settings.level_name(level)).lower()))
-    list_widgets.area_map(view, areas, figures, level=level, indicator_ids=IDS,
-                      default="dq.adults_without_id", key="data-quality-map")
-    if table.empty:
-        st.info(t("There are no areas of the {level} level in {focus} to compare.",
-                  level=t(settings.level_name(level)).lower(), focus=view.area_name))
-    table_slot = st.container()  # drawn once the lists' area is known (its row shows picked)
-
-    st.subheader(t("Rows to send back to the MIS"))
-    area_id, area_name = None, view.area_name
-    if view.context.sees_lists:
-        area_id, area_name = list_widgets.lists_area(view, table)
-    if not table.empty:
-        with table_slot:
-            list_widgets.area_table(table, IDS, key="data_quality_by_area", selected=area_id)
-    if not view.context.sees_lists:
-        list_widgets.no_lists(view.context)
-    else:
-        try:
-            _rows(view, area_id, area_name)
-        except ListPermissionError as exc:
-            st.info(t("This list is not available: {reason}", reason=exc))
+    list_widgets.by_area_and_lists(
+        view, indicator_ids=IDS, map_default="dq.adults_without_id", key="data_quality",
+        lists_title=t("Rows to send back to the MIS"), draw_lists=_rows)
 
     with st.expander(t("Definitions")):
         ui_widgets.definitions(cards)

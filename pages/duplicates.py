@@ -18,11 +18,10 @@ import streamlit as st
 import list_widgets
 import ui_widgets
 from data_access import ui, ui_lists
-from data_access.lists import ListPermissionError, get_list
+from data_access.lists import get_list
 from i18n import t
 from indicators import referral_views as rv
 from indicators.catalogue import BY_ID
-from maps import coverage
 
 IDS = ("dup.shared_id", "dup.double_enrolment", "dup.double_dipping")
 LISTS = {"dup.shared_id": "shared_national_ids", "dup.double_enrolment": "double_enrolments",
@@ -87,35 +86,9 @@ def main() -> None:
                   "or a later as-of date.", area=view.area_name, as_of=view.as_of.isoformat()))
     ui_widgets.metric_grid(cards, per_row=3, explain_empty=not nothing)
 
-    areas = ui.areas(view.context, settings.database_url)
-    max_level = max(len(settings.level_names), int(areas["level"].max()) if len(areas) else 1)
-    level = coverage.map_level(view.level, view.area_id, max_level)
-    figures = ui.figures(view.context, settings, as_of=view.as_of, level=level,
-                         indicator_ids=IDS)
-    table = rv.figures_by_area(figures, coverage.shown_areas(areas, view.area_id, level), IDS)
-
-    st.subheader(t("By {level}", level=t(settings.level_name(level)).lower()))
-    list_widgets.area_map(view, areas, figures, level=level, indicator_ids=IDS,
-                      default="dup.double_dipping", key="duplicates-map")
-    if table.empty:
-        st.info(t("There are no areas of the {level} level in {focus} to compare.",
-                  level=t(settings.level_name(level)).lower(), focus=view.area_name))
-    table_slot = st.container()  # drawn once the lists' area is known (its row shows picked)
-
-    st.subheader(t("Lists"))
-    area_id, area_name = None, view.area_name
-    if view.context.sees_lists:
-        area_id, area_name = list_widgets.lists_area(view, table)
-    if not table.empty:
-        with table_slot:
-            list_widgets.area_table(table, IDS, key="duplicates_by_area", selected=area_id)
-    if not view.context.sees_lists:
-        list_widgets.no_lists(view.context)
-    else:
-        try:
-            _lists(view, area_id, area_name)
-        except ListPermissionError as exc:
-            st.info(t("These lists are not available: {reason}", reason=exc))
+    list_widgets.by_area_and_lists(
+        view, indicator_ids=IDS, map_default="dup.double_dipping", key="duplicates",
+        lists_title=t("Lists"), draw_lists=_lists)
 
     with st.expander(t("Definitions")):
         ui_widgets.definitions(cards)
