@@ -96,11 +96,17 @@ SETTINGS: tuple[Setting, ...] = (
             "window in which they are counted)."),
     Setting("auth", "session_minutes", int, 480,
             "Minutes a sign-in session lasts before the user must sign in again."),
+    Setting("auth", "oidc", bool, False,
+            "Offer sign-in through the organisation's identity provider (OpenID Connect, "
+            "st.login; needs an [auth] section in .streamlit/secrets.toml). Its users are "
+            "matched to local accounts by e-mail address."),
     Setting("app", "language", str, "en", "Language of the interface (en)."),
     Setting("app", "demo_mode", bool, True,
-            "Demo mode: the app opens without sign-in, as the default user below."),
+            "Demo mode: the app opens without sign-in, as the default user below (anyone may "
+            "still sign in); outside demo mode nothing is shown before sign-in."),
     Setting("app", "default_role", str, "admin",
-            "Role of the default user context until sign-in lands (admin, chair, officer, donor)."),
+            "Role of the default user: the app's in demo mode before sign-in, and the "
+            "command-line exports' (admin, chair, officer, donor)."),
     Setting("app", "default_areas", list, [],
             "area_ids the default user may see; empty for the whole registry."),
 )

@@ -1,9 +1,13 @@
 """Widget helpers shared by app.py and the pages: start-up, the sidebar's view, metrics, errors.
 
-``start()`` loads the settings, opens the registry and the app store and draws the sidebar;
-a problem comes back as a ``StartupProblem`` (a plain message and what to do), never as a
-traceback. app.py calls it on every run and leaves the ``View`` for the page, which takes it
-with ``page_view()``.
+``start()`` loads the settings, opens the registry and the app store, finds who is signed
+in (auth_widgets: the session's UserContext, the demo's default user in demo mode, or the
+sign-in form and ``SignInRequired``) and draws the sidebar; a problem comes back as a
+``StartupProblem`` (a plain message and what to do), never as a traceback. app.py calls it on
+every run and leaves the ``View`` for the page, which takes it with ``page_view()``.
+
+``PAGES`` lists the pages and the roles each is for; app.py builds the navigation of the
+user's role from it, and ``page_view()`` refuses a page run for another role.
 
 The sidebar's choices (level, area, as-of date) live in ``st.session_state`` under the
 widget keys below and are mirrored in ``st.query_params`` (``?level=2&area=PK-KP-PSH&
@@ -19,16 +23,20 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import sqlalchemy as sa
 import streamlit as st
 
+import auth_widgets
 import i18n
+from auth_widgets import SignInRequired
 from data_access import ui
 from data_access.app_store import AppStoreError
-from data_access.context import UserContext, default_context
+from data_access.context import LIST_ROLES, ROLES, UserContext, default_context
 from data_access.registry import RegistryError, sqlite_path
 from data_access.schema import SchemaError
 from i18n import t
@@ -43,6 +51,53 @@ AS_OF_KEY = "as_of"
 VIEW_KEY = "socle_view"
 ALL_AREAS = "__all__"  # the area option standing for the whole registry
 MIN_DATE = dt.date(1970, 1, 1)
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    """A page of the app and the roles it is for."""
+
+    path: str
+    title: str  # English; app.py translates it
+    icon: str
+    url_path: str
+    roles: frozenset[str]
+    default: bool = False
+
+    @property
+    def file_name(self) -> str:
+        return Path(self.path).name
+
+
+EVERYONE = frozenset(ROLES)
+# Donors see the pages whose every figure comes through data_access's suppression (the
+# Overview, the Coverage map, Donor progress and the export's indicator sheets); the pages
+# built on lists and referral counts are not theirs.
+PAGES: tuple[PageSpec, ...] = (
+    PageSpec("pages/overview.py", "Overview", ":material/dashboard:", "overview", EVERYONE,
+             default=True),
+    PageSpec("pages/coverage.py", "Coverage map", ":material/map:", "coverage", EVERYONE),
+    PageSpec("pages/referrals.py", "Referrals", ":material/swap_horiz:", "referrals",
+             LIST_ROLES),
+    PageSpec("pages/duplicates.py", "Duplicates", ":material/content_copy:", "duplicates",
+             LIST_ROLES),
+    PageSpec("pages/data_quality.py", "Data quality", ":material/rule:", "data-quality",
+             LIST_ROLES),
+    PageSpec("pages/meeting.py", "Committee meeting", ":material/groups:", "meeting",
+             LIST_ROLES),
+    PageSpec("pages/progress.py", "Donor progress", ":material/trending_up:", "progress",
+             EVERYONE),
+    PageSpec("pages/export.py", "Excel export", ":material/download:", "export", EVERYONE),
+    PageSpec("pages/users.py", "Users", ":material/manage_accounts:", "users",
+             frozenset({"admin"})),
+    PageSpec("pages/audit_log.py", "Audit log", ":material/history:", "audit-log",
+             frozenset({"admin"})),
+)
+
+
+def pages_for(role: str | None) -> tuple[PageSpec, ...]:
+    """The pages of a role, in menu order (None: every page)."""
+    return tuple(p for p in PAGES if role is None or role in p.roles)
 
 
 @dataclass(frozen=True)
@@ -283,12 +338,28 @@ def _open_app_store(settings: Settings) -> None:
 
 
 def start() -> View:
-    """Settings, registry, app store, sidebar: the View of this run, or a StartupProblem."""
+    """Settings, registry, app store, the signed-in user, sidebar: the View of this run.
+
+    Raises StartupProblem (shown by the caller), or SignInRequired once the sign-in form is
+    drawn (outside demo mode, nobody signed in).
+    """
     settings = _settings()
-    context = _context(settings)
+    default = _context(settings) if settings["app.demo_mode"] else None
     _open_registry(settings)
     _open_app_store(settings)
     try:
+        context = auth_widgets.current_user(settings, default).context
+    except sa.exc.SQLAlchemyError:
+        log.exception("cannot read the app store for the sign-in")
+        raise StartupProblem(
+            t("Socle's own database (the app store) could not be read just now. Try again in "
+              "a moment; if it keeps failing, tell the administrator (the details are in the "
+              "server log).")
+        ) from None
+    try:
+        if context.role == "donor":
+            st.sidebar.caption(t("Aggregates only: figures that count very few people, and "
+                                 "those that would give them away, are hidden."))
         return sidebar(settings, context)
     except sa.exc.SQLAlchemyError:
         log.exception("cannot read the registry for the sidebar")
@@ -309,15 +380,21 @@ def page_view() -> View | None:
 
     The view is taken (not read), so a page never draws a view left by an earlier run.
     """
+    page = Path(sys._getframe(1).f_code.co_filename).name  # the page asking
     view = st.session_state.pop(VIEW_KEY, None)
-    if isinstance(view, View):
-        return view
-    try:
-        view = start()  # the page runs without the entry script: see the module's notes
-    except StartupProblem as problem:
-        show_problem(problem)
+    if not isinstance(view, View):
+        try:
+            view = start()  # the page runs without the entry script: see the module's notes
+        except StartupProblem as problem:
+            show_problem(problem)
+            return None
+        except SignInRequired:
+            return None
+        st.session_state.pop(VIEW_KEY, None)
+    spec = next((p for p in PAGES if p.file_name == page), None)
+    if spec is not None and view.context.role not in spec.roles:
+        st.warning(t("This page is not available to the {role} role.", role=t(view.context.role)))
         return None
-    st.session_state.pop(VIEW_KEY, None)
     return view
 
 
@@ -332,9 +409,12 @@ def metric(figure: ui.HeadlineFigure, *, explain_empty: bool = True) -> None:
     help_text = t(figure.definition)
     if figure.indicator is not None and figure.indicator.note:
         help_text += "\n\n" + t(figure.indicator.note)
-    st.metric(t(figure.label), figure.text, help=help_text, border=True)
+    st.metric(t(figure.label), t("hidden") if figure.hidden else figure.text, help=help_text,
+              border=True)
     notes: list[str] = []
-    if figure.empty and figure.indicator is not None:
+    if figure.hidden:
+        notes.append(t("Hidden: a small count, or one that would give a small count away."))
+    elif figure.empty and figure.indicator is not None:
         if explain_empty:
             notes.append(t("Nothing to count: no {what}.",
                            what=t(figure.indicator.denominator)))

@@ -59,10 +59,13 @@ class AuditAccessError(PermissionError):
     """A user who is not an admin asked for the audit log."""
 
 
+DEFAULT_USER = "(default user)"  # the settings' default user (demo mode, before sign-in)
+
+
 def _who(actor: Actor) -> tuple[str, str | None]:
     """(username, role) of a user context, or of a bare name (no role: e.g. a failed sign-in)."""
     if isinstance(actor, UserContext):
-        return actor.username, actor.role
+        return actor.username or DEFAULT_USER, actor.role
     return str(actor), None
 
 

@@ -1,8 +1,9 @@
 """Who is asking: every page asks data_access for data through a UserContext.
 
-Until sign-in lands, the app runs as the default user of the settings (``[app] default_role``
-and ``[app] default_areas``). The access-control work fills the context from the signed-in
-user; pages do not change.
+The context is the signed-in user's (data_access.users: role, areas, username). In demo mode
+before sign-in, and for command-line tools, it is the default user of the settings
+(``[app] default_role`` and ``[app] default_areas``). data_access filters everything by it
+(data_access.scope); the pages only pass it along.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ ROLES: tuple[str, ...] = ("admin", "chair", "officer", "donor")
 # Roles that may see lists of households and persons, and personal data in them (names,
 # national ids). Donors see aggregates only.
 LIST_ROLES: frozenset[str] = frozenset({"admin", "chair", "officer"})
+# Roles whose exports (workbook list sheets, list CSVs) keep the personal columns. A chair
+# sees names on screen in the committee's work, but what leaves the app has none.
+PERSONAL_EXPORT_ROLES: frozenset[str] = frozenset({"admin", "officer"})
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,11 @@ class UserContext:
     def sees_lists(self) -> bool:
         """May see row-level lists (households, persons) and the personal data in them."""
         return self.role in LIST_ROLES
+
+    @property
+    def exports_personal_data(self) -> bool:
+        """May take personal data out of the app (exports and downloads of lists)."""
+        return self.role in PERSONAL_EXPORT_ROLES
 
 
 def make_context(role: str, areas: Iterable[str] = (), username: str = "") -> UserContext:

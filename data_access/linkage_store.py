@@ -450,8 +450,12 @@ def precision_estimate(store: sa.Engine, run_id: int | None = None) -> Precision
 
 # --- for dup.suspected_pairs ---------------------------------------------------------------
 
-def undismissed_pairs(store: sa.Engine, run_id: int | None = None) -> pd.DataFrame:
-    """person_id_a, person_id_b of the newest run's pairs not dismissed: what
-    ``dup.suspected_pairs`` counts (in the area of person_id_a, among registered persons)."""
+def undismissed_pairs(store: sa.Engine, run_id: int | None = None) -> pd.DataFrame | None:
+    """person_id_a, person_id_b, cross_programme of the run's (default: the newest) pairs not
+    dismissed: what ``dup.suspected_pairs`` counts (indicators.compute's ``suspected_pairs``:
+    in the area of person_id_a, among registered persons). None before the job has ever
+    run: the figure is then unknown, not zero."""
+    if _resolve_run(store, run_id) is None:
+        return None
     frame = suspected_pairs(store, run_id)
     return frame[["person_id_a", "person_id_b", "cross_programme"]].reset_index(drop=True)

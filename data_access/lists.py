@@ -232,17 +232,24 @@ def parse_list_ids(text: str | Iterable[str]) -> list[str]:
     return ids
 
 
-def _sees_personal_data(context: UserContext) -> bool:
-    # Today every role that sees lists sees their personal columns too; the access-control
-    # work narrows this one place.
-    return context.sees_lists
+def _sees_personal_data(context: UserContext, export: bool) -> bool:
+    # Lists on screen: every role that sees lists sees their personal columns. Exports
+    # (workbook sheets, CSV downloads): only the roles that may take personal data out.
+    return context.exports_personal_data if export else context.sees_lists
 
 
-def visible_columns(spec: ListSpec, context: UserContext) -> tuple[ListColumn, ...]:
-    """The columns of ``spec`` the context may see (personal ones only if it may see them)."""
-    if _sees_personal_data(context):
+def visible_columns(spec: ListSpec, context: UserContext, *,
+                    export: bool = False) -> tuple[ListColumn, ...]:
+    """The columns of ``spec`` the context may see (personal ones only if it may see them);
+    ``export``: for a file that leaves the app (a chair's has no personal column)."""
+    if _sees_personal_data(context, export):
         return spec.columns
     return tuple(c for c in spec.columns if not c.personal)
+
+
+def has_personal_columns(spec: ListSpec, context: UserContext, *, export: bool = False) -> bool:
+    """Whether what the context sees of the list holds personal data (for the audit log)."""
+    return any(c.personal for c in visible_columns(spec, context, export=export))
 
 
 def require_lists(context: UserContext) -> None:
@@ -716,7 +723,8 @@ class _Request:
 
 def _request(engine: sa.Engine, list_id: str, *, context: UserContext, area_id: str | None,
              areas: pd.DataFrame | None, as_of: dt.date | None, period_start: dt.date | None,
-             referral_sla_days: int, poverty_cutoff: float, in_list_limit: int) -> _Request:
+             referral_sla_days: int, poverty_cutoff: float, in_list_limit: int,
+             export: bool = False) -> _Request:
     spec = get_list(list_id)
     require_lists(context)
     if areas is None:
@@ -726,7 +734,8 @@ def _request(engine: sa.Engine, list_id: str, *, context: UserContext, area_id: 
     params = Parameters(as_of=as_of, period_start=period_start or default_period_start(as_of),
                         poverty_cutoff=float(poverty_cutoff),
                         referral_sla_days=int(referral_sla_days))
-    return _Request(spec, visible_columns(spec, context), scope, params, in_list_limit)
+    return _Request(spec, visible_columns(spec, context, export=export), scope, params,
+                    in_list_limit)
 
 
 def _query(conn: sa.Connection, request: _Request, *, ordered: bool = True) -> tuple[
@@ -810,13 +819,15 @@ def list_rows(engine: sa.Engine, list_id: str, *, context: UserContext,
               as_of: dt.date | None = None, period_start: dt.date | None = None,
               referral_sla_days: int = 30, poverty_cutoff: float = 32.0,
               chunk_size: int = DEFAULT_CHUNK_SIZE, limit: int | None = None,
-              in_list_limit: int = IN_LIST_LIMIT) -> Iterator[pd.DataFrame]:
+              in_list_limit: int = IN_LIST_LIMIT, export: bool = False
+              ) -> Iterator[pd.DataFrame]:
     """The rows of a list, in chunks of at most ``chunk_size`` rows, streamed from the database.
 
     ``area_id`` keeps that area and every area below it (None: everything the context may
     see); ``areas`` is the area table (area_id, name, level, parent_id), read when None.
     ``as_of``/``period_start`` default as the indicators do. The columns are those
-    :func:`visible_columns` gives the context, in the list's order; dates are
+    :func:`visible_columns` gives the context (``export``: for a file leaving the app), in
+    the list's order; dates are
     ``datetime.date``, counts nullable integers. Checks run before the first chunk:
     PermissionError (a context that may not see lists, an area outside its scope),
     UnknownListError, UnknownAreaError. An empty list yields no chunk.
@@ -826,7 +837,7 @@ def list_rows(engine: sa.Engine, list_id: str, *, context: UserContext,
     request = _request(engine, list_id, context=context, area_id=area_id, areas=areas,
                        as_of=as_of, period_start=period_start,
                        referral_sla_days=referral_sla_days, poverty_cutoff=poverty_cutoff,
-                       in_list_limit=in_list_limit)
+                       in_list_limit=in_list_limit, export=export)
     return _chunks(engine, request, chunk_size, limit)
 
 
@@ -838,7 +849,8 @@ def list_frame(engine: sa.Engine, list_id: str, *, context: UserContext,
     if chunks:
         return pd.concat(chunks, ignore_index=True)
     return pd.DataFrame({c.name: pd.Series(dtype="Int64" if c.kind == "int" else object)
-                         for c in visible_columns(spec, context)})
+                         for c in visible_columns(spec, context,
+                                                  export=bool(options.get("export")))})
 
 
 def count_rows(engine: sa.Engine, list_id: str, *, context: UserContext,

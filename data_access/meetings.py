@@ -7,6 +7,10 @@ belong to an area, optionally to the meeting that raised them, and are closed (b
 optionally at a later meeting). ``changes`` compares a meeting's figures with the previous
 meeting's; pages only show the result.
 
+Scope: every function takes the user's :class:`~data_access.scope.Scope` and refuses an
+area outside it (ScopeError) — a chair of Peshawar cannot read or write Nowshera's meetings or
+action points — and frozen figures come back cut to the scope.
+
 Timestamps are naive UTC. SQLAlchemy Core only, no Streamlit; every function takes the
 app-store engine (data_access.app_store.open_app_store).
 """
@@ -21,6 +25,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
+from data_access.scope import Scope
 from data_access.snapshots import (
     as_naive_utc,
     insert_snapshot,
@@ -143,13 +148,15 @@ def _meeting_of(row: sa.Row) -> Meeting:
                    period_end=m["period_end"])
 
 
-def start_meeting(store: sa.Engine, *, area_id: str, area_name: str, as_of: dt.date,
-                  started_by: str, figures: pd.DataFrame, level: int, period_start: dt.date,
-                  period_end: dt.date, parameters: Mapping[str, Any],
+def start_meeting(store: sa.Engine, *, scope: Scope, area_id: str, area_name: str,
+                  as_of: dt.date, started_by: str, figures: pd.DataFrame, level: int,
+                  period_start: dt.date, period_end: dt.date, parameters: Mapping[str, Any],
                   notes: str | None = None) -> Meeting:
-    """Start a meeting of ``area_id``: freeze ``figures`` (long form) as a new "meeting"
-    snapshot and record the meeting, in one transaction."""
+    """Start a meeting of ``area_id``: freeze ``figures`` (long form; the rows within the
+    scope) as a new "meeting" snapshot and record the meeting, in one transaction."""
     area_id = _required_text(area_id, "area_id", "choose the district of the meeting")
+    scope.require(area_id)
+    figures = scope.keep(figures)
     area_name = _required_text(area_name, "area_name", "give the district's name")
     started_by = _required_text(started_by, "started_by", "say who starts the meeting")
     as_of = _required_date(as_of, "as_of")
@@ -165,25 +172,30 @@ def start_meeting(store: sa.Engine, *, area_id: str, area_name: str, as_of: dt.d
     return _meeting_of(row)
 
 
-def get_meeting(store: sa.Engine, meeting_id: int) -> Meeting:
-    """The meeting ``meeting_id``; KeyError when there is none."""
+def get_meeting(store: sa.Engine, meeting_id: int, *, scope: Scope) -> Meeting:
+    """The meeting ``meeting_id``; KeyError when there is none, ScopeError when its area is
+    outside the scope."""
     with store.connect() as conn:
         row = conn.execute(_meeting_query().where(meeting.c.meeting_id == meeting_id)).first()
     if row is None:
         raise KeyError(f"no meeting {meeting_id}")
-    return _meeting_of(row)
+    found = _meeting_of(row)
+    scope.require(found.area_id)
+    return found
 
 
-def meetings(store: sa.Engine, area_id: str) -> list[Meeting]:
+def meetings(store: sa.Engine, area_id: str, *, scope: Scope) -> list[Meeting]:
     """The meetings of ``area_id``, newest first."""
+    scope.require(area_id)
     with store.connect() as conn:
         rows = conn.execute(_newest_first(_meeting_query().where(meeting.c.area_id == area_id)))
         return [_meeting_of(row) for row in rows]
 
 
-def latest_meeting(store: sa.Engine, area_id: str,
-                   before: dt.datetime | None = None) -> Meeting | None:
+def latest_meeting(store: sa.Engine, area_id: str, before: dt.datetime | None = None, *,
+                   scope: Scope) -> Meeting | None:
     """The newest meeting of ``area_id`` (started strictly before ``before`` if given)."""
+    scope.require(area_id)
     query = _meeting_query().where(meeting.c.area_id == area_id)
     if before is not None:
         query = query.where(meeting.c.started_at < as_naive_utc(before))
@@ -192,8 +204,9 @@ def latest_meeting(store: sa.Engine, area_id: str,
     return None if row is None else _meeting_of(row)
 
 
-def previous_meeting(store: sa.Engine, this: Meeting) -> Meeting | None:
+def previous_meeting(store: sa.Engine, this: Meeting, *, scope: Scope) -> Meeting | None:
     """The meeting of the same area just before ``this`` one (None for the first)."""
+    scope.require(this.area_id)
     earlier = sa.or_(
         meeting.c.started_at < this.started_at,
         sa.and_(meeting.c.started_at == this.started_at, meeting.c.meeting_id < this.meeting_id),
@@ -204,13 +217,17 @@ def previous_meeting(store: sa.Engine, this: Meeting) -> Meeting | None:
     return None if row is None else _meeting_of(row)
 
 
-def meeting_figures(store: sa.Engine, this: Meeting) -> pd.DataFrame:
-    """The long form frozen when the meeting started."""
-    return snapshot_figures(store, this.snapshot_id)
+def meeting_figures(store: sa.Engine, this: Meeting, *, scope: Scope) -> pd.DataFrame:
+    """The long form frozen when the meeting started, cut to the scope (a meeting started by
+    an admin holds the whole registry's rows; a chair does not see them)."""
+    scope.require(this.area_id)
+    return scope.keep(snapshot_figures(store, this.snapshot_id))
 
 
-def set_meeting_notes(store: sa.Engine, meeting_id: int, notes: str | None) -> None:
+def set_meeting_notes(store: sa.Engine, meeting_id: int, notes: str | None, *,
+                      scope: Scope) -> None:
     """Replace the meeting's notes (empty text clears them)."""
+    get_meeting(store, meeting_id, scope=scope)
     with store.begin() as conn:
         done = conn.execute(meeting.update().where(meeting.c.meeting_id == meeting_id)
                             .values(notes=(notes or "").strip() or None)).rowcount
@@ -238,7 +255,7 @@ def _require_meeting(conn: sa.Connection, meeting_id: int | None, field: str) ->
         raise ValueError(f"`{field}` {meeting_id} is not a meeting")
 
 
-def add_action_point(store: sa.Engine, *, area_id: str, text: str, owner: str,
+def add_action_point(store: sa.Engine, *, scope: Scope, area_id: str, text: str, owner: str,
                      due_on: dt.date | None, meeting_id: int | None = None,
                      created_by: str) -> ActionPoint:
     """Record an open action point; ValueError naming the field when one is missing."""
@@ -247,6 +264,7 @@ def add_action_point(store: sa.Engine, *, area_id: str, text: str, owner: str,
     due_on = _required_date(due_on, "due_on")
     area_id = _required_text(area_id, "area_id", "choose the area of the action point")
     created_by = _required_text(created_by, "created_by", "say who records it")
+    scope.require(area_id)
     with store.begin() as conn:
         _require_meeting(conn, meeting_id, "meeting_id")
         action_id = conn.execute(action_point.insert().values(
@@ -258,14 +276,19 @@ def add_action_point(store: sa.Engine, *, area_id: str, text: str, owner: str,
     return _action_of(row)
 
 
-def close_action_point(store: sa.Engine, action_id: int, *, meeting_id: int | None = None,
-                       closed_by: str) -> ActionPoint:
+def close_action_point(store: sa.Engine, action_id: int, *, scope: Scope,
+                       meeting_id: int | None = None, closed_by: str) -> ActionPoint:
     """Close an open action point (at ``meeting_id`` if given).
 
-    KeyError when there is no such action point, ValueError when it is already closed.
+    KeyError when there is no such action point, ValueError when it is already closed,
+    ScopeError when its area is outside the scope.
     """
     closed_by = _required_text(closed_by, "closed_by", "say who closes it")
     with store.begin() as conn:
+        area_id = conn.execute(sa.select(action_point.c.area_id)
+                               .where(action_point.c.action_id == action_id)).scalar()
+        if area_id is not None:
+            scope.require(area_id)
         _require_meeting(conn, meeting_id, "meeting_id")
         done = conn.execute(
             action_point.update()
@@ -282,16 +305,18 @@ def close_action_point(store: sa.Engine, action_id: int, *, meeting_id: int | No
     return _action_of(row)
 
 
-def action_points(store: sa.Engine, area_id: str, *, status: str | None = None,
+def action_points(store: sa.Engine, area_id: str, *, scope: Scope, status: str | None = None,
                   include_descendants: Iterable[str] | None = None) -> list[ActionPoint]:
-    """Action points of ``area_id`` (and of the given descendant areas), by due date.
+    """Action points of ``area_id`` (and of the given descendant areas within the scope), by
+    due date.
 
     ``status``: "open", "closed" or None for both. The caller passes the descendants (the
     area tree is the registry's, not the app store's).
     """
     if status is not None and status not in STATUSES:
         raise ValueError(f"unknown status `{status}` (statuses: {', '.join(STATUSES)})")
-    areas = list(dict.fromkeys([area_id, *(include_descendants or ())]))
+    scope.require(area_id)
+    areas = scope.keep_ids(dict.fromkeys([area_id, *(include_descendants or ())]))
     query = (sa.select(action_point).where(action_point.c.area_id.in_(areas))
              .order_by(action_point.c.due_on, action_point.c.action_id))
     if status is not None:

@@ -9,6 +9,10 @@ A target's key is (indicator_id, area_id, programme_id, target_on). Importing a 
 replaces its row. Because neither SQLite nor PostgreSQL treats two NULLs as equal in a unique
 key, the replacement is a delete (IS NULL aware) then insert in one transaction, not an
 "ON CONFLICT" on the unique constraint.
+
+Scope: reading takes the user's Scope (only targets of areas within it; whole-registry
+targets only for a user who sees the whole registry); storing is for admins, on areas within
+their scope (ScopeError otherwise).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from collections.abc import Iterable
 import pandas as pd
 import sqlalchemy as sa
 
+from data_access.scope import Scope, ScopeError
 from data_access.snapshots import in_values, metadata, plain_value, utcnow
 
 TARGET_COLUMNS: tuple[str, ...] = (
@@ -67,14 +72,24 @@ def _records(rows: pd.DataFrame) -> list[dict]:
     return records
 
 
-def store_targets(store: sa.Engine, rows: pd.DataFrame) -> int:
+def require_target_admin(scope: Scope) -> None:
+    """ScopeError unless the user may set targets (admins)."""
+    if scope.context.role != "admin":
+        raise ScopeError(f"Only administrators set targets (role `{scope.context.role}`).")
+
+
+def store_targets(store: sa.Engine, rows: pd.DataFrame, *, scope: Scope) -> int:
     """Insert or replace targets by key, in one transaction; the number of keys stored.
 
     ``rows``: TARGET_COLUMNS, values on the engine's scale (exports.targets.read_targets
-    gives such a frame).
+    gives such a frame). ScopeError for a user who is not an admin, or a row of an area
+    outside the scope.
     """
+    require_target_admin(scope)
     # A key given twice: the last row wins (exports.targets.read_targets reports duplicates).
     records = list({tuple(r[k] for k in KEY_COLUMNS): r for r in _records(rows)}.values())
+    for record in records:
+        scope.require(record["area_id"])
     now = utcnow()
     with store.begin() as conn:
         for record in records:
@@ -85,9 +100,9 @@ def store_targets(store: sa.Engine, rows: pd.DataFrame) -> int:
     return len(records)
 
 
-def targets(store: sa.Engine, *, indicator_ids: Iterable[str] | None = None,
+def targets(store: sa.Engine, *, scope: Scope, indicator_ids: Iterable[str] | None = None,
             area_ids: Iterable[str | None] | None = None) -> pd.DataFrame:
-    """Stored targets (of these indicators and areas; None: all), ordered by key.
+    """Stored targets (of these indicators and areas; None: all) within the scope, by key.
 
     Columns TARGET_COLUMNS + imported_at; empty cells None, values floats.
     """
@@ -95,7 +110,7 @@ def targets(store: sa.Engine, *, indicator_ids: Iterable[str] | None = None,
     if indicator_ids is not None:
         query = query.where(target.c.indicator_id.in_(list(indicator_ids)))
     if area_ids is not None:
-        query = query.where(in_values(target.c.area_id, area_ids))
+        query = query.where(in_values(target.c.area_id, scope.keep_ids(area_ids)))
     # NULLS FIRST on both backends (PostgreSQL sorts NULL last by default, SQLite first).
     query = query.order_by(target.c.indicator_id, target.c.area_id.nulls_first(),
                            target.c.programme_id.nulls_first(), target.c.target_on,
@@ -105,4 +120,4 @@ def targets(store: sa.Engine, *, indicator_ids: Iterable[str] | None = None,
         frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()), dtype=object)
     for col in frame.columns:
         frame[col] = pd.Series([plain_value(v) for v in frame[col]], index=frame.index, dtype=object)
-    return frame
+    return scope.keep(frame)

@@ -7,7 +7,9 @@
 - Engines go to cached functions as underscore arguments (not hashed).
 - Functions that return registry data take the UserContext and keep only the areas it may
   see: an area is visible when it is one of the context's areas or below one. Whole-registry
-  rows are kept only for a context that sees the whole registry.
+  rows are kept only for a context that sees the whole registry (data_access.scope). Donors
+  get suppressed figures (data_access.figures); ``scope()`` gives the app-store functions
+  (meetings, snapshots, targets) what they filter by.
 
 The plain functions here (``read_areas``, ``visible_area_ids``, ``headline_figures``...)
 do not need a Streamlit session and are tested directly.
@@ -16,19 +18,23 @@ do not need a Streamlit session and are tested directly.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 import streamlit as st
 
+from data_access import audit
 from data_access.app_store import open_app_store
 from data_access.context import UserContext
+from data_access.figures import Parameters, donor_level, donor_long_form
 from data_access.registry import open_registry, registry_last_loaded
 from data_access.schema import access_point as access_point_table
 from data_access.schema import area as area_table
 from data_access.schema import programme as programme_table
+from data_access.scope import Scope, scope_areas, scope_figures, scope_of, visible_area_ids
 from indicators import CATALOGUE, Indicator, compute, default_period_start
 from indicators import default_as_of as _engine_default_as_of
 from settings import Settings
@@ -76,31 +82,6 @@ def read_areas(engine: sa.Engine) -> pd.DataFrame:
     frame["name"] = frame["name"].where(frame["name"].notna(), frame["area_id"]).astype(str)
     frame["parent_id"] = frame["parent_id"].astype(object).where(frame["parent_id"].notna(), None)
     return frame.sort_values(["level", "name", "area_id"]).reset_index(drop=True)
-
-
-def visible_area_ids(areas: pd.DataFrame, context: UserContext) -> set[str] | None:
-    """The area_ids the context may see (an area of the context or below one); None = all."""
-    if context.whole_registry:
-        return None
-    parent = dict(zip(areas["area_id"], areas["parent_id"], strict=True))
-    wanted = set(context.areas)
-    visible: set[str] = set()
-    for area_id in parent:
-        node, seen = area_id, set()
-        while node is not None and node not in seen:  # `seen` guards against parent cycles
-            if node in wanted:
-                visible.add(area_id)
-                break
-            seen.add(node)
-            node = parent.get(node)
-    return visible
-
-
-def scope_areas(areas: pd.DataFrame, context: UserContext) -> pd.DataFrame:
-    visible = visible_area_ids(areas, context)
-    if visible is None:
-        return areas
-    return areas[areas["area_id"].isin(visible)].reset_index(drop=True)
 
 
 @st.cache_data(ttl=CACHE_TTL, show_spinner=False)
@@ -195,7 +176,7 @@ def _cached_boundaries(_settings: Settings, key: tuple, _area_levels: dict[str, 
 
 
 def boundaries(settings: Settings, context: UserContext):
-    """The configured boundaries, simplified once per file (a BoundarySet), or None if none.
+    """The configured boundaries the context may see (a BoundarySet), or None if none.
 
     Cached per process on the boundary settings and the registry's levels; the simplified
     result is also cached on disk beside the files (see maps.boundaries). Raise
@@ -213,7 +194,34 @@ def boundaries(settings: Settings, context: UserContext):
     all_areas = _cached_areas(engine, url, registry_last_loaded(engine))
     area_levels = dict(zip(all_areas["area_id"], all_areas["level"].astype(int), strict=True))
     key = (geography, url, registry_last_loaded(engine))
-    return _cached_boundaries(settings, key, area_levels)
+    found = _cached_boundaries(settings, key, area_levels)
+    visible = visible_area_ids(all_areas, context)
+    if visible is None:
+        return found
+    # A scoped user gets the polygons of their areas only (no outline, name or id of
+    # another area reaches the map), and not the file's problems, which name features.
+    from maps.boundaries import BoundarySet
+
+    frame = found.frame[found.frame["area_id"].isin(visible)].reset_index(drop=True)
+    return BoundarySet(frame, [])
+
+
+# Audit ----------------------------------------------------------------------------------
+
+def audited_download(context: UserContext, settings: Settings,
+                     data: bytes | Callable[[], bytes], what: str,
+                     filters: dict | None = None) -> Callable[[], bytes]:
+    """The data of a download button, recorded in the audit log as an ``export`` when the
+    button is clicked (the callable runs on another thread: no Streamlit call in it)."""
+    store = app_store_engine(settings.app_store_url)
+    details = dict(filters or {})
+
+    def build() -> bytes:
+        content = data() if callable(data) else data
+        audit.record(store, context, "export", what, {**details, "bytes": len(content)})
+        return content
+
+    return build
 
 
 # Dates ----------------------------------------------------------------------------------
@@ -251,25 +259,35 @@ def _cached_figures(
     referral_sla_days: int,
     period_months: int,
     indicator_ids: tuple[str, ...] | None,
+    suspected_pairs: pd.DataFrame | None = None,  # hashed: a decision changes the figure
 ) -> pd.DataFrame:
     return compute(
         _engine, as_of=as_of, level=level, period_start=period_start,
         poverty_cutoff=poverty_cutoff, referral_sla_days=referral_sla_days,
         period_months=period_months,
         indicator_ids=list(indicator_ids) if indicator_ids is not None else None,
+        suspected_pairs=suspected_pairs,
     )
 
 
-def scope_figures(
-    figures: pd.DataFrame, visible: set[str] | None, context: UserContext
-) -> pd.DataFrame:
-    """The rows of the long form the context may see."""
-    if visible is None and context.whole_registry:
-        return figures
-    keep = figures["area_id"].isin(visible or set())
-    if context.whole_registry:
-        keep |= figures["area_id"].isna()
-    return figures[keep].reset_index(drop=True)
+def linkage_pairs(settings: Settings, indicator_ids: Iterable[str] | None = None
+                  ) -> pd.DataFrame | None:
+    """The latest linkage run's pairs not dismissed (person_id_a, person_id_b), for
+    dup.suspected_pairs; None before the job has run, or when that figure is not asked for."""
+    if indicator_ids is not None and "dup.suspected_pairs" not in set(indicator_ids):
+        return None
+    from data_access.linkage_store import undismissed_pairs
+
+    pairs = undismissed_pairs(app_store_engine(settings.app_store_url))
+    return None if pairs is None else pairs[["person_id_a", "person_id_b"]]
+
+
+@st.cache_data(ttl=CACHE_TTL, max_entries=8, show_spinner=False)
+def _cached_donor_figures(_engine: sa.Engine, url: str, version: dt.datetime | None,
+                          as_of: dt.date, period_start: dt.date, parameters: Parameters
+                          ) -> pd.DataFrame:
+    return donor_long_form(_engine, _cached_areas(_engine, url, version), as_of=as_of,
+                           period_start=period_start, parameters=parameters)
 
 
 def figures(
@@ -285,19 +303,36 @@ def figures(
 
     Whole-registry rows (area_id empty) are included for a context that sees the whole
     registry. ``period_start`` defaults to the configured period ending on ``as_of``.
+    For a donor the figures are suppressed (data_access.figures: every level of the date
+    computed and protected together, then cut): hidden counts and values are empty and
+    the ``suppressed`` column says which.
     """
     url = settings.database_url
     engine = registry_engine(url)
     version = registry_last_loaded(engine)
     start = period_start or default_period_start(as_of, settings.period_months)
-    frame = _cached_figures(
-        engine, url, version, as_of, int(level), start,
-        float(settings.poverty_cutoff), int(settings.referral_sla_days),
-        int(settings.period_months),
-        tuple(indicator_ids) if indicator_ids is not None else None,
-    )
+    ids = tuple(indicator_ids) if indicator_ids is not None else None
+    if context.role == "donor":
+        published = _cached_donor_figures(engine, url, version, as_of, start,
+                                          Parameters.from_settings(settings))
+        frame = donor_level(published, int(level), ids)
+    else:
+        frame = _cached_figures(
+            engine, url, version, as_of, int(level), start,
+            float(settings.poverty_cutoff), int(settings.referral_sla_days),
+            int(settings.period_months), ids, linkage_pairs(settings, ids),
+        )
     visible = visible_area_ids(_cached_areas(engine, url, version), context)
     return scope_figures(frame, visible, context)
+
+
+def scope(context: UserContext, settings: Settings) -> Scope:
+    """The context's scope over the registry's area tree, with the donors' threshold: what the
+    app-store functions (meetings, snapshots, targets) take."""
+    url = settings.database_url
+    engine = registry_engine(url)
+    return scope_of(context, _cached_areas(engine, url, registry_last_loaded(engine)),
+                    int(settings["privacy.small_cell_threshold"]))
 
 
 # Headline figures ------------------------------------------------------------------------
@@ -324,6 +359,7 @@ class HeadlineFigure:
     denominator: int | None = None
     registry_value: float | None = None  # whole registry, when an area is chosen
     whole_registry_only: bool = False
+    hidden: bool = False  # suppressed for a donor (a small count, or one that would give it)
 
     def format(self, value: float | None) -> str:
         if self.indicator is None:
@@ -340,9 +376,9 @@ class HeadlineFigure:
 
     @property
     def empty(self) -> bool:
-        """A ratio with nothing to count (its denominator is 0 or unknown)."""
-        return (self.indicator is not None and bool(self.indicator.denominator)
-                and not self.denominator)
+        """A ratio with nothing to count (its denominator is 0 or unknown, and not hidden)."""
+        return (not self.hidden and self.indicator is not None
+                and bool(self.indicator.denominator) and not self.denominator)
 
 
 COUNT_DEFINITIONS: dict[str, tuple[str, str, str]] = {
@@ -370,6 +406,12 @@ def _float(value) -> float | None:
     return None if value is None or pd.isna(value) else float(value)
 
 
+def _hidden(row: dict | None, column: str) -> bool:
+    """Whether a donor's suppression blanked ``column`` of the row."""
+    flag = row.get("suppressed") if row else None
+    return isinstance(flag, (bool, np.bool_)) and bool(flag) and _float(row.get(column)) is None
+
+
 def headline_row(figures: pd.DataFrame, indicator_id: str, area_id: str | None) -> dict | None:
     """The row of an indicator for an area (None: the whole registry), without breakdown."""
     rows = figures[
@@ -395,6 +437,7 @@ def headline_figures(figures: pd.DataFrame, area_id: str | None) -> list[Headlin
             key=key, label=label, definition=definition, indicator=None,
             value=_float(row["denominator"]) if row else None,
             registry_value=_float(whole["denominator"]) if whole else None,
+            hidden=_hidden(row, "denominator"),
         ))
     for ind in HEADLINE_INDICATORS:
         registry_only = ind.id == "dq.invalid_rows"
@@ -408,6 +451,7 @@ def headline_figures(figures: pd.DataFrame, area_id: str | None) -> list[Headlin
             denominator=_int(row["denominator"]) if row else None,
             registry_value=_float(whole["value"]) if whole else None,
             whole_registry_only=registry_only,
+            hidden=_hidden(row, "value"),
         ))
     return result
 

@@ -7,8 +7,12 @@ As data_access/ui.py does:
   go to cached functions as underscore arguments.
 - Every function takes the UserContext. Lists are asked of ``data_access.lists`` with it: a
   context that may not see lists gets ``ListPermissionError`` (before anything is cached), an
-  area outside its scope too, and personal columns are kept from those who may not see them.
-  Referral counts keep only the areas the context may see.
+  area outside its scope too, and personal columns are kept from those who may not see them
+  (a chair's CSV download has none). Referral counts keep only the areas the context may
+  see, and are refused to donors (they are not suppressed: donors see ``ui.figures``).
+- Audit (data_access.audit): a list shown with personal columns is recorded as a
+  ``list_view`` once per distinct view in the session (not on every rerun); a CSV download
+  as an ``export`` when it is built.
 
 A list shown on a page is read once per choice (:func:`list_scan`): the first
 :data:`PREVIEW_ROWS` rows the page's filter keeps, their number, and counts by a column.
@@ -25,7 +29,7 @@ import pandas as pd
 import sqlalchemy as sa
 import streamlit as st
 
-from data_access import lists, ui
+from data_access import audit, lists, ui
 from data_access.context import UserContext
 from data_access.registry import registry_last_loaded
 from i18n import t
@@ -72,10 +76,19 @@ def _cached_stage_counts(_engine: sa.Engine, url: str, version: dt.datetime | No
                                     referral_sla_days=sla_days)
 
 
+def _require_unsuppressed(context: UserContext) -> None:
+    """Counts read straight from the registry are not suppressed: not for donors."""
+    if context.role == "donor":
+        raise lists.ListPermissionError(
+            "The donor role sees suppressed aggregate figures only: referral counts by "
+            "programme, access point and month are not available to it.")
+
+
 def referral_counts(context: UserContext, settings: Settings, *, as_of: dt.date,
                     period_start: dt.date, area_id: str | None) -> pd.DataFrame:
     """rv.count_referral_stages for the period, kept to ``area_id`` (and below) as the context
-    may see it: one row per recorded area, programme and access point."""
+    may see it: one row per recorded area, programme and access point. Not for donors."""
+    _require_unsuppressed(context)
     engine, url, version = _registry(settings)
     counts = _cached_stage_counts(engine, url, version, as_of, period_start,
                                   int(settings.referral_sla_days))
@@ -92,7 +105,9 @@ def _cached_monthly(_engine: sa.Engine, url: str, version: dt.datetime | None,
 def referral_trend(context: UserContext, settings: Settings, *, as_of: dt.date,
                    area_id: str | None, programme_id: str | None,
                    months: int = TREND_MONTHS) -> pd.DataFrame:
-    """rv.monthly_trend of the ``months`` calendar months ending with as_of's month."""
+    """rv.monthly_trend of the ``months`` calendar months ending with as_of's month (not for
+    donors)."""
+    _require_unsuppressed(context)
     engine, url, version = _registry(settings)
     monthly = _cached_monthly(engine, url, version, as_of, int(months),
                               int(settings.referral_sla_days))
@@ -131,6 +146,7 @@ def figure(figures: pd.DataFrame, indicator_id: str, area_id: str | None,
         denominator=number(own["denominator"], int) if own else None,
         registry_value=number(whole["value"]) if whole else None,
         whole_registry_only=registry_only,
+        hidden=ui._hidden(own, "value"),
     )
 
 
@@ -165,10 +181,38 @@ def list_scan(context: UserContext, settings: Settings, list_id: str, *, area_id
     ListPermissionError for a context that may not see lists."""
     lists.require_lists(context)
     engine, url, version = _registry(settings)
-    return _cached_scan(engine, url, version, context, list_id, area_id,
+    filters = tuple(filters)
+    scan = _cached_scan(engine, url, version, context, list_id, area_id,
                         as_of, period_start, int(settings.referral_sla_days),
-                        float(settings.poverty_cutoff), tuple(filters), tuple(group_by),
+                        float(settings.poverty_cutoff), filters, tuple(group_by),
                         int(limit))
+    if scan.total and lists.has_personal_columns(lists.get_list(list_id), context):
+        _audit_view(context, settings, list_id, area_id=area_id, as_of=as_of,
+                    period_start=period_start, filters=filters, rows=scan.total)
+    return scan
+
+
+AUDITED_VIEWS_KEY = "_socle_audited_list_views"
+
+
+def _filters_record(filters: Iterable[rv.RowFilter]) -> dict[str, list]:
+    return {",".join(columns): list(values) for columns, values in filters}
+
+
+def _audit_view(context: UserContext, settings: Settings, list_id: str, *,
+                area_id: str | None, as_of: dt.date, period_start: dt.date,
+                filters: tuple[rv.RowFilter, ...], rows: int) -> None:
+    """Record a list shown with personal data, once per distinct view in this session."""
+    key = (context, list_id, area_id, as_of, period_start, filters)
+    seen = st.session_state.setdefault(AUDITED_VIEWS_KEY, set())
+    if key in seen:
+        return
+    audit.record(ui.app_store_engine(settings.app_store_url), context, "list_view",
+                 f"viewed the list {list_id} ({rows:,} rows) with personal data",
+                 {"list": list_id, "area_id": area_id, "as_of": as_of.isoformat(),
+                  "period_start": period_start.isoformat(), "rows": int(rows),
+                  "filters": _filters_record(filters)})
+    seen.add(key)
 
 
 def csv_bytes(engine: sa.Engine, list_id: str, *, context: UserContext, area_id: str | None,
@@ -176,11 +220,13 @@ def csv_bytes(engine: sa.Engine, list_id: str, *, context: UserContext, area_id:
               referral_sla_days: int, poverty_cutoff: float,
               filters: Iterable[rv.RowFilter] = ()) -> bytes:
     """The whole filtered list as CSV, streamed from the database (headers: the columns'
-    labels in the interface's language)."""
-    columns = list_columns(list_id, context)
+    labels in the interface's language). A file leaving the app: personal columns only for
+    the roles that may export them."""
+    columns = lists.visible_columns(lists.get_list(list_id), context, export=True)
     chunks = lists.list_rows(engine, list_id, context=context, area_id=area_id, areas=areas,
                              as_of=as_of, period_start=period_start,
-                             referral_sla_days=referral_sla_days, poverty_cutoff=poverty_cutoff)
+                             referral_sla_days=referral_sla_days, poverty_cutoff=poverty_cutoff,
+                             export=True)
     return rv.write_csv(chunks, columns=[c.name for c in columns],
                         labels=[t(c.label) for c in columns], filters=filters)
 
@@ -189,16 +235,26 @@ def csv_download(context: UserContext, settings: Settings, list_id: str, *,
                  area_id: str | None, as_of: dt.date, period_start: dt.date,
                  filters: Iterable[rv.RowFilter] = ()) -> Callable[[], bytes]:
     """The CSV of the list, built when the download button is clicked (on another thread:
-    it calls no Streamlit function and no cached one)."""
+    it calls no Streamlit function and no cached one) and recorded in the audit log."""
     lists.require_lists(context)
     engine, url, version = _registry(settings)
     areas = _cached_areas(engine, url, version)
+    store = ui.app_store_engine(settings.app_store_url)
     filters = tuple(filters)
     sla, cutoff = int(settings.referral_sla_days), float(settings.poverty_cutoff)
 
     def build() -> bytes:
-        return csv_bytes(engine, list_id, context=context, area_id=area_id, areas=areas,
+        data = csv_bytes(engine, list_id, context=context, area_id=area_id, areas=areas,
                          as_of=as_of, period_start=period_start, referral_sla_days=sla,
                          poverty_cutoff=cutoff, filters=filters)
+        personal = lists.has_personal_columns(lists.get_list(list_id), context, export=True)
+        audit.record(store, context, "export",
+                     f"downloaded the list {list_id} as CSV"
+                     + (" with personal data" if personal else ""),
+                     {"format": "csv", "list": list_id, "area_id": area_id,
+                      "as_of": as_of.isoformat(), "period_start": period_start.isoformat(),
+                      "filters": _filters_record(filters), "personal_data": personal,
+                      "bytes": len(data)})
+        return data
 
     return build

@@ -546,13 +546,16 @@ def resume_session(store: sa.Engine, token: str, now: dt.datetime | None = None)
     with store.connect() as conn:
         row = conn.execute(sa.select(sessions)
                            .where(sessions.c.token_hash == _token_hash(str(token)))).first()
-        if row is None or row.ended_at is not None:
+        if row is None:
             raise AuthError("no_session", "Please sign in.")
-        if moment >= row.expires_at:
-            raise AuthError("expired", "Your session has expired: please sign in again.")
         user = _get(conn, row.username)
+    # A disabled account is said so first (disabling it also ended the session).
     if user is None or user.disabled:
         raise AuthError("disabled", "This account is disabled: ask an administrator.")
+    if row.ended_at is not None:
+        raise AuthError("no_session", "Please sign in.")
+    if moment >= row.expires_at:
+        raise AuthError("expired", "Your session has expired: please sign in again.")
     return Session(token=str(token), username=user.username, context=user.context,
                    started_at=row.started_at, expires_at=row.expires_at)
 

@@ -4,9 +4,11 @@
         [--period-start 2026-09-01] [--database-url URL] [--config config.toml] \
         [--lists overdue_referrals,double_dipping,data_quality_rows] [--area PK601]
 
-``--lists`` adds list sheets (``all`` for every list) after the indicator sheets, as the
-settings' default user sees them (``app.default_role``, ``app.default_areas``, as the app runs
-until sign-in); ``--area`` keeps the lists' rows of that area and the areas below it.
+The workbook is what the settings' default user (``app.default_role``, ``app.default_areas``)
+may see: the indicator sheets of their areas (suppressed for a donor) and ``--lists`` list
+sheets (``all`` for every list; none for a donor, no personal column for a chair);
+``--area`` keeps the lists' rows of that area and the areas below it. Each export is
+recorded in the app store's audit log as ``cli:<login name>`` with that role.
 
 Bad arguments (an unknown list or area, an area or lists the user may not see) print one
 message and exit 2; a registry or configuration that cannot be used prints one message and
@@ -16,6 +18,8 @@ exits 1.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import getpass
 import sys
 import time
 from pathlib import Path
@@ -26,6 +30,13 @@ from sqlalchemy.engine import make_url
 from cli import Parser, UsageError, parse_date
 
 PROG = "python -m exports"
+
+
+def _login() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no user name in the environment or the password database
+        return "unknown"
 
 
 def _level(text: str) -> int:
@@ -94,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     # Imported here so that --help and argument errors stay fast.
+    from data_access.app_store import AppStoreError, open_app_store
+    from data_access.context import default_context
     from data_access.lists import ListPermissionError, UnknownAreaError
     from data_access.registry import RegistryError, open_registry
     from data_access.schema import SchemaError
@@ -114,13 +127,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     started = time.perf_counter()
-    engine = None
+    engine = store = None
     try:
+        default = default_context(settings)
+        context = dataclasses.replace(default, username=f"cli:{_login()}")
         engine = open_registry(url)
+        store = open_app_store(settings.app_store_url)
         path = export_registry(engine, level=args.level, as_of=args.as_of,
                                period_start=args.period_start, settings=settings,
                                out=args.out, source=public_source(url), lists=args.lists,
-                               area_id=args.area)
+                               area_id=args.area, context=context, audit_store=store,
+                               audit_via="cli")
     except UnknownLevelError as exc:
         print(f"{PROG}: error: argument --level: {exc}", file=sys.stderr)
         return 2
@@ -133,6 +150,10 @@ def main(argv: list[str] | None = None) -> int:
     except (RegistryError, SchemaError, SettingsError) as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 1
+    except AppStoreError as exc:
+        print(f"{PROG}: the app store (for the audit log) cannot be opened: {exc}",
+              file=sys.stderr)
+        return 1
     except sa.exc.SQLAlchemyError as exc:
         detail = getattr(exc, "orig", None) or exc
         print(f"{PROG}: cannot read the registry at `{public_source(url)}`: {detail}",
@@ -142,8 +163,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG}: cannot write `{args.out}`: {exc.strerror or exc}", file=sys.stderr)
         return 1
     finally:
-        if engine is not None:
-            engine.dispose()
+        for opened in (engine, store):
+            if opened is not None:
+                opened.dispose()
     if not args.quiet:
         print(f"wrote {path} in {time.perf_counter() - started:.1f} s")
     return 0

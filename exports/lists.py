@@ -379,7 +379,7 @@ class ListSheetsPlan:
             list_rows(engine, spec.id, context=context, area_id=area_id, areas=self.areas,
                       as_of=as_of, period_start=period_start,
                       referral_sla_days=referral_sla_days, poverty_cutoff=poverty_cutoff,
-                      chunk_size=chunk_size)
+                      chunk_size=chunk_size, export=True)
             for spec in self.specs
         ]
 
@@ -399,8 +399,9 @@ class ListSheetsPlan:
                     progress(start, f"Writing the list {spec.title}: {rows:,} rows")
 
             report(0)
-            result = write_list_sheets(book, spec.title, visible_columns(spec, self.context),
-                                       stream, split=self.split, progress=report)
+            columns = visible_columns(spec, self.context, export=True)
+            result = write_list_sheets(book, spec.title, columns, stream, split=self.split,
+                                       progress=report)
             done.append(ListSheets(spec, tuple(result.sheets), result.rows))
         if progress is not None:
             progress(1.0, "Lists written")

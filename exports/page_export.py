@@ -197,8 +197,10 @@ def list_counts(data: bytes) -> tuple[ListCount, ...]:
 
 def build_export(engine: sa.Engine, settings: Settings, choices: ExportChoices, *,
                  context: UserContext, progress: Progress | None = None,
-                 registry_version: dt.datetime | None = None) -> BuiltExport:
-    """The workbook of ``choices`` as ``context`` may see it, as the CLI writes it.
+                 registry_version: dt.datetime | None = None,
+                 audit_store: sa.Engine | None = None) -> BuiltExport:
+    """The workbook of ``choices`` as ``context`` may see it, as the CLI writes it (recorded
+    in the audit log of ``audit_store``, the app store, when given).
 
     ``progress(fraction, message)`` is called as it is built (messages in English). Raises
     ExportError with a plain message: lists the context may not see (a donor), an area
@@ -214,7 +216,8 @@ def build_export(engine: sa.Engine, settings: Settings, choices: ExportChoices, 
                 period_start=choices.period_start, settings=settings,
                 out=Path(folder) / choices.file_name,
                 source=public_source(settings.database_url), progress=progress,
-                lists=lists, area_id=choices.area_id if lists else None, context=context)
+                lists=lists, area_id=choices.area_id if lists else None, context=context,
+                audit_store=audit_store, audit_via="page")
             data = path.read_bytes()
     except (UnknownLevelError, UnknownAreaError, UnknownListError, ListPermissionError,
             ListTooLongError) as exc:

@@ -54,6 +54,10 @@ LEFT_OUT_NOTE = (
     "enrolments and referrals that break the registry contract) are excluded from every "
     "other indicator in this workbook; the data-quality figures below include them."
 )
+SUPPRESSED_NOTE = (
+    "Empty cells are hidden: counts from 1 to {top}, and enough others that none of them can "
+    "be worked out from the figures shown (docs/suppression.md)."
+)
 AREA_NOTE = (
     "Rows whose area is unknown, or coarser than the level asked for, count only in the "
     "All areas figure. Rows left out are counted for the whole registry only."
@@ -278,7 +282,8 @@ def _headline_indicators() -> list[Indicator]:
 def _write_summary(book: Workbook, records: list[dict[str, Any]], *, level: int,
                    level_name: str, as_of: dt.date, period_start: dt.date | None, source: str,
                    generated_at: dt.datetime, lists: Sequence[ListSheets] = (),
-                   lists_area: str | None = None) -> None:
+                   lists_area: str | None = None, whole_registry: bool = True,
+                   suppressed_below: int | None = None) -> None:
     headline = _headline_indicators()
     # Headline values: rows without breakdown and without programme.
     values: dict[tuple[str | None, str], float | int | None] = {}
@@ -302,6 +307,8 @@ def _write_summary(book: Workbook, records: list[dict[str, Any]], *, level: int,
         ("Source", source),
         ("Generated", generated_at.strftime("%Y-%m-%d %H:%M:%S %Z").strip()),
     )
+    if suppressed_below is not None:
+        titles += (("Suppressed", SUPPRESSED_NOTE.format(top=max(suppressed_below - 1, 0))),)
     list_lines: list[list[Any]] = []
     if lists:
         list_lines.append([sheet.cell("Lists of", font=_BOLD), lists_area or ALL_AREAS])
@@ -329,7 +336,8 @@ def _write_summary(book: Workbook, records: list[dict[str, Any]], *, level: int,
             for i in headline
         ]
 
-    sheet.append(row(None, ALL_AREAS, _BOLD))
+    if whole_registry:
+        sheet.append(row(None, ALL_AREAS, _BOLD))
     for area_id, name in ordered:
         sheet.append(row(area_id, name))
 
@@ -424,7 +432,8 @@ def _write_data_quality(book: Workbook, records: list[dict[str, Any]]) -> None:
 def _save(target: str | Path | IO[bytes], figures: pd.DataFrame, *, level: int, level_name: str,
           as_of: dt.date | str, period_start: dt.date | str | None, source: str,
           progress: Progress | None, generated_at: dt.datetime | None,
-          plan: ListSheetsPlan | None = None) -> None:
+          plan: ListSheetsPlan | None = None, whole_registry: bool = True,
+          suppressed_below: int | None = None) -> None:
     def report(fraction: float, message: str) -> None:
         if progress is not None:
             progress(min(max(fraction, 0.0), 1.0), message)
@@ -457,7 +466,8 @@ def _save(target: str | Path | IO[bytes], figures: pd.DataFrame, *, level: int, 
     report(0.9, "Writing the summary")
     _write_summary(book, records, level=level, level_name=level_name, as_of=as_of_date,
                    period_start=start_date, source=source, generated_at=generated,
-                   lists=written, lists_area=plan.area_text if plan is not None else None)
+                   lists=written, lists_area=plan.area_text if plan is not None else None,
+                   whole_registry=whole_registry, suppressed_below=suppressed_below)
     book.move_sheet("Summary", -(len(book.sheetnames) - 1))
     report(0.95, "Saving the workbook")
     book.save(target)
@@ -572,19 +582,26 @@ def export_registry(engine: sa.Engine, *, level: int, as_of: dt.date | None,
                     period_start: dt.date | None, settings: Settings, out: str | Path,
                     source: str | None = None, progress: Progress | None = None,
                     lists: Sequence[str] = (), area_id: str | None = None,
-                    context: UserContext | None = None) -> Path:
+                    context: UserContext | None = None, audit_store: sa.Engine | None = None,
+                    audit_via: str = "cli") -> Path:
     """Compute every indicator of the registry at ``level`` and write the workbook to ``out``.
 
     ``as_of`` None means the spec's default (today, or the latest registration if earlier);
     ``period_start`` None means the ``settings.period_months`` months ending on it. Raises
     UnknownLevelError when no area of the registry has the level.
 
-    ``lists`` adds list sheets for ``area_id`` and below, as ``context`` (default: the
-    settings' default user, as the app runs) may see them; lists, area and rights are
-    checked before the indicators are computed.
+    Everything is as ``context`` (default: the settings' default user, as the command line
+    runs) may see it (data_access.figures): the indicator sheets hold the areas of its scope
+    (and the whole registry's rows only for a context that sees it), suppressed for a donor;
+    ``lists`` adds list sheets for ``area_id`` and below, personal columns only for the roles
+    that may export them. Lists, area and rights are checked before the indicators are
+    computed. With ``audit_store`` (the app store) the export is recorded in the audit log
+    (``audit_via``: "cli" or "page") once the file is written.
     """
     from data_access.context import default_context
-    from indicators.engine import compute, default_as_of, default_period_start
+    from data_access.figures import Parameters, long_form
+    from data_access.lists import load_areas
+    from indicators.engine import default_as_of, default_period_start
 
     def report(fraction: float, message: str) -> None:
         if progress is not None:
@@ -599,27 +616,43 @@ def export_registry(engine: sa.Engine, *, level: int, as_of: dt.date | None,
         as_of = default_as_of(engine)
     if period_start is None:
         period_start = default_period_start(as_of, settings.period_months)
-    plan = _plan(lists, engine=engine,
-                 context=context or (default_context(settings) if lists else None),
-                 area_id=area_id, as_of=as_of, period_start=period_start,
-                 referral_sla_days=settings.referral_sla_days,
+    context = context or default_context(settings)
+    areas = load_areas(engine)
+    plan = _plan(lists, engine=engine, context=context, area_id=area_id, as_of=as_of,
+                 period_start=period_start, referral_sla_days=settings.referral_sla_days,
                  poverty_cutoff=settings.poverty_cutoff, split_lists=True)
     try:
         report(0.0, "Computing the indicators")
-        figures = compute(
-            engine, as_of=as_of, level=level, period_start=period_start,
-            poverty_cutoff=settings.poverty_cutoff,
-            referral_sla_days=settings.referral_sla_days,
-            period_months=settings.period_months,
-        )
+        figures = long_form(engine, context, areas, as_of=as_of, level=level,
+                            period_start=period_start,
+                            parameters=Parameters.from_settings(settings))
     except BaseException:
         if plan is not None:
             plan.close()
         raise
     share = 0.3 if plan is not None else 0.5  # lists make the writing the longer part
     report(share, "Writing the workbook")
-    return _write_file(
+    path = _write_file(
         out, figures, plan, level=level, level_name=settings.level_name(level), as_of=as_of,
         period_start=period_start, source=source or describe_engine(engine),
         progress=lambda f, m: report(share + (1 - share) * f, m), generated_at=None,
+        whole_registry=context.whole_registry,
+        suppressed_below=(int(settings["privacy.small_cell_threshold"])
+                          if context.role == "donor" else None),
     )
+    if audit_store is not None:
+        from data_access import audit
+        from data_access.lists import get_list, has_personal_columns
+
+        list_ids = [spec.id for spec in plan.specs] if plan is not None else []
+        personal = any(has_personal_columns(get_list(i), context, export=True)
+                       for i in list_ids)
+        audit.record(audit_store, context, "export",
+                     f"exported the workbook {Path(out).name} ({audit_via})"
+                     + (" with personal data" if personal else ""),
+                     {"via": audit_via, "format": "xlsx", "level": level,
+                      "as_of": as_of.isoformat(), "period_start": period_start.isoformat(),
+                      "lists": list_ids,
+                      "area_id": area_id, "personal_data": personal,
+                      "suppressed": context.role == "donor"})
+    return path

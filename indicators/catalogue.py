@@ -116,6 +116,13 @@ CATALOGUE: tuple[Indicator, ...] = (
               "households that receive two or more programmes of the same exclusive group",
               "households that receive at least one programme with an exclusive group",
               "percent", False, headline=True),
+    Indicator("dup.suspected_pairs", "duplicates", "Suspected duplicate pairs",
+              "suspected duplicate person pairs found by record linkage and not yet dismissed, "
+              "counted in the area of the pair's first person",
+              "registered persons", "per_1000", False,
+              note="Pairs of the latest linkage run that no officer has dismissed, both "
+                   "persons registered; the first person is the smaller person id. Empty "
+                   "before the job has run."),
     # Data quality
     Indicator("dq.adults_without_id", "data_quality", "Adults without national id",
               "registered persons aged 18 or more with no national id",
@@ -134,8 +141,8 @@ CATALOGUE: tuple[Indicator, ...] = (
 
 BY_ID: dict[str, Indicator] = {i.id: i for i in CATALOGUE}
 
-# The record-linkage issue adds dup.suspected_pairs; the engine does not compute it yet.
-SPEC_IDS_NOT_YET_COMPUTED: frozenset[str] = frozenset({"dup.suspected_pairs"})
+# Indicators of the spec the engine does not compute yet (none since dup.suspected_pairs).
+SPEC_IDS_NOT_YET_COMPUTED: frozenset[str] = frozenset()
 
 LONG_FORM_COLUMNS: tuple[str, ...] = (
     "indicator_id", "area_id", "area_name", "level", "programme_id", "breakdown",

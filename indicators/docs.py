@@ -45,8 +45,8 @@ def render() -> str:
             )
         lines.append("")
     lines += [
-        "`dup.suspected_pairs` (suspected duplicate person pairs per 1,000 persons, from record",
-        "linkage) joins the catalogue with the record-linkage issue.",
+        "Units: `percent` values are fractions shown as percentages; `per_1000` values are",
+        "fractions too (pairs ÷ persons), shown × 1,000 (pairs per 1,000 persons).",
         "",
     ]
     return "\n".join(lines)

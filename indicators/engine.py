@@ -439,6 +439,52 @@ def count_duplicates(conn: sa.Connection, b: _Blocks) -> tuple[pd.DataFrame, pd.
     return shared_id, double
 
 
+def count_registered_persons(conn: sa.Connection, b: _Blocks) -> pd.DataFrame:
+    """Registered persons per raw area (the denominator of cov.population, alone)."""
+    ps = b.registered_persons()
+    return _read(conn, sa.select(ps.c.area_id, sa.func.count().label("persons"))
+                 .group_by(ps.c.area_id))
+
+
+PAIR_CHUNK = 500  # person ids per IN list (well under SQLite's bound on parameters)
+
+
+def ordered_pairs(pairs: pd.DataFrame) -> list[tuple[str, str]]:
+    """The distinct pairs of a (person_id_a, person_id_b) frame, each with the smaller id
+    first ("the pair's first person"); a person paired with itself is dropped."""
+    out: set[tuple[str, str]] = set()
+    for a, b in zip(pairs["person_id_a"], pairs["person_id_b"], strict=True):
+        if a is None or b is None or pd.isna(a) or pd.isna(b):
+            continue
+        x, y = str(a), str(b)
+        if x != y:
+            out.add((x, y) if x < y else (y, x))
+    return sorted(out)
+
+
+def count_suspected_pairs(conn: sa.Connection, b: _Blocks, pairs: pd.DataFrame) -> pd.DataFrame:
+    """dup.suspected_pairs' numerator per raw area: the pairs whose two persons are
+    registered and not left out on d, in the area of the first person (the smaller id).
+
+    The pairs come from the app store (few: a registry's suspected duplicates), so only
+    their persons are read, by id, in chunks."""
+    wanted = ordered_pairs(pairs)
+    ids = sorted({pid for pair in wanted for pid in pair})
+    ps = b.registered_persons()
+    area_of: dict[str, str] = {}
+    for start in range(0, len(ids), PAIR_CHUNK):
+        chunk = ids[start:start + PAIR_CHUNK]
+        for pid, area_id in conn.execute(sa.select(ps.c.person_id, ps.c.area_id)
+                                         .where(ps.c.person_id.in_(chunk))):
+            area_of[str(pid)] = area_id
+    counted: dict[str, int] = {}
+    for first, second in wanted:
+        if first in area_of and second in area_of:
+            counted[area_of[first]] = counted.get(area_of[first], 0) + 1
+    return pd.DataFrame({"area_id": list(counted), "pairs": list(counted.values())},
+                        columns=["area_id", "pairs"])
+
+
 def count_referrals(conn: sa.Connection, b: _Blocks) -> pd.DataFrame:
     vr = b.valid_referrals()
     start, end = b.date(b.p.period_start), b.date(b.p.period_end)
@@ -679,6 +725,19 @@ def _emit_duplicates(rows: _Rows, shared: pd.DataFrame, double: pd.DataFrame,
                      _get(double_t, key, "pairs"))
 
 
+def _emit_suspected_pairs(rows: _Rows, persons: pd.DataFrame,
+                          pairs: pd.DataFrame | None) -> None:
+    """dup.suspected_pairs: pairs ÷ registered persons; no pairs given: numerator and value
+    empty (unknown, not zero), the denominator still counted."""
+    persons_t = rows.rollup(persons, [], ["persons"])
+    pairs_t = None if pairs is None else rows.rollup(pairs, [], ["pairs"])
+    for area_id in rows.targets():
+        key = (area_id,)
+        rows.add("dup.suspected_pairs", area_id,
+                 None if pairs_t is None else _get(pairs_t, key, "pairs"),
+                 _get(persons_t, key, "persons"))
+
+
 REFERRAL_PAIRS: dict[str, tuple[str, str | None]] = {
     "ref.made": ("made", None),
     "ref.completed": ("completed", "made"),
@@ -767,6 +826,7 @@ FAMILY_OF_ID: dict[str, str] = {
     "pkg.mean_programmes_poor": "households", "dup.double_dipping": "households",
     "cov.population": "population", "cov.population_census": "population",
     "dup.shared_id": "duplicates", "dup.double_enrolment": "duplicates",
+    "dup.suspected_pairs": "suspected_pairs",
     "ref.made": "referrals", "ref.completed": "referrals", "ref.rejected": "referrals",
     "ref.overdue": "referrals", "ref.days_to_complete": "referrals",
     "dq.adults_without_id": "data_quality", "dq.malformed_id": "data_quality",
@@ -785,12 +845,17 @@ def compute(
     period_months: int = 3,
     indicator_ids: Iterable[str] | None = None,
     progress: Callable[[float, str], None] | None = None,
+    suspected_pairs: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Every indicator (or those asked for) for every area of ``level`` and the whole registry.
 
     Returns the spec's long form (catalogue.LONG_FORM_COLUMNS): empty text cells are None,
     ``level`` is None on whole-registry rows, numerator/denominator are integers or None,
     value is a float or None.
+
+    ``suspected_pairs``: the record-linkage pairs not dismissed (columns person_id_a,
+    person_id_b; data_access.linkage_store.undismissed_pairs), which live in the app store,
+    not the registry. Without them ``dup.suspected_pairs`` has an empty numerator and value.
     """
     as_of = as_of or default_as_of(engine)
     params = Parameters(
@@ -816,7 +881,8 @@ def compute(
         blocks = _Blocks(engine.dialect.name, params, tree.lowest_level, programmes)
         rows = _Rows(tree, level, params)
         steps = [f for f in ("programme", "households", "population", "duplicates",
-                             "referrals", "data_quality") if f in families]
+                             "suspected_pairs", "referrals", "data_quality") if f in families]
+        population: pd.DataFrame | None = None
         for index, family in enumerate(steps):
             report(index / len(steps), family)
             if family == "programme":
@@ -825,9 +891,16 @@ def compute(
             elif family == "households":
                 _emit_households(rows, count_households(conn, blocks), wanted)
             elif family == "population":
-                _emit_population(rows, count_population(conn, blocks), wanted)
+                population = count_population(conn, blocks)
+                _emit_population(rows, population, wanted)
             elif family == "duplicates":
                 _emit_duplicates(rows, *count_duplicates(conn, blocks), wanted)
+            elif family == "suspected_pairs":
+                persons = (population if population is not None
+                           else count_registered_persons(conn, blocks))
+                pairs = (None if suspected_pairs is None
+                         else count_suspected_pairs(conn, blocks, suspected_pairs))
+                _emit_suspected_pairs(rows, persons, pairs)
             elif family == "referrals":
                 medians = (median_days_to_complete(conn, blocks, tree, level)
                            if "ref.days_to_complete" in wanted else pd.DataFrame(

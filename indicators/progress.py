@@ -34,6 +34,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
+from data_access.scope import Scope
 from data_access.snapshots import series, snapshot_dates, store_snapshot
 from data_access.targets import store_targets, targets
 from exports.targets import RowProblem, TargetFileError, read_targets
@@ -224,18 +225,20 @@ def _unique(lines: tuple[Line, ...]) -> tuple[Line, ...]:
 
 # Reading the store -------------------------------------------------------------------------
 
-def dates(store: sa.Engine, levels: Iterable[int], as_of: dt.date) -> dict[int, list[dt.date]]:
-    """Snapshot dates (any source) of each level, up to ``as_of``, oldest first."""
-    return {level: [d for d in snapshot_dates(store, level, source=None) if d <= as_of]
+def dates(store: sa.Engine, levels: Iterable[int], as_of: dt.date,
+          source: str | None = None) -> dict[int, list[dt.date]]:
+    """Snapshot dates (of ``source``; None: any) of each level, up to ``as_of``, oldest first."""
+    return {level: [d for d in snapshot_dates(store, level, source=source) if d <= as_of]
             for level in levels}
 
 
 def read_series(store: sa.Engine, plan: LinePlan, indicator_ids: Sequence[str], *,
-                programme_id: str | None, as_of: dt.date) -> pd.DataFrame:
+                scope: Scope, programme_id: str | None, as_of: dt.date) -> pd.DataFrame:
     """The series of the lines (data_access.snapshots.series) up to ``as_of``, with ``level``.
 
     Per-programme indicators are read for ``programme_id``, the others without programme;
-    the count proxies (COUNT_PROXY) are read along.
+    the count proxies (COUNT_PROXY) are read along. Lines outside ``scope`` get no figure;
+    a donor's figures come suppressed (with a ``suppressed`` column).
     """
     wanted = list(dict.fromkeys(
         [*indicator_ids, *(COUNT_PROXY[i] for i in indicator_ids if i in COUNT_PROXY)]))
@@ -247,8 +250,8 @@ def read_series(store: sa.Engine, plan: LinePlan, indicator_ids: Sequence[str], 
         for ids, programme in groups:
             if not ids or (BY_ID[ids[0]].per_programme and programme is None):
                 continue
-            frame = series(store, indicator_ids=ids, area_ids=area_ids, level=level,
-                           programme_id=programme)
+            frame = series(store, scope=scope, indicator_ids=ids, area_ids=area_ids,
+                           level=level, programme_id=programme)
             frames.append(frame.assign(level=level))
     frames = [f for f in frames if not f.empty]
     if not frames:
@@ -259,9 +262,9 @@ def read_series(store: sa.Engine, plan: LinePlan, indicator_ids: Sequence[str], 
     return frame[[d <= as_of for d in frame["as_of"]]].reset_index(drop=True)
 
 
-def stored_targets(store: sa.Engine, plan: LinePlan,
-                   indicator_ids: Sequence[str]) -> pd.DataFrame:
-    return targets(store, indicator_ids=list(indicator_ids),
+def stored_targets(store: sa.Engine, plan: LinePlan, indicator_ids: Sequence[str], *,
+                   scope: Scope) -> pd.DataFrame:
+    return targets(store, scope=scope, indicator_ids=list(indicator_ids),
                    area_ids=[line.area_id for line in plan.lines])
 
 
@@ -302,8 +305,8 @@ def points(series_frame: pd.DataFrame, indicator: Indicator, plan: LinePlan,
             key = (line.level, _key(line.area_id), day)
             row = found.get(key)
             raw = numerator = denominator = None
-            suppressed = False
-            if row is not None:
+            suppressed = bool(getattr(row, "suppressed", False)) if row is not None else False
+            if row is not None and not suppressed:
                 numerator, denominator = _count(row.numerator), _count(row.denominator)
                 raw = None if to_display(indicator, row.value) is None else float(row.value)
                 if raw is not None and is_suppressed(
@@ -512,15 +515,18 @@ class Progress:
         return pd.DataFrame(rows, columns=list(STATUS_COLUMNS))
 
 
-def load(store: sa.Engine, plan: LinePlan, indicator_ids: Sequence[str], *,
+def load(store: sa.Engine, plan: LinePlan, indicator_ids: Sequence[str], *, scope: Scope,
          programme_id: str | None, as_of: dt.date, threshold: int) -> Progress:
-    """Read the snapshots and targets of the chosen indicators for the lines."""
-    dates_by_level = dates(store, plan.levels, as_of)
+    """Read the snapshots and targets of the chosen indicators for the lines, as ``scope``
+    may see them (a donor's figures suppressed date by date, command snapshots only)."""
+    dates_by_level = dates(store, plan.levels, as_of,
+                           source="command" if scope.suppressed else None)
     ids = [i for i in indicator_ids if i in BY_ID]
-    frame = read_series(store, plan, ids, programme_id=programme_id, as_of=as_of) \
-        if plan.lines and ids else pd.DataFrame(columns=["indicator_id"])
-    target_frame = stored_targets(store, plan, ids) if plan.lines and ids else pd.DataFrame(
+    frame = read_series(store, plan, ids, scope=scope, programme_id=programme_id,
+                        as_of=as_of) if plan.lines and ids else pd.DataFrame(
         columns=["indicator_id"])
+    target_frame = stored_targets(store, plan, ids, scope=scope) if plan.lines and ids \
+        else pd.DataFrame(columns=["indicator_id"])
     result = Progress(plan=plan, dates=dates_by_level)
     for indicator_id in ids:
         ind = BY_ID[indicator_id]
@@ -630,12 +636,12 @@ class ImportOutcome:
         return self.file_error is None and (self.problems is None or self.problems.empty)
 
 
-def import_targets(store: sa.Engine, data: bytes, *, known_areas: set[str],
+def import_targets(store: sa.Engine, data: bytes, *, scope: Scope, known_areas: set[str],
                    known_programmes: set[str], whole_registry: bool) -> ImportOutcome:
     """Check a filled template row by row; store every row only when no row has a problem.
 
     ``known_areas``: the areas the user may see; a user who does not see the whole registry
-    may not set a target for it (an empty area_id).
+    may not set a target for it (an empty area_id). Admins only (data_access.targets).
     """
     try:
         result = read_targets(data, known_areas=known_areas, known_programmes=known_programmes)
@@ -654,7 +660,7 @@ def import_targets(store: sa.Engine, data: bytes, *, known_areas: set[str],
         return ImportOutcome(problems=table)
     if result.rows.empty:
         return ImportOutcome(file_error="the Targets sheet has no rows to import")
-    return ImportOutcome(stored=store_targets(store, result.rows))
+    return ImportOutcome(stored=store_targets(store, result.rows, scope=scope))
 
 
 def template_frames(areas: pd.DataFrame, programmes: Mapping[str, str]

@@ -171,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             dates = [args.as_of or default_as_of(registry)]
         store = open_app_store(settings.app_store_url)
+        from data_access.linkage_store import undismissed_pairs
+        pairs = undismissed_pairs(store)  # None before the linkage job has run
 
         months = settings.period_months
         parameters = {"poverty_cutoff": settings.poverty_cutoff,
@@ -187,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
                     registry, as_of=day, level=level, period_start=period_start,
                     poverty_cutoff=settings.poverty_cutoff,
                     referral_sla_days=settings.referral_sla_days, period_months=months,
+                    suspected_pairs=pairs,
                     progress=lambda fraction, message, i=index, lab=label:
                         bar.update(i, fraction, f"{lab}: {message}"),
                 )

@@ -16,6 +16,7 @@ from __future__ import annotations
 import streamlit as st
 
 import list_widgets
+import review_widgets
 import ui_widgets
 from data_access import ui, ui_lists
 from data_access.lists import get_list
@@ -89,6 +90,8 @@ def main() -> None:
     list_widgets.by_area_and_lists(
         view, indicator_ids=IDS, map_default="dup.double_dipping", key="duplicates",
         lists_title=t("Lists"), draw_lists=_lists)
+
+    review_widgets.review_queue(view)
 
     with st.expander(t("Definitions")):
         ui_widgets.definitions(cards)

@@ -64,6 +64,10 @@ def _lists(view: ui_widgets.View, column) -> list[str]:
                       "no lists of households or persons: it has the Summary, Indicators, "
                       "Definitions and Data quality sheets.", role=t(view.context.role)))
         return []
+    if not view.context.exports_personal_data:
+        column.caption(t("The list sheets leave out personal columns (names, national ids): "
+                         "the {role} role does not take personal data out of Socle.",
+                         role=t(view.context.role)))
     state = st.session_state
     if LISTS_KEY not in state or not set(state[LISTS_KEY]) <= set(offered):
         linked = page_export.parse_lists_param(st.query_params.get(LISTS_PARAM))
@@ -149,7 +153,14 @@ def main() -> None:
 
     st.caption(t("Indicators for every {level}, as of {as_of}; referral figures over the "
                  "period from {start} to {as_of}.", level=view.level_name.lower(),
+                 as_of=view.as_of.isoformat(), start=period_start.isoformat())
+               if view.context.whole_registry else
+               t("Indicators for every {level} of your areas, as of {as_of}; referral figures "
+                 "over the period from {start} to {as_of}.", level=view.level_name.lower(),
                  as_of=view.as_of.isoformat(), start=period_start.isoformat()))
+    if view.context.role == "donor":
+        st.caption(t("Figures that count very few people, and those that would give them "
+                     "away, are empty cells in the workbook, as on the pages."))
     if list_ids:
         st.caption(t("Lists: the rows of {area} and the areas below it.", area=view.area_name)
                    if view.area_id is not None else
@@ -168,6 +179,7 @@ def main() -> None:
             built = page_export.build_export(
                 ui.registry_engine(view.settings.database_url), view.settings, choices,
                 context=view.context, registry_version=version,
+                audit_store=ui.app_store_engine(view.settings.app_store_url),
                 progress=lambda fraction, message: bar.progress(fraction, text=t(message)))
         except page_export.ExportError as problem:
             bar.empty()

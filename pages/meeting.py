@@ -50,16 +50,19 @@ class MeetingPage:
 def _read(view: ui_widgets.View, areas: pd.DataFrame) -> MeetingPage:
     settings, area_id = view.settings, view.area_id
     store = ui.app_store_engine(settings.app_store_url)
+    scope = ui.scope(view.context, settings)
     whole = view.context.whole_registry
-    held = meetings.meetings(store, area_id)
+    held = meetings.meetings(store, area_id, scope=scope)
     state = gaps.meeting_state(held, view.as_of)
 
     live = ui.figures(view.context, settings, as_of=view.as_of, level=view.level,
                       period_start=view.period_start,
                       indicator_ids=gaps.meeting_indicator_ids(ui.HEADLINE_IDS))
     shown = gaps.meeting_rows(
-        meetings.meeting_figures(store, state.current) if state.current else live, area_id, whole)
-    before = (gaps.meeting_rows(meetings.meeting_figures(store, state.previous), area_id, whole)
+        meetings.meeting_figures(store, state.current, scope=scope) if state.current else live,
+        area_id, whole)
+    before = (gaps.meeting_rows(meetings.meeting_figures(store, state.previous, scope=scope),
+                                area_id, whole)
               if state.previous else None)
     headline = ui.headline_figures(shown, area_id)
     cards = gaps.headline_cards(
@@ -81,8 +84,8 @@ def _read(view: ui_widgets.View, areas: pd.DataFrame) -> MeetingPage:
     ]
     return MeetingPage(
         state=state, live=live, headline=headline, cards=cards, gaps=found,
-        open_points=meetings.action_points(store, area_id, status="open"),
-        closed_points=meetings.action_points(store, area_id, status="closed"),
+        open_points=meetings.action_points(store, area_id, scope=scope, status="open"),
+        closed_points=meetings.action_points(store, area_id, scope=scope, status="closed"),
         meeting_dates=gaps.meeting_dates(held), child_level_name=child_label,
     )
 
@@ -153,17 +156,29 @@ def _status(view: ui_widgets.View, data: MeetingPage, brief: bytes) -> None:
             if started:
                 _start(view, data)
         st.download_button(
-            t("Download the brief"), data=brief, key="meeting_brief",
+            t("Download the brief"), key="meeting_brief", on_click="ignore",
+            data=ui.audited_download(
+                view.context, view.settings, brief, f"downloaded the meeting brief of "
+                f"{view.area_name}", {"format": "html", "what": "meeting_brief",
+                                      "area_id": view.area_id,
+                                      "as_of": view.as_of.isoformat()}),
             file_name=briefs.file_name(view.area_id, view.as_of), mime=briefs.MIME,
             icon=":material/print:", width="stretch",
             help=t("One page (HTML, ready to print): figures, gaps and action points."))
 
 
+def _who(view: ui_widgets.View) -> str:
+    """Who starts a meeting or records an action point: the user (and role)."""
+    context = view.context
+    return f"{context.username} ({context.role})" if context.username else context.role
+
+
 def _start(view: ui_widgets.View, data: MeetingPage) -> None:
     settings = view.settings
     meetings.start_meeting(
-        ui.app_store_engine(settings.app_store_url), area_id=view.area_id,
-        area_name=view.area_name, as_of=view.as_of, started_by=f"{view.context.role}",
+        ui.app_store_engine(settings.app_store_url), scope=ui.scope(view.context, settings),
+        area_id=view.area_id, area_name=view.area_name, as_of=view.as_of,
+        started_by=_who(view),
         figures=gaps.snapshot_rows(data.live, view.area_id, view.context.whole_registry),
         level=view.level, period_start=view.period_start, period_end=view.as_of,
         parameters=gaps.meeting_parameters(settings))
@@ -270,7 +285,7 @@ def _action_points(view: ui_widgets.View, data: MeetingPage) -> None:
     st.subheader(t("Action points"))
     store = ui.app_store_engine(view.settings.app_store_url)
     current = data.state.current
-    role = f"{view.context.role}"
+    role = _who(view)
 
     overdue = gaps.overdue_points(data.open_points, view.as_of)
     if overdue:
@@ -291,7 +306,8 @@ def _action_points(view: ui_widgets.View, data: MeetingPage) -> None:
                         width="stretch", disabled=chosen is None):
             try:
                 meetings.close_action_point(
-                    store, chosen, meeting_id=current.meeting_id if current else None,
+                    store, chosen, scope=ui.scope(view.context, view.settings),
+                    meeting_id=current.meeting_id if current else None,
                     closed_by=role)
             except (KeyError, ValueError):
                 st.warning(t("This action point was closed meanwhile; the list is refreshed."))
@@ -335,9 +351,10 @@ def _add_form(view: ui_widgets.View, data: MeetingPage) -> None:
         st.warning(" ".join(t(p) for p in problems))
         return
     meetings.add_action_point(
-        ui.app_store_engine(view.settings.app_store_url), area_id=view.area_id, text=text,
+        ui.app_store_engine(view.settings.app_store_url),
+        scope=ui.scope(view.context, view.settings), area_id=view.area_id, text=text,
         owner=owner, due_on=due, meeting_id=current.meeting_id if current else None,
-        created_by=f"{view.context.role}")
+        created_by=_who(view))
     _done(t("Action point added."), clear_form=True)
 
 

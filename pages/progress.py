@@ -66,8 +66,9 @@ def _show_import(outcome: progress.ImportOutcome) -> None:
         st.success(t("{count} targets imported.", count=outcome.stored))
 
 
-def _targets(view: ui_widgets.View, store, areas, programmes: dict[str, str]) -> None:
-    """Template download and upload; an upload is imported once (before the charts read)."""
+def _targets(view: ui_widgets.View, store, scope, areas, programmes: dict[str, str]) -> None:
+    """Template download and, for admins, upload; an upload is imported once (before the
+    charts read)."""
     st.subheader(t("Targets and baselines"))
     left, right = st.columns(2)
     area_frame, programme_frame = progress.template_frames(areas, programmes)
@@ -80,6 +81,9 @@ def _targets(view: ui_widgets.View, store, areas, programmes: dict[str, str]) ->
                    "registry), a programme where needed, an optional baseline (date and value) "
                    "and the target (date and value). Percentages are written 0–100. Importing "
                    "the same indicator, area, programme and target date again replaces it."))
+    if view.context.role != "admin":
+        right.caption(t("Targets are set by an administrator, who uploads the filled template."))
+        return
     upload = right.file_uploader(
         t("Upload a filled template"), type=["xlsx"], key=UPLOAD_KEY,
         help=t("Every row is checked; if any row has a problem, nothing is imported."))
@@ -88,7 +92,7 @@ def _targets(view: ui_widgets.View, store, areas, programmes: dict[str, str]) ->
     done = st.session_state.get(IMPORTED_KEY)
     if done is None or done[0] != upload.file_id:
         outcome = progress.import_targets(
-            store, upload.getvalue(), known_areas=set(areas["area_id"]),
+            store, upload.getvalue(), scope=scope, known_areas=set(areas["area_id"]),
             known_programmes=set(programmes), whole_registry=view.context.whole_registry)
         done = st.session_state[IMPORTED_KEY] = (upload.file_id, outcome)
     _show_import(done[1])
@@ -110,7 +114,8 @@ def _snapshots(view: ui_widgets.View, store, plan: progress.LinePlan) -> None:
                 on_step=lambda fraction, text: bar.progress(fraction, text=text))
             st.success(t("Snapshot of {as_of} stored: {count} figures.",
                          as_of=view.as_of.isoformat(), count=f"{stored:,}"))
-    for level, days in progress.dates(store, levels, view.as_of).items():
+    source = "command" if view.context.role == "donor" else None
+    for level, days in progress.dates(store, levels, view.as_of, source=source).items():
         name = t(view.settings.level_name(level))
         if days:
             st.caption(t("{level} level: {count} snapshots up to {as_of}: {dates}.",
@@ -160,6 +165,7 @@ def _no_snapshots(view: ui_widgets.View, data: progress.Progress) -> bool:
 
 def _charts(view: ui_widgets.View, data: progress.Progress, programme: str | None) -> None:
     threshold = view.settings["privacy.small_cell_threshold"]
+    donor = view.context.role == "donor"
     for item in data.indicators:
         ind = item.indicator
         st.subheader(f"{t(ind.label)} — {programme}" if ind.per_programme and programme
@@ -168,6 +174,10 @@ def _charts(view: ui_widgets.View, data: progress.Progress, programme: str | Non
             st.altair_chart(progress.chart(item, data.plan), width="stretch")
         elif item.hidden_count:
             st.info(t("Every figure of this indicator for these areas is hidden: each counts "
+                      "between 1 and {top} units, which could identify someone, or would let "
+                      "such a figure be worked out.", top=progress.largest_small(threshold))
+                    if donor else
+                    t("Every figure of this indicator for these areas is hidden: each counts "
                       "between 1 and {top} units, which could identify someone.",
                       top=progress.largest_small(threshold)))
         else:
@@ -183,10 +193,16 @@ def _charts(view: ui_widgets.View, data: progress.Progress, programme: str | Non
                          "target (◆)."))
         hidden = item.hidden
         if hidden:
+            where = ", ".join(f"{line}: {n}" for line, n in hidden.items())
             st.caption(t("Gaps: {count} figures are hidden because they count between 1 and "
+                         "{top} units, which could identify someone, or would let such a "
+                         "figure be worked out ({where}).", count=item.hidden_count,
+                         top=progress.largest_small(threshold), where=where)
+                       if donor else
+                       t("Gaps: {count} figures are hidden because they count between 1 and "
                          "{top} units, which could identify someone ({where}).",
                          count=item.hidden_count, top=progress.largest_small(threshold),
-                         where=", ".join(f"{line}: {n}" for line, n in hidden.items())))
+                         where=where))
 
 
 def _table(data: progress.Progress) -> None:
@@ -227,19 +243,26 @@ def main() -> None:
     areas = ui.areas(view.context, url)
     programmes = ui.programmes(url)
     store = ui.app_store_engine(settings.app_store_url)
+    scope = ui.scope(view.context, settings)
     ids, programme_id = _pick(programmes)
     plan = progress.plan_lines(areas, level=view.level, area_id=view.area_id,
                                whole_registry=view.context.whole_registry)
 
     body = st.container()  # drawn last: the import and the snapshot button come first
-    _targets(view, store, areas, programmes)
+    _targets(view, store, scope, areas, programmes)
     _snapshots(view, store, plan)
+    top = progress.largest_small(settings["privacy.small_cell_threshold"])
     st.caption(t("Aggregates only. A figure counting between 1 and {top} units (people, "
-                 "households, referrals) is hidden, whoever looks.",
-                 top=progress.largest_small(settings["privacy.small_cell_threshold"])))
+                 "households, referrals) is hidden, whoever looks.", top=top)
+               if not scope.suppressed else
+               t("Aggregates only. A figure counting between 1 and {top} units (people, "
+                 "households, referrals) is hidden, and so are enough others on each date that "
+                 "no hidden figure can be worked out from the ones shown. Only the snapshots "
+                 "taken by the snapshot command are shown.", top=top))
 
     with body:
-        data = progress.load(store, plan, ids, programme_id=programme_id, as_of=view.as_of,
+        data = progress.load(store, plan, ids, scope=scope, programme_id=programme_id,
+                             as_of=view.as_of,
                              threshold=settings["privacy.small_cell_threshold"])
         if not _no_snapshots(view, data):
             _charts(view, data, programmes.get(programme_id) if programme_id else None)

@@ -371,9 +371,11 @@ def reference_compute(
     period_start: Any,
     poverty_cutoff: float = 32.0,
     referral_sla_days: int = 30,
+    suspected_pairs: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Every indicator of the spec but dup.suspected_pairs, for every area of ``level`` and the
-    whole registry, in the spec's long form (columns LONG_FORM_COLUMNS)."""
+    """Every indicator of the spec for every area of ``level`` and the whole registry, in the
+    spec's long form (columns LONG_FORM_COLUMNS). ``suspected_pairs`` (person_id_a,
+    person_id_b): the record-linkage pairs not dismissed; None: dup.suspected_pairs unknown."""
     d = to_date(as_of)
     start = to_date(period_start)
     end = d
@@ -410,6 +412,19 @@ def reference_compute(
 
     household_area = lambda hid: reg.valid_households[hid]["area_id"]  # noqa: E731
     programmes = sorted(reg.programmes)
+
+    # Suspected pairs (choice 28): unordered, a person with itself is no pair, the first
+    # person is the smaller id; both must be registered and not left out.
+    linkage_pairs: set[tuple[str, str]] | None = None
+    if suspected_pairs is not None:
+        linkage_pairs = set()
+        for a, b in zip(suspected_pairs["person_id_a"], suspected_pairs["person_id_b"],
+                        strict=True):
+            if is_null(a) or is_null(b) or str(a) == str(b):
+                continue
+            linkage_pairs.add(tuple(sorted((str(a), str(b)))))
+        linkage_pairs = {(a, b) for a, b in linkage_pairs
+                         if a in day.persons and b in day.persons}
 
     # -- Referral terms (flow over [start, end]; choices 6, 8, 9, 10) ---------------------------
     cut = end - dt.timedelta(days=referral_sla_days)
@@ -515,6 +530,11 @@ def reference_compute(
                 if max(Counter(groups_received).values()) >= 2:
                     dipping += 1
         emit("dup.double_dipping", scope, dipping, grouped)
+
+        emit("dup.suspected_pairs", scope,
+             None if linkage_pairs is None
+             else sum(1 for a, _ in linkage_pairs if in_scope(day.person_area(a), sid)),
+             len(persons))
 
         # -- Referrals ------------------------------------------------------------------------
         referrals = [r for r in reg.valid_referrals if in_scope(household_area(r["household_id"]), sid)]

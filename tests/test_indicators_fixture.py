@@ -25,6 +25,7 @@ import datetime as dt
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from indicators import CATALOGUE, compute
@@ -44,17 +45,22 @@ on_every_source = pytest.mark.parametrize("backend", SOURCES)
 
 @pytest.fixture
 def results(backend, make_registry):
-    """results(level, population_p2=1000) -> the long form of the fixture at that level."""
+    """results(level, population_p2=1000, pairs=None) -> the long form of the fixture at that
+    level (``pairs``: suspected duplicate pairs, a tuple of (person_id_a, person_id_b))."""
     cache: dict[tuple, object] = {}
     written: dict[str, object] = {}
 
-    def at(level: int = LOWEST_LEVEL, *, population_p2: int | None = 1000):
-        key = (level, population_p2)
+    def at(level: int = LOWEST_LEVEL, *, population_p2: int | None = 1000,
+           pairs: tuple[tuple[str, str], ...] | None = None):
+        key = (level, population_p2, pairs)
+        frame = (None if pairs is None
+                 else pd.DataFrame(list(pairs), columns=["person_id_a", "person_id_b"]))
         if key not in cache:
             tables = fixture_tables(population_p2=population_p2)
             if backend == "reference":
                 cache[key] = reference_compute(tables, as_of=AS_OF, level=level,
-                                               period_start=PERIOD_START)
+                                               period_start=PERIOD_START,
+                                               suspected_pairs=frame)
             else:
                 if written.get("variant", "none") != population_p2:
                     # make_registry overwrites its previous registry: cache per variant only
@@ -62,7 +68,7 @@ def results(backend, make_registry):
                     written["engine"] = make_registry(tables)
                     written["variant"] = population_p2
                 cache[key] = compute(written["engine"], as_of=AS_OF, level=level,
-                                     period_start=PERIOD_START)
+                                     period_start=PERIOD_START, suspected_pairs=frame)
         return cache[key]
 
     return at
@@ -129,7 +135,7 @@ def test_catalogue_lists_every_spec_indicator():
     catalogue_ids = {i.id for i in CATALOGUE}
     assert SPEC_IDS_NOT_YET_COMPUTED <= spec_ids
     assert catalogue_ids == spec_ids - SPEC_IDS_NOT_YET_COMPUTED
-    assert SPEC_IDS_NOT_YET_COMPUTED == {"dup.suspected_pairs"}
+    assert SPEC_IDS_NOT_YET_COMPUTED == set()
 
 
 @on_every_source
@@ -364,6 +370,43 @@ def test_duplicates(results):
     check(f2, "dup.double_dipping", "D2", 0, 0)
 
 
+# Suspected pairs as the app store would hand them over (some reversed, repeated or void).
+PAIRS = (
+    ("P1a", "P5a"),   # both registered (P5a on d): U11, P1a's area (P1a < P5a)
+    ("P5a", "P1a"),   # the same pair reversed: counted once
+    ("P2c", "P2b"),   # reversed: the first person is P2b (the smaller id), U11
+    ("P5b", "P4a"),   # first person P4a: U12, although P5b lives in U21
+    ("P3a", "P3b"),   # P3b registered after d: not counted
+    ("P4a", "PX1a"),  # PX1a's household is left out: not counted
+    ("P1a", "PO"),    # PO's household does not exist (left out): not counted
+    ("P6a", "P1c"),   # P6a registered after d: not counted
+    ("P1b", "P1b"),   # a person with itself: no pair
+)
+
+
+@on_every_source
+def test_suspected_pairs(results):
+    f3, f2 = results(3, pairs=PAIRS), results(2, pairs=PAIRS)
+    # denominator: registered persons, as cov.population's (U11 6, U12 2, U21 2)
+    check(f3, "dup.suspected_pairs", None, 3, 10)
+    check(f3, "dup.suspected_pairs", "U11", 2, 6)   # P1a-P5a, P2b-P2c
+    check(f3, "dup.suspected_pairs", "U12", 1, 2)   # P4a-P5b
+    check(f3, "dup.suspected_pairs", "U21", 0, 2)
+    check(f3, "dup.suspected_pairs", "U31", 0, 0)
+    check(f2, "dup.suspected_pairs", "D1", 3, 8)
+    check(f2, "dup.suspected_pairs", "D2", 0, 2)
+    # No pairs at all (a run that found none, or everything dismissed): zero.
+    check(results(3, pairs=()), "dup.suspected_pairs", None, 0, 10)
+
+
+@on_every_source
+def test_suspected_pairs_without_a_linkage_run_are_unknown_not_zero(results):
+    f3 = results(3)
+    for area_id, persons in ((None, 10), ("U11", 6), ("U31", 0)):
+        r = row(f3, "dup.suspected_pairs", area_id)
+        assert (r["numerator"], r["denominator"], r["value"]) == (None, persons, None)
+
+
 @on_every_source
 def test_referral_flows(results):
     f = results()
@@ -527,6 +570,13 @@ def test_engine_agrees_with_the_pandas_model_on_the_fixture(make_registry, level
     engine = make_registry(tables)
     actual = compute(engine, as_of=AS_OF, level=level, period_start=PERIOD_START)
     expected = reference_compute(tables, as_of=AS_OF, level=level, period_start=PERIOD_START)
+    problems = long_form_differences(actual, expected)
+    assert not problems, "\n".join(problems)
+    pairs = pd.DataFrame(list(PAIRS), columns=["person_id_a", "person_id_b"])
+    actual = compute(engine, as_of=AS_OF, level=level, period_start=PERIOD_START,
+                     suspected_pairs=pairs)
+    expected = reference_compute(tables, as_of=AS_OF, level=level, period_start=PERIOD_START,
+                                 suspected_pairs=pairs)
     problems = long_form_differences(actual, expected)
     assert not problems, "\n".join(problems)
 

@@ -200,18 +200,33 @@ def registries(draw) -> dict[str, pd.DataFrame]:
     }
 
 
+@st.composite
+def suspected_pairs(draw, person_ids: list[str]) -> pd.DataFrame | None:
+    """Record-linkage pairs over the registry's persons (and one unknown id), in either
+    order, repeated or of a person with itself now and then; None: no linkage run."""
+    if draw(st.booleans()) and draw(st.booleans()):
+        return None
+    ids = st.sampled_from(person_ids + ["P-unknown"])
+    pairs = draw(st.lists(st.tuples(ids, ids), max_size=12))
+    return pd.DataFrame(pairs, columns=["person_id_a", "person_id_b"], dtype=object)
+
+
 def test_engine_agrees_with_the_pandas_model_on_random_registries(make_registry, backend):
     @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None,
               suppress_health_check=[HealthCheck.function_scoped_fixture,
                                      HealthCheck.too_slow, HealthCheck.data_too_large])
     @given(tables=registries(), level=st.integers(1, 3),
-           cutoff=st.sampled_from((32.0, 32.0, 31.5, 50.0)))
-    def check(tables, level, cutoff):
+           cutoff=st.sampled_from((32.0, 32.0, 31.5, 50.0)), data=st.data())
+    def check(tables, level, cutoff, data):
         engine = make_registry(tables)  # overwrites the previous example's registry
+        pairs = data.draw(suspected_pairs(list(tables["person"]["person_id"])
+                                          if len(tables["person"]) else []))
         actual = compute(engine, as_of=AS_OF, level=level, period_start=PERIOD_START,
-                         poverty_cutoff=cutoff, referral_sla_days=SLA_DAYS)
+                         poverty_cutoff=cutoff, referral_sla_days=SLA_DAYS,
+                         suspected_pairs=pairs)
         expected = reference_compute(tables, as_of=AS_OF, level=level, period_start=PERIOD_START,
-                                     poverty_cutoff=cutoff, referral_sla_days=SLA_DAYS)
+                                     poverty_cutoff=cutoff, referral_sla_days=SLA_DAYS,
+                                     suspected_pairs=pairs)
         problems = long_form_differences(actual, expected)
         assert not problems, "\n".join(problems)
 

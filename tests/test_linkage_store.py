@@ -69,6 +69,7 @@ def test_the_store_is_at_the_linkage_revision(store):
 def test_a_run_is_stored_whole(store):
     assert latest_run(store) is None
     assert suspected_pairs(store).empty
+    assert undismissed_pairs(store) is None  # no run yet: dup.suspected_pairs is unknown
     run_id = store_linkage_run(store, result(FIRST, seed=5))
     run = get_run(store, run_id)
     assert (run.persons, run.pairs, run.clusters, run.seed) == (100, 4, 4, 5)

@@ -22,7 +22,10 @@ from data_access import ui
 from data_access.app_store import open_app_store
 from data_access.loader import write_registry
 from data_access.meetings import action_points, meeting_figures, meetings
+from data_access.scope import Scope  # noqa: E402
 from indicators import BY_ID
+
+ALL = Scope.everything()  # a whole-registry admin: these tests are not about scope
 
 PAGE = "pages/meeting.py"
 FIRST = dt.date(2024, 7, 15)   # the first meeting: 5 households in Peshawar
@@ -83,7 +86,7 @@ def frames(at) -> list[pd.DataFrame]:
     return [d.value for d in at.dataframe]
 
 
-def add_action_point(at, text: str, owner: str, due: dt.date | None = None):
+def add_action_point(at, text: str, owner: str, due: dt.date | None = None, scope=ALL):
     at.text_area(key="action_text").input(text)
     at.text_input(key="action_owner").input(owner)
     if due is not None:
@@ -154,18 +157,18 @@ def test_a_chair_meets_twice_and_sees_the_change(registry_url: str, store):
     assert "Meeting started" in at.success[0].value
     assert "Meeting in progress" in at.success[1].value
     assert not [b for b in at.button if b.label == "Start meeting"]
-    first = meetings(store, "D1")
+    first = meetings(store, "D1", scope=ALL)
     assert len(first) == 1 and first[0].as_of == FIRST and first[0].started_by == "admin"
-    frozen = meeting_figures(store, first[0])
+    frozen = meeting_figures(store, first[0], scope=ALL)
     assert set(frozen["area_id"].fillna("(all)")) == {"D1", "(all)"}
     assert {"cov.poor_households", "cov.exclusion", "ref.overdue"} <= set(frozen["indicator_id"])
     assert "This is the first meeting of Peshawar" in texts(at.main.caption)
 
-    add_action_point(at, "Visit UC Gulbahar about the pending referrals", "Tehsil office")
+    add_action_point(at, "Visit UC Gulbahar about the pending referrals", "Tehsil office", scope=ALL)
     assert "Action point added." in at.success[0].value
     add_action_point(at, "Stop double payments of the cash programmes", "BISP desk",
-                     due=dt.date(2025, 1, 31))
-    points = action_points(store, "D1", status="open")
+                     due=dt.date(2025, 1, 31), scope=ALL)
+    points = action_points(store, "D1", status="open", scope=ALL)
     assert [p.text for p in points] == ["Visit UC Gulbahar about the pending referrals",
                                         "Stop double payments of the cash programmes"]
     assert points[0].due_on == FIRST + dt.timedelta(days=30)  # the default due date
@@ -195,7 +198,7 @@ def test_a_chair_meets_twice_and_sees_the_change(registry_url: str, store):
     # Second meeting: its figures are frozen, the change is against the first.
     button(at, "Start meeting").click().run()
     assert_clean(at)
-    second = meetings(store, "D1")[0]
+    second = meetings(store, "D1", scope=ALL)[0]
     assert second.as_of == LATER
     assert metrics(at)["Registered households"] == ("8", "+3")
 
@@ -205,11 +208,11 @@ def test_a_chair_meets_twice_and_sees_the_change(registry_url: str, store):
     button(at, "Close it").click().run()
     assert_clean(at)
     assert "Action point closed." in at.success[0].value
-    closed = action_points(store, "D1", status="closed")
+    closed = action_points(store, "D1", status="closed", scope=ALL)
     assert [p.action_id for p in closed] == [to_close]
     assert closed[0].closed_on_meeting_id == second.meeting_id
     assert closed[0].closed_by == "admin"
-    assert [p.action_id for p in action_points(store, "D1", status="open")] == [points[1].action_id]
+    assert [p.action_id for p in action_points(store, "D1", status="open", scope=ALL)] == [points[1].action_id]
     assert not at.warning  # nothing overdue any more
     assert "Closed action points (1)" in [e.label for e in at.expander]
 
@@ -233,24 +236,25 @@ def test_a_frozen_meeting_keeps_its_figures(registry_url: str, store, monkeypatc
 
 def test_an_incomplete_action_point_is_refused(registry_url: str, store):
     at = open_page({"level": "2", "area": "D1", "as_of": LATER.isoformat()})
-    add_action_point(at, "Something to do", "")
+    add_action_point(at, "Something to do", "", scope=ALL)
     assert "Say who will do it" in at.warning[0].value
-    assert action_points(store, "D1") == []
+    assert action_points(store, "D1", scope=ALL) == []
     assert at.text_area(key="action_text").value == "Something to do"  # kept to correct
 
 
-def test_a_district_donor_meets_on_its_own_figures(registry_url: str, store, monkeypatch):
-    monkeypatch.setenv("SOCLE_APP_DEFAULT_ROLE", "donor")
+def test_a_district_chair_meets_on_its_own_figures(registry_url: str, store, monkeypatch):
+    # (Donors have no meeting page: tests/test_access.py.)
+    monkeypatch.setenv("SOCLE_APP_DEFAULT_ROLE", "chair")
     monkeypatch.setenv("SOCLE_APP_DEFAULT_AREAS", "D1")
     at = open_page({"level": "2", "area": "D1", "as_of": LATER.isoformat()})
     assert metrics(at)["Registered households"] == ("8", "")
     assert metrics(at)["Rows left out of the indicators"] == ("–", "")  # whole registry
     button(at, "Start meeting").click().run()
     assert_clean(at)
-    meeting = meetings(store, "D1")[0]
-    assert meeting.started_by == "donor"
+    meeting = meetings(store, "D1", scope=ALL)[0]
+    assert meeting.started_by == "chair"
     # Only the district's own rows are frozen: never the whole registry's, never Swat's.
-    assert set(meeting_figures(store, meeting)["area_id"]) == {"D1"}
+    assert set(meeting_figures(store, meeting, scope=ALL)["area_id"]) == {"D1"}
 
 
 def test_an_unexpected_error_is_a_plain_message(registry_url: str, monkeypatch):

@@ -21,8 +21,11 @@ from data_access.meetings import (
     set_meeting_notes,
     start_meeting,
 )
+from data_access.scope import Scope  # noqa: E402
 from data_access.snapshots import snapshot_dates, snapshots
 from indicators.catalogue import LONG_FORM_COLUMNS
+
+ALL = Scope.everything()  # a whole-registry admin: these tests are not about scope
 
 AS_OF = dt.date(2026, 10, 31)
 PERIOD_START = dt.date(2026, 8, 1)
@@ -65,7 +68,7 @@ def long_form(poor: float | None, overdue: float | None, population: float) -> p
 def start(store: sa.Engine, figures: pd.DataFrame, area_id: str = "D1", by: str = "chair"):
     return start_meeting(store, area_id=area_id, area_name="Peshawar", as_of=AS_OF,
                          started_by=by, figures=figures, level=2, period_start=PERIOD_START,
-                         period_end=AS_OF, parameters=PARAMETERS)
+                         period_end=AS_OF, parameters=PARAMETERS, scope=ALL)
 
 
 def test_meeting_freezes_its_figures(store: sa.Engine):
@@ -76,29 +79,29 @@ def test_meeting_freezes_its_figures(store: sa.Engine):
     assert (first.area_id, first.as_of, first.started_by, first.level) == ("D1", AS_OF,
                                                                            "chair", 2)
     assert (first.period_start, first.period_end, first.notes) == (PERIOD_START, AS_OF, None)
-    pd.testing.assert_frame_equal(meeting_figures(store, first), first_figures)
+    pd.testing.assert_frame_equal(meeting_figures(store, first, scope=ALL), first_figures)
     # The same day, the same area: two meetings, two meeting snapshots, none replaced.
     assert second.meeting_id != first.meeting_id
     assert second.snapshot_id != first.snapshot_id
     assert [s.source for s in snapshots(store)] == ["meeting", "meeting"]
     assert snapshot_dates(store, 2) == []  # command snapshots only by default
-    assert meeting_figures(store, second)["value"].iloc[1] == 0.75
+    assert meeting_figures(store, second, scope=ALL)["value"].iloc[1] == 0.75
 
-    assert [m.meeting_id for m in meetings(store, "D1")] == [second.meeting_id,
+    assert [m.meeting_id for m in meetings(store, "D1", scope=ALL)] == [second.meeting_id,
                                                               first.meeting_id]
-    assert meetings(store, "D2") == []
-    assert latest_meeting(store, "D1") == second
-    assert latest_meeting(store, "D1", before=first.started_at) is None
+    assert meetings(store, "D2", scope=ALL) == []
+    assert latest_meeting(store, "D1", scope=ALL) == second
+    assert latest_meeting(store, "D1", before=first.started_at, scope=ALL) is None
     aware = (second.started_at).replace(tzinfo=dt.UTC)
-    assert latest_meeting(store, "D1", before=aware) == first
-    assert previous_meeting(store, second) == first
-    assert previous_meeting(store, first) is None
-    assert get_meeting(store, first.meeting_id) == first
+    assert latest_meeting(store, "D1", before=aware, scope=ALL) == first
+    assert previous_meeting(store, second, scope=ALL) == first
+    assert previous_meeting(store, first, scope=ALL) is None
+    assert get_meeting(store, first.meeting_id, scope=ALL) == first
 
-    set_meeting_notes(store, first.meeting_id, "  Quorum reached. ")
-    assert get_meeting(store, first.meeting_id).notes == "Quorum reached."
+    set_meeting_notes(store, first.meeting_id, "  Quorum reached. ", scope=ALL)
+    assert get_meeting(store, first.meeting_id, scope=ALL).notes == "Quorum reached."
     with pytest.raises(KeyError, match="no meeting 999"):
-        set_meeting_notes(store, 999, "x")
+        set_meeting_notes(store, 999, "x", scope=ALL)
 
 
 def test_action_points_raised_then_closed_at_a_later_meeting(store: sa.Engine):
@@ -107,18 +110,18 @@ def test_action_points_raised_then_closed_at_a_later_meeting(store: sa.Engine):
     due_soon, due_later = dt.date(2026, 11, 15), dt.date(2026, 12, 31)
     visit = add_action_point(store, area_id="D1", text="  Visit the union councils with "
                              "overdue referrals ", owner="District officer", due_on=due_soon,
-                             meeting_id=first.meeting_id, created_by="chair")
+                             meeting_id=first.meeting_id, created_by="chair", scope=ALL)
     list_check = add_action_point(store, area_id="T1", text="Check the BISP list",
                                   owner="Tehsil focal person", due_on=due_later,
-                                  meeting_id=first.meeting_id, created_by="chair")
+                                  meeting_id=first.meeting_id, created_by="chair", scope=ALL)
     other = add_action_point(store, area_id="D2", text="Elsewhere", owner="Someone",
-                             due_on=due_soon, created_by="chair")
+                             due_on=due_soon, created_by="chair", scope=ALL)
     assert visit.text == "Visit the union councils with overdue referrals"
     assert (visit.status, visit.meeting_id, visit.closed_at) == ("open", first.meeting_id, None)
     assert other.meeting_id is None
 
-    assert [a.action_id for a in action_points(store, "D1")] == [visit.action_id]
-    both = action_points(store, "D1", include_descendants=["T1"])
+    assert [a.action_id for a in action_points(store, "D1", scope=ALL)] == [visit.action_id]
+    both = action_points(store, "D1", include_descendants=["T1"], scope=ALL)
     assert [a.action_id for a in both] == [visit.action_id, list_check.action_id]  # by due date
 
     on = dt.date(2026, 11, 20)
@@ -127,26 +130,26 @@ def test_action_points_raised_then_closed_at_a_later_meeting(store: sa.Engine):
 
     second = start(store, long_form(poor=0.75, overdue=0.5, population=0.5))
     closed = close_action_point(store, visit.action_id, meeting_id=second.meeting_id,
-                                closed_by="chair")
+                                closed_by="chair", scope=ALL)
     assert (closed.status, closed.closed_by, closed.closed_on_meeting_id) == (
         "closed", "chair", second.meeting_id)
     assert closed.closed_at is not None and closed.closed_at >= closed.created_at
     assert not closed.overdue(on)
 
-    still_open = action_points(store, "D1", status="open", include_descendants=["T1"])
+    still_open = action_points(store, "D1", status="open", include_descendants=["T1"], scope=ALL)
     assert [a.action_id for a in still_open] == [list_check.action_id]
-    done = action_points(store, "D1", status="closed", include_descendants=["T1"])
+    done = action_points(store, "D1", status="closed", include_descendants=["T1"], scope=ALL)
     assert [a.action_id for a in done] == [visit.action_id]
-    assert [a.action_id for a in action_points(store, "D2", status="open")] == [other.action_id]
+    assert [a.action_id for a in action_points(store, "D2", status="open", scope=ALL)] == [other.action_id]
 
     with pytest.raises(ValueError, match="already closed"):
-        close_action_point(store, visit.action_id, closed_by="chair")
+        close_action_point(store, visit.action_id, closed_by="chair", scope=ALL)
     with pytest.raises(KeyError, match="no action point 999"):
-        close_action_point(store, 999, closed_by="chair")
+        close_action_point(store, 999, closed_by="chair", scope=ALL)
     with pytest.raises(ValueError, match="`meeting_id` 999 is not a meeting"):
-        close_action_point(store, list_check.action_id, meeting_id=999, closed_by="chair")
+        close_action_point(store, list_check.action_id, meeting_id=999, closed_by="chair", scope=ALL)
     with pytest.raises(ValueError, match="unknown status `done`"):
-        action_points(store, "D1", status="done")
+        action_points(store, "D1", status="done", scope=ALL)
 
 
 @pytest.mark.parametrize(("changes_to", "message"), [
@@ -164,8 +167,8 @@ def test_action_point_validation_names_the_field(store: sa.Engine, changes_to, m
     fields = {"area_id": "D1", "text": "Do it", "owner": "Officer",
               "due_on": dt.date(2026, 12, 1), "created_by": "chair", **changes_to}
     with pytest.raises(ValueError, match=message):
-        add_action_point(store, **fields)
-    assert action_points(store, "D1") == []
+        add_action_point(store, **fields, scope=ALL)
+    assert action_points(store, "D1", scope=ALL) == []
 
 
 def test_changes_between_two_meetings(store: sa.Engine):
@@ -173,8 +176,8 @@ def test_changes_between_two_meetings(store: sa.Engine):
     second = start(store, long_form(poor=0.75, overdue=None, population=0.625))
     ids = ["cov.poor_households", "ref.overdue", "cov.population", "cov.programme",
            "ref.days_to_complete", "dq.invalid_rows"]
-    previous = previous_meeting(store, second)
-    got = changes(meeting_figures(store, second), meeting_figures(store, previous), ids, "D1")
+    previous = previous_meeting(store, second, scope=ALL)
+    got = changes(meeting_figures(store, second, scope=ALL), meeting_figures(store, previous, scope=ALL), ids, "D1")
     assert list(got.columns) == ["indicator_id", "previous", "current", "change"]
     assert got.to_dict("records") == [
         {"indicator_id": "cov.poor_households", "previous": 0.5, "current": 0.75,
@@ -189,9 +192,9 @@ def test_changes_between_two_meetings(store: sa.Engine):
         # whole-registry only: nothing for D1
         {"indicator_id": "dq.invalid_rows", "previous": None, "current": None, "change": None},
     ]
-    whole = changes(meeting_figures(store, second), meeting_figures(store, first),
+    whole = changes(meeting_figures(store, second, scope=ALL), meeting_figures(store, first, scope=ALL),
                     ["cov.poor_households", "dq.invalid_rows"], None)
     assert list(whole["change"]) == [0.0, 0.0]
-    tehsil = changes(meeting_figures(store, second), None, ["ref.overdue"], "T1")
+    tehsil = changes(meeting_figures(store, second, scope=ALL), None, ["ref.overdue"], "T1")
     assert tehsil.to_dict("records") == [
         {"indicator_id": "ref.overdue", "previous": None, "current": 0.5, "change": None}]

@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 from openpyxl import load_workbook
 
+from data_access.scope import Scope  # noqa: E402
 from data_access.snapshots import snapshot_dates, snapshots, store_snapshot
 from data_access.targets import targets
 from exports.targets import build_template
@@ -21,6 +22,8 @@ from indicators import progress
 from indicators.catalogue import BY_ID
 from indicators.progress import Line, LinePlan
 from indicators.snapshot import month_ends
+
+ALL = Scope.everything()  # a whole-registry admin: these tests are not about scope
 
 D = dt.date
 POOR, POP, OVERDUE = (BY_ID[i] for i in ("cov.poor_households", "cov.population", "ref.overdue"))
@@ -409,10 +412,10 @@ def test_load_joins_snapshots_and_targets_up_to_the_as_of_date(store: sa.Engine)
     store_targets(store, pd.DataFrame([
         target_row("cov.population", None, D(2026, 12, 31), 0.6, D(2025, 12, 31), 0.5),
         target_row("cov.population", "D1", D(2026, 12, 31), 0.55, D(2025, 12, 31), 0.5),
-    ]))
+    ]), scope=ALL)
     plan = LinePlan((Line(None, 2, "All areas"), Line("D1", 2, "Peshawar")))
     data = progress.load(store, plan, ["cov.population", "ref.overdue", "nonsense"],
-                         programme_id=None, as_of=days[2], threshold=5)
+                         programme_id=None, as_of=days[2], threshold=5, scope=ALL)
     assert data.dates == {2: days[:3]}
     assert data.all_dates == days[:3] and not data.no_snapshots and data.has_targets
     population, overdue = data.indicators
@@ -427,7 +430,7 @@ def test_load_joins_snapshots_and_targets_up_to_the_as_of_date(store: sa.Engine)
     assert list(table["latest"]) == ["54.0%", "55.0%", "–", "hidden"]
 
     empty = progress.load(store, plan, ["cov.population"], programme_id=None,
-                          as_of=D(2025, 12, 31), threshold=5)
+                          as_of=D(2025, 12, 31), threshold=5, scope=ALL)
     assert empty.no_snapshots and empty.missing_levels == [2]
 
 
@@ -479,29 +482,29 @@ def known(whole_registry: bool = True) -> dict:
 
 def test_import_with_one_bad_row_reports_it_and_stores_nothing(store: sa.Engine):
     outcome = progress.import_targets(store, filled_template([GOOD_ROW, BAD_ROW, WHOLE_ROW]),
-                                      **known())
+                                      **known(), scope=ALL)
     assert not outcome.ok and outcome.stored == 0
     assert outcome.problems.to_dict("records") == [
         {"row": 3, "column": "area_id",
          "problem": "unknown area `D9` (see the Areas sheet; leave it empty for the whole "
                     "registry)"}]
-    assert targets(store).empty
+    assert targets(store, scope=ALL).empty
 
 
 def test_import_of_good_rows_stores_them_on_the_engines_scale(store: sa.Engine):
-    outcome = progress.import_targets(store, filled_template([GOOD_ROW, WHOLE_ROW]), **known())
+    outcome = progress.import_targets(store, filled_template([GOOD_ROW, WHOLE_ROW]), **known(), scope=ALL)
     assert outcome.ok and outcome.stored == 2
-    stored = targets(store)
+    stored = targets(store, scope=ALL)
     assert list(stored["target_value"]) == pytest.approx([0.8, 0.7])
     assert list(stored["area_id"]) == [None, "D1"]
 
 
 def test_a_user_of_some_areas_cannot_set_a_whole_registry_target(store: sa.Engine):
     outcome = progress.import_targets(store, filled_template([GOOD_ROW, WHOLE_ROW]),
-                                      **known(whole_registry=False))
+                                      **known(whole_registry=False), scope=ALL)
     assert [(p["row"], p["column"]) for p in outcome.problems.to_dict("records")] == [
         (3, "area_id")]
-    assert targets(store).empty
+    assert targets(store, scope=ALL).empty
 
 
 @pytest.mark.parametrize(("data", "message"), [
@@ -509,9 +512,9 @@ def test_a_user_of_some_areas_cannot_set_a_whole_registry_target(store: sa.Engin
     (None, "no rows to import"),
 ])
 def test_a_file_that_cannot_be_imported_says_why(store: sa.Engine, data, message):
-    outcome = progress.import_targets(store, data or filled_template([]), **known())
+    outcome = progress.import_targets(store, data or filled_template([]), **known(), scope=ALL)
     assert not outcome.ok and message in outcome.file_error
-    assert targets(store).empty
+    assert targets(store, scope=ALL).empty
 
 
 def test_template_frames_hold_areas_and_programmes():

@@ -27,7 +27,11 @@ from test_app import (  # noqa: F401  (fixtures are used by name)
 )
 
 from data_access.app_store import open_app_store
+from data_access.context import UserContext
 from data_access.demo import Options, generate
+from data_access.lists import load_areas
+from data_access.registry import open_registry
+from data_access.scope import Scope, scope_of
 from data_access.snapshots import series, snapshot_dates, snapshot_figures, snapshots
 from data_access.targets import store_targets, targets
 from exports.targets import build_template
@@ -35,6 +39,8 @@ from indicators import progress
 from indicators.catalogue import BY_ID
 from indicators.snapshot import main as snapshot_main
 from indicators.snapshot import month_ends
+
+ALL = Scope.everything()  # a whole-registry admin: these tests are not about scope
 
 PAGE = "pages/progress.py"
 AS_OF = dt.date(2026, 10, 31)
@@ -121,16 +127,18 @@ def target_frame(rows: list[tuple]) -> pd.DataFrame:
                          for i, a, b, v in rows])
 
 
-def expected_points(store: sa.Engine, indicator_id: str, area_id: str | None) -> list:
-    """The line's twelve values as the page must show them: × 100, small cells hidden."""
-    got = series(store, indicator_ids=[indicator_id], area_ids=[area_id], level=2)
+def expected_points(store: sa.Engine, indicator_id: str, area_id: str | None,
+                    scope: Scope = ALL) -> list:
+    """The line's twelve values as the page must show them: × 100, small cells hidden (and,
+    for a donor's scope, the cells its suppression hides)."""
+    got = series(store, indicator_ids=[indicator_id], area_ids=[area_id], level=2, scope=scope)
     by_day = {r.as_of: r for r in got.itertuples()}
     out = []
     for day in MONTHS:
         row = by_day.get(day)
-        small = row is not None and any(
+        small = row is not None and (bool(getattr(row, "suppressed", False)) or any(
             c is not pd.NA and c is not None and 1 <= int(c) < 5
-            for c in (row.numerator, row.denominator))
+            for c in (row.numerator, row.denominator)))
         value = None if row is None or pd.isna(row.value) or small else float(row.value) * 100
         out.append(value)
     return out
@@ -173,11 +181,14 @@ def test_a_donor_sees_three_indicators_against_targets_over_twelve_months(
         ("cov.poor_households", None, 0.80, 0.95), ("cov.poor_households", "PK601", 0.8, 0.9),
         ("cov.population", None, 0.75, 0.90), ("cov.population", "PK603", 0.7, 0.85),
         ("ref.overdue", None, 0.50, 0.20), ("ref.overdue", "PK601", 0.5, 0.25),
-    ]))
+    ]), scope=ALL)
     at = open_page()
     assert [s.value for s in at.subheader][:3] == [BY_ID[i].label for i in THREE]
     drawn = charts(at)
     assert len(drawn) == 3
+    registry = open_registry(demo[0])
+    donor = scope_of(UserContext("donor"), load_areas(registry))
+    registry.dispose()
     for indicator_id, layers in zip(THREE, drawn, strict=True):
         (line_spec, actual), (dash_spec, _), (target_spec, target_points), *_ = layers
         assert line_spec["mark"]["type"] == "line"
@@ -188,9 +199,9 @@ def test_a_donor_sees_three_indicators_against_targets_over_twelve_months(
         for line, area_id in [("All areas", None), *((n, a) for a, n in DISTRICTS.items())]:
             shown = actual[actual["line"] == line].sort_values("date")["value"]
             assert [None if pd.isna(v) else pytest.approx(v) for v in shown] == \
-                expected_points(store, indicator_id, area_id), (indicator_id, line)
+                expected_points(store, indicator_id, area_id, donor), (indicator_id, line)
         # The targets, in percent.
-        wanted = targets(store, indicator_ids=[indicator_id])
+        wanted = targets(store, indicator_ids=[indicator_id], scope=ALL)
         assert sorted(target_points["value"]) == pytest.approx(
             sorted(wanted["target_value"] * 100))
         assert line_spec["encoding"]["y"]["title"] == "%"
@@ -270,7 +281,7 @@ def test_a_template_with_one_bad_row_shows_that_row_and_stores_nothing(store: sa
     assert problems.to_dict("records") == [
         {"row": 3, "column": "target_on",
          "problem": "target_on `soon` is not a date: type a date (e.g. 2027-06-30)"}]
-    assert targets(store).empty
+    assert targets(store, scope=ALL).empty
 
 
 def test_a_good_template_is_imported_once_and_drawn(store: sa.Engine):
@@ -279,14 +290,14 @@ def test_a_good_template_is_imported_once_and_drawn(store: sa.Engine):
         ("targets.xlsx", filled(GOOD), XLSX)).run()
     assert_clean(at)
     assert at.success[0].value == "2 targets imported."
-    stored = targets(store)
+    stored = targets(store, scope=ALL)
     assert list(stored["target_value"]) == pytest.approx([0.9, 0.85])
     population = charts(at)[1]
     target_points = population[2][1]
     assert sorted(target_points["value"]) == pytest.approx([85.0, 90.0])
     imported_at = list(stored["imported_at"])
     at.run()  # a rerun with the same file does not import it again
-    assert list(targets(store)["imported_at"]) == imported_at
+    assert list(targets(store, scope=ALL)["imported_at"]) == imported_at
     assert at.success[0].value == "2 targets imported."
 
 
@@ -318,7 +329,7 @@ def test_a_per_programme_indicator_asks_for_a_programme(store: sa.Engine):
     assert at.selectbox(key="programme").value == "sehat_card"
     (layers,) = charts(at)
     got = series(store, indicator_ids=["cov.programme"], area_ids=[None], level=2,
-                 programme_id="sehat_card")
+                 programme_id="sehat_card", scope=ALL)
     shown = layers[0][1]
     whole = shown[shown["line"] == "All areas"].sort_values("date")["value"]
     assert list(whole) == pytest.approx([float(v) * 100 for v in got["value"]])

@@ -18,6 +18,7 @@ from data_access.app_store import open_app_store
 from data_access.demo import Options, generate
 from data_access.meetings import action_point, meeting
 from data_access.registry import open_registry
+from data_access.scope import Scope  # noqa: E402
 from data_access.snapshots import (
     metadata,
     series,
@@ -29,6 +30,8 @@ from data_access.snapshots import (
 from data_access.targets import target
 from indicators import compute, default_period_start
 from indicators.snapshot import ProgressBar, main, month_ends
+
+ALL = Scope.everything()  # a whole-registry admin: these tests are not about scope
 
 ROOT = Path(__file__).resolve().parents[1]
 AS_OF = dt.date(2026, 10, 31)
@@ -130,7 +133,7 @@ def test_monthly_snapshots_and_series(store: sa.Engine, command_env, registry_ur
     by_date = {s.as_of: snapshot_figures(store, s.snapshot_id) for s in snapshots(store, level=2)}
     district = next(a for a in by_date[months[0]]["area_id"] if a is not None)
     got = series(store, indicator_ids=["cov.poor_households", "ref.made"],
-                 area_ids=[district, None], level=2)
+                 area_ids=[district, None], level=2, scope=ALL)
     assert len(got) == 3 * 2 * 2
     assert set(got["source"]) == {"command"}
     for row in got.itertuples():
@@ -145,14 +148,14 @@ def test_monthly_snapshots_and_series(store: sa.Engine, command_env, registry_ur
     assert list(got["as_of"]) == sorted(got["as_of"])
 
     by_programme = series(store, indicator_ids=["cov.programme"], area_ids=[district], level=2,
-                          programme_id="bisp_kafaalat")
+                          programme_id="bisp_kafaalat", scope=ALL)
     assert len(by_programme) == 3
     frame = by_date[months[1]]
     expected = frame.loc[(frame["indicator_id"] == "cov.programme")
                          & (frame["area_id"] == district)
                          & (frame["programme_id"] == "bisp_kafaalat"), "value"].iloc[0]
     assert by_programme.loc[by_programme["as_of"] == months[1], "value"].iloc[0] == expected
-    assert series(store, indicator_ids=["cov.programme"], area_ids=[district], level=2).empty
+    assert series(store, indicator_ids=["cov.programme"], area_ids=[district], level=2, scope=ALL).empty
 
 
 def _one_row(value: float, area_id: str | None = "D1") -> pd.DataFrame:
@@ -175,7 +178,7 @@ def test_series_prefers_command_then_newest_meeting(store: sa.Engine):
                    source="meeting", **common)
     newest = store_snapshot(store, _one_row(0.375), as_of=june, period_start=june,
                             period_end=june, source="meeting", **common)
-    got = series(store, indicator_ids=["cov.poor_households"], area_ids=["D1"], level=2)
+    got = series(store, indicator_ids=["cov.poor_households"], area_ids=["D1"], level=2, scope=ALL)
     assert list(got["as_of"]) == [june, july]
     assert list(got["value"]) == [0.375, 0.5]
     assert list(got["source"]) == ["meeting", "command"]

@@ -13,9 +13,12 @@ import pytest
 import sqlalchemy as sa
 from openpyxl import Workbook, load_workbook
 
+from data_access.scope import Scope  # noqa: E402
 from data_access.targets import TARGET_COLUMNS, store_targets, targets
 from exports.targets import TargetFileError, build_template, read_targets
 from indicators.catalogue import CATALOGUE
+
+ALL = Scope.everything()  # a whole-registry admin: these tests are not about scope
 
 AREAS = pd.DataFrame({
     "area_id": ["PK6", "PK601", "PK602", "PK60101"],
@@ -94,9 +97,9 @@ def test_template_round_trip_through_the_store(store: sa.Engine, template: bytes
     assert list(got["target_value"]) == [0.6, 0.55, 0.45, 120.0, 1.75]
     assert list(got["baseline_value"]) == [0.415, None, 0.3, None, 1.25]
 
-    assert store_targets(store, got) == 5
+    assert store_targets(store, got, scope=ALL) == 5
     stored = targets(store, indicator_ids=[i.id for i in CATALOGUE],
-                     area_ids=["PK6", "PK601", "PK602", "PK60101", None])
+                     area_ids=["PK6", "PK601", "PK602", "PK60101", None], scope=ALL)
     expected = got[list(TARGET_COLUMNS)].sort_values(
         ["indicator_id", "area_id"], na_position="first").reset_index(drop=True)
     pd.testing.assert_frame_equal(stored[list(TARGET_COLUMNS)], expected)
@@ -107,12 +110,12 @@ def test_template_round_trip_through_the_store(store: sa.Engine, template: bytes
         ["cov.poor_households", None, None, None, None, D(2027, 6, 30), 65],
         ["cov.poor_households", None, None, None, None, D(2028, 6, 30), 70],  # a new key
     ]), **KNOWN)
-    assert store_targets(store, again.rows) == 2
-    whole = targets(store, indicator_ids=["cov.poor_households"], area_ids=[None])
+    assert store_targets(store, again.rows, scope=ALL) == 2
+    whole = targets(store, indicator_ids=["cov.poor_households"], area_ids=[None], scope=ALL)
     assert list(whole["target_on"]) == [D(2027, 6, 30), D(2028, 6, 30)]
     assert list(whole["target_value"]) == [0.65, 0.7]
-    assert len(targets(store)) == 6
-    assert targets(store, indicator_ids=["ref.made"], area_ids=["PK60101"])[
+    assert len(targets(store, scope=ALL)) == 6
+    assert targets(store, indicator_ids=["ref.made"], area_ids=["PK60101"], scope=ALL)[
         "programme_id"].tolist() == ["sehat_card"]
 
 

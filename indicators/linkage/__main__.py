@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 from cli import Parser, UsageError
+from indicators.linkage.model import DEFAULT_SEED, DEFAULT_THREADS, DEFAULT_THRESHOLD
 
 PROG = "python -m indicators.linkage"
 
@@ -69,10 +70,13 @@ def parser() -> argparse.ArgumentParser:
                    "app_store.url)")
     p.add_argument("--config", help="configuration file (default: config.toml, or SOCLE_CONFIG)")
     p.add_argument("--out", type=Path, help="also write the pairs to this CSV file")
-    p.add_argument("--threshold", type=_probability, default=0.5,
-                   help="match probability from which a pair is suspected (default 0.5)")
-    p.add_argument("--seed", type=_seed, default=1, help="seed of the random pairs (default 1)")
-    p.add_argument("--threads", type=_positive, default=2, help="DuckDB threads (default 2)")
+    p.add_argument("--threshold", type=_probability, default=DEFAULT_THRESHOLD,
+                   help="match probability from which a pair is suspected "
+                        f"(default {DEFAULT_THRESHOLD})")
+    p.add_argument("--seed", type=_seed, default=DEFAULT_SEED,
+                   help=f"seed of the random pairs (default {DEFAULT_SEED})")
+    p.add_argument("--threads", type=_positive, default=DEFAULT_THREADS,
+                   help=f"DuckDB threads (default {DEFAULT_THREADS})")
     p.add_argument("--truth", type=Path, help="CSV of known duplicate pairs (person_id_a, "
                    "person_id_b): print precision, recall, F1")
     p.add_argument("--no-store", action="store_true", help="do not write the app store")

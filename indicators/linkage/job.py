@@ -11,7 +11,10 @@ evidence per comparison (the level's label and its match weight), and the cluste
 (connected components of those pairs: persons registered more than once).
 
 Deterministic for a seed: inputs are sorted by person id, u is sampled with the seed, EM
-starts from fixed values, and the pairs are sorted before they are returned.
+starts from fixed values, and the pairs are sorted before they are returned. Every route in
+(``python -m indicators.linkage``, ``run_linkage()``, the benchmark) takes its defaults —
+threshold, seed, threads — from model.py, so the same seed gives the same pairs whichever
+ran it (tests/test_linkage_determinism.py runs the command under two PYTHONHASHSEEDs).
 """
 
 from __future__ import annotations
@@ -302,9 +305,9 @@ def _patched(model: dict[str, Any], *, u: dict[tuple[str, str], float] | None = 
     return model
 
 
-def score(prepared: pd.DataFrame, options: linkage_model.ModelOptions, *, threads: int = 2,
-          memory_limit: str | None = None, progress: Progress = _noop
-          ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+def score(prepared: pd.DataFrame, options: linkage_model.ModelOptions, *,
+          threads: int = linkage_model.DEFAULT_THREADS, memory_limit: str | None = None,
+          progress: Progress = _noop) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """Train the model on ``prepared`` and score the blocked pairs.
 
     Returns the scored pairs at or above the threshold (Splink's columns, with gamma_ and
@@ -377,7 +380,7 @@ def _blocking_counts(table, sample: float) -> pd.DataFrame:
 
 
 def run_linkage(engine: sa.Engine, options: linkage_model.ModelOptions | None = None, *,
-                threads: int = 2, memory_limit: str | None = None,
+                threads: int = linkage_model.DEFAULT_THREADS, memory_limit: str | None = None,
                 as_of: dt.date | None = None, progress: Progress = _noop) -> LinkageResult:
     """Run the job on the registry ``engine``; nothing is written anywhere."""
     options = options or linkage_model.ModelOptions()

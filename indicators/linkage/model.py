@@ -179,10 +179,18 @@ PRIOR_RULE = ("l.first_key = r.first_key AND l.birth_date = r.birth_date "
 PRIOR_RECALL = 0.3
 
 
+# The defaults of every route into the job (python -m indicators.linkage, run_linkage(),
+# bench/bench_linkage.py): one place, so that the same seed gives the same pairs whichever
+# route ran it.
+DEFAULT_THRESHOLD = 0.5   # match probability from which a pair is suspected
+DEFAULT_SEED = 1
+DEFAULT_THREADS = 2       # DuckDB threads
+
+
 @dataclass(frozen=True)
 class ModelOptions:
-    seed: int = 1
-    threshold: float = 0.9          # match probability at which a pair is suspected
+    seed: int = DEFAULT_SEED
+    threshold: float = DEFAULT_THRESHOLD  # match probability at which a pair is suspected
     u_max_pairs: float = 2e6        # random pairs for the u probabilities
     max_iterations: int = 25
     prior_recall: float = PRIOR_RECALL
