@@ -95,11 +95,24 @@ def test_pairs_are_ordered_clustered_and_explained(runs):
     assert pairs["cross_programme"].dtype == bool
 
 
+def _same_numbers(a, b) -> bool:
+    """Equal structures whose floats agree to 12 significant digits."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same_numbers(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same_numbers(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float) and isinstance(b, float):
+        return a == pytest.approx(b, rel=1e-12, abs=1e-300)
+    return a == b
+
+
 def test_the_job_is_deterministic_for_a_seed(runs):
     first, second = runs
     pd.testing.assert_frame_equal(first.pairs, second.pairs)
     pd.testing.assert_frame_equal(first.evidence, second.evidence)
-    assert first.parameters == second.parameters
+    # DuckDB adds in parallel, so trained m/u may differ in the last bit between runs
+    # (seen: 0.12391686346422268 vs ...265); the pairs and their evidence above are equal.
+    assert _same_numbers(first.parameters, second.parameters)
 
 
 def test_decisions_survive_a_rerun(runs, store):
@@ -155,6 +168,8 @@ def test_command_line_writes_the_csv_and_the_store(planted, runs, tmp_path, caps
     (["--threshold", "x"], "not a number"),
     (["--seed", "-1"], "negative"),
     (["--threads", "0"], "1 or more"),
+    (["--memory-limit", "lots"], "not a memory size"),
+    (["--memory-limit", "0GB"], "not a memory size"),
     (["--out", "/no/such/folder/pairs.csv"], "does not exist"),
     (["--truth", "/no/such/truth.csv"], "no file"),
     (["--database-url", "sqlite:////no/such/registry.db"], "does not exist"),

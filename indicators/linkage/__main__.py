@@ -2,7 +2,8 @@
 
     python -m indicators.linkage [--database-url URL] [--app-store-url URL] [--config PATH]
                                  [--out pairs.csv] [--threshold 0.5] [--seed 1]
-                                 [--threads 2] [--truth truth.csv] [--no-store] [--quiet]
+                                 [--threads 2] [--memory-limit 1GB] [--truth truth.csv]
+                                 [--no-store] [--quiet]
 
 Reads the registry's persons (read-only), scores candidate pairs with the linkage model
 (indicators.linkage.model, Splink on an in-process DuckDB), and stores the run, its
@@ -21,12 +22,18 @@ app store that cannot be used — prints one message and exits 2. Never imports 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from pathlib import Path
 
 from cli import Parser, UsageError
-from indicators.linkage.model import DEFAULT_SEED, DEFAULT_THREADS, DEFAULT_THRESHOLD
+from indicators.linkage.model import (
+    DEFAULT_MEMORY_LIMIT,
+    DEFAULT_SEED,
+    DEFAULT_THREADS,
+    DEFAULT_THRESHOLD,
+)
 
 PROG = "python -m indicators.linkage"
 
@@ -49,6 +56,14 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} is not 1 or more")
     return value
+
+
+def _memory(text: str) -> str:
+    """A DuckDB memory limit: a number and a unit (500MB, 1GB, 1.5GiB)."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B)\s*", text, re.IGNORECASE)
+    if not match or float(match.group(1)) <= 0:
+        raise argparse.ArgumentTypeError(f"`{text}` is not a memory size (e.g. 1GB, 500MB)")
+    return f"{match.group(1)}{match.group(2).upper().replace('I', 'i')}"
 
 
 def _seed(text: str) -> int:
@@ -77,6 +92,9 @@ def parser() -> argparse.ArgumentParser:
                    help=f"seed of the random pairs (default {DEFAULT_SEED})")
     p.add_argument("--threads", type=_positive, default=DEFAULT_THREADS,
                    help=f"DuckDB threads (default {DEFAULT_THREADS})")
+    p.add_argument("--memory-limit", type=_memory, default=DEFAULT_MEMORY_LIMIT,
+                   help="DuckDB memory limit, beyond which it spills to disk "
+                        f"(default {DEFAULT_MEMORY_LIMIT})")
     p.add_argument("--truth", type=Path, help="CSV of known duplicate pairs (person_id_a, "
                    "person_id_b): print precision, recall, F1")
     p.add_argument("--no-store", action="store_true", help="do not write the app store")
@@ -160,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         options = ModelOptions(seed=args.seed, threshold=args.threshold)
         try:
             result = run_linkage(registry, options, threads=args.threads,
+                                 memory_limit=args.memory_limit,
                                  progress=lambda f, m: progress(0.95 * f, m))
             run_id = None
             if store is not None:

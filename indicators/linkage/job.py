@@ -13,8 +13,9 @@ evidence per comparison (the level's label and its match weight), and the cluste
 Deterministic for a seed: inputs are sorted by person id, u is sampled with the seed, EM
 starts from fixed values, and the pairs are sorted before they are returned. Every route in
 (``python -m indicators.linkage``, ``run_linkage()``, the benchmark) takes its defaults —
-threshold, seed, threads — from model.py, so the same seed gives the same pairs whichever
-ran it (tests/test_linkage_determinism.py runs the command under two PYTHONHASHSEEDs).
+threshold, seed, threads, DuckDB memory limit — from model.py, so the same seed gives the
+same pairs whichever ran it (tests/test_linkage_determinism.py runs the command under two
+PYTHONHASHSEEDs).
 """
 
 from __future__ import annotations
@@ -245,7 +246,8 @@ M_FLOOR = 1e-3
 def exact_u(con, table: str) -> dict[tuple[str, str], float]:
     """u probabilities counted exactly (value frequencies) for the rare exact-match levels
     that random sampling seldom sees: same id, one id digit apart, same household, same
-    phone in another household, swapped names. Keyed by (comparison, level label)."""
+    phone in another household, swapped names (with and without the same father's
+    name). Keyed by (comparison, level label)."""
     def scalar(sql: str) -> float:
         value = con.execute(sql).fetchall()[0][0]
         return float(value or 0)
@@ -275,18 +277,32 @@ def exact_u(con, table: str) -> dict[tuple[str, str], float]:
     phone_other = (same("phone", "phone IS NOT NULL")
                    - same("phone, household_id", "phone IS NOT NULL"))
     with_first = pairs_of("first_key")
-    swapped = scalar(
-        f"WITH k AS (SELECT first_key a, last_key b, count(*) n FROM {table} "
-        f"WHERE first_key IS NOT NULL AND last_key IS NOT NULL AND first_key < last_key "
-        f"GROUP BY 1, 2), j AS (SELECT last_key a, first_key b, count(*) n FROM {table} "
-        f"WHERE first_key IS NOT NULL AND last_key IS NOT NULL AND first_key > last_key "
-        f"GROUP BY 1, 2) SELECT sum(k.n * j.n) FROM k JOIN j USING (a, b)")
+
+    def swapped_pairs(by: str = "") -> float:
+        # Pairs whose first and last names are each other's (``by``: and same such column).
+        extra, using = (f", {by} c", ", 3") if by else ("", "")
+        where = "first_key IS NOT NULL AND last_key IS NOT NULL" + (
+            f" AND {by} IS NOT NULL" if by else "")
+        return scalar(
+            f"WITH k AS (SELECT first_key a, last_key b{extra}, count(*) n FROM {table} "
+            f"WHERE {where} AND first_key < last_key GROUP BY 1, 2{using}), "
+            f"j AS (SELECT last_key a, first_key b{extra}, count(*) n FROM {table} "
+            f"WHERE {where} AND first_key > last_key GROUP BY 1, 2{using}) "
+            f"SELECT sum(k.n * j.n) FROM k JOIN j USING (a, b{', c' if by else ''})")
+
+    swapped = swapped_pairs()
+    # The same father's name counted as the same father_core (the level also accepts a
+    # father's name written as its given name only: a little more than this). The swaps
+    # with a father's name unknown are at most the others. Both levels also require birth
+    # years two apart at most: these counts are upper bounds (weaker levels).
+    swapped_father = swapped_pairs("father_core")
     return {
         ("national_id", "same id"): share(same_id, with_id),
         ("national_id", "one digit apart"): share(one_digit, with_id),
         ("household", "same household"): share(same_household, everyone),
         ("household", "same phone, other household"): share(phone_other, everyone),
-        ("first_name", "first and last names swapped"): share(swapped, with_first),
+        ("first_name", linkage_model.SWAPPED_WITH_FATHER): share(swapped_father, with_first),
+        ("first_name", linkage_model.SWAPPED_ONLY): share(swapped - swapped_father, with_first),
     }
 
 
@@ -306,7 +322,7 @@ def _patched(model: dict[str, Any], *, u: dict[tuple[str, str], float] | None = 
 
 
 def score(prepared: pd.DataFrame, options: linkage_model.ModelOptions, *,
-          threads: int = linkage_model.DEFAULT_THREADS, memory_limit: str | None = None,
+          threads: int = linkage_model.DEFAULT_THREADS, memory_limit: str | None = linkage_model.DEFAULT_MEMORY_LIMIT,
           progress: Progress = _noop) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """Train the model on ``prepared`` and score the blocked pairs.
 
@@ -380,7 +396,7 @@ def _blocking_counts(table, sample: float) -> pd.DataFrame:
 
 
 def run_linkage(engine: sa.Engine, options: linkage_model.ModelOptions | None = None, *,
-                threads: int = linkage_model.DEFAULT_THREADS, memory_limit: str | None = None,
+                threads: int = linkage_model.DEFAULT_THREADS, memory_limit: str | None = linkage_model.DEFAULT_MEMORY_LIMIT,
                 as_of: dt.date | None = None, progress: Progress = _noop) -> LinkageResult:
     """Run the job on the registry ``engine``; nothing is written anywhere."""
     options = options or linkage_model.ModelOptions()

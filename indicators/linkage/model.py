@@ -3,7 +3,8 @@
 Five comparisons, each a Splink CustomComparison over the prepared columns (job.prepare):
 
 - ``first_name``: spelling-aware (names.key / core / skeleton) and swap-aware (first and last
-  names exchanged);
+  names exchanged: evidence only with the father's name agreeing, or unknown, and birth
+  years at most two apart);
 - ``birth_date``: day/month swaps, year off by one, year-only placeholders (dates.py);
 - ``national_id``: same, one digit keyed wrong, different;
 - ``sex``;
@@ -66,6 +67,10 @@ def _level(sql: str, label: str, m: float | None = None, *, null: bool = False,
 BIRTH_DATE_M: tuple[float, ...] = (0.45, 0.08, 0.15, 0.15, 0.05, 0.07)
 
 _SWAPPED = "(first_key_l = last_key_r AND last_key_l = first_key_r)"
+_NEAR_YEAR_LR = ("(birth_year_l IS NULL OR birth_year_r IS NULL "
+                 "OR abs(birth_year_l - birth_year_r) <= 2)")
+SWAPPED_WITH_FATHER = "first and last names swapped, same father's name"
+SWAPPED_ONLY = "first and last names swapped, father's name unknown"
 # Father's name: the same, or one written as the other's given name only ("Ali Khan" and
 # "Ali"): the shorter core (Muhammad left out) begins the longer one, at 3 letters or more.
 _FATHER = ("(father_key_l = father_key_r OR father_core_l = father_core_r "
@@ -90,7 +95,13 @@ def comparisons() -> list[dict[str, Any]]:
             _level("first_key_l IS NULL OR first_key_r IS NULL", "missing", null=True),
             _level("first_clean_l = first_clean_r", "same name", 0.55),
             _level("first_key_l = first_key_r", "same name, other spelling", 0.15),
-            _level(_SWAPPED, "first and last names swapped", 0.08),
+            # A swap counts only with the father's name agreeing too (or unknown on a side:
+            # weaker) and birth years at most two apart (or unknown): "Omer Khan" and "Khan
+            # Omer", both sons of a Hassan Khan, are common among a million persons. Any
+            # other swap is scored as the names compare (different names, mostly).
+            _level(f"{_SWAPPED} AND {_FATHER} AND {_NEAR_YEAR_LR}", SWAPPED_WITH_FATHER, 0.07),
+            _level(f"{_SWAPPED} AND (father_key_l IS NULL OR father_key_r IS NULL) "
+                   f"AND {_NEAR_YEAR_LR}", SWAPPED_ONLY, 0.001),
             _level("first_core_l = first_core_r", "same name but for Muhammad", 0.05),
             _level("damerau_levenshtein(first_key_l, first_key_r) <= 1 "
                    "OR jaro_winkler_similarity(first_clean_l, first_clean_r) >= 0.92",
@@ -149,16 +160,23 @@ def comparisons() -> list[dict[str, Any]]:
     return [first_name, birth_date, national_id, sex, household]
 
 
+# Birth years at most two apart, or either unknown: a filter on the widest passes (father
+# and initial; first name and area), which otherwise pair most of a village's namesakes.
+_NEAR_YEAR = ("(l.birth_year IS NULL OR r.birth_year IS NULL "
+              "OR abs(l.birth_year - r.birth_year) <= 2)")
+
 # Blocking passes: (name, SQL). Null keys never block (Splink drops NULL = NULL).
 BLOCKING_RULES: tuple[tuple[str, str], ...] = (
     ("national id", "l.national_id = r.national_id"),
     ("phone", "l.phone = r.phone"),
-    ("first name and area", "l.first_skel = r.first_skel AND l.area_id = r.area_id"),
+    ("first name and area",
+     f"l.first_skel = r.first_skel AND l.area_id = r.area_id AND {_NEAR_YEAR}"),
     ("first name and birth date", "l.first_core = r.first_core AND l.birth_date = r.birth_date"),
     ("names and birth year",
      "l.name_pair = r.name_pair AND l.birth_year = r.birth_year"),
     ("father and initial",
-     "l.father_core = r.father_core AND l.first_initial = r.first_initial AND l.sex = r.sex"),
+     "l.father_core = r.father_core AND l.first_initial = r.first_initial AND l.sex = r.sex "
+     f"AND {_NEAR_YEAR}"),
     ("surname, father and birth year",
      "l.last_skel = r.last_skel AND l.father_core = r.father_core "
      "AND l.birth_year = r.birth_year"),
@@ -185,6 +203,9 @@ PRIOR_RECALL = 0.3
 DEFAULT_THRESHOLD = 0.5   # match probability from which a pair is suspected
 DEFAULT_SEED = 1
 DEFAULT_THREADS = 2       # DuckDB threads
+# DuckDB's memory limit (it spills to disk beyond it). DuckDB's own default is 80 % of the
+# machine's RAM, which it then takes when scoring a large registry; 1 GB costs no time.
+DEFAULT_MEMORY_LIMIT = "1GB"
 
 
 @dataclass(frozen=True)
