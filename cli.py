@@ -24,3 +24,9 @@ def parse_date(text: str) -> dt.date:
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"`{text}` is not a date: write it as YYYY-MM-DD") from None
+
+
+def database_problem(exc: Exception) -> str:
+    """A one-line message for a database error: the driver's own words when it has some."""
+    detail = getattr(exc, "orig", None) or exc
+    return f"database error: {detail}"

@@ -398,6 +398,18 @@ def page_view() -> View | None:
     return view
 
 
+def view_caption(view: View) -> None:
+    """The line under a page's title: the area, its level and the as-of date."""
+    st.caption(t("{area} · {level} · as of {as_of}", area=view.area_name,
+                 level=view.level_name, as_of=view.as_of.isoformat()))
+
+
+def page_header(title: str, view: View) -> None:
+    """A page's title (English; translated here) and the view it shows."""
+    st.title(t(title))
+    view_caption(view)
+
+
 # Figures ------------------------------------------------------------------------------------
 
 def _whole(value: int) -> str:

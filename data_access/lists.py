@@ -39,6 +39,7 @@ from indicators.engine import (
     REFERRAL_STATUSES,
     Blocks,
     Parameters,
+    as_date,
     building_blocks,
     default_as_of,
     default_period_start,
@@ -768,19 +769,6 @@ def _query(conn: sa.Connection, request: _Request, *, ordered: bool = True) -> t
     return query, built.finish
 
 
-def _as_date(value: object) -> dt.date | None:
-    if value is None or (isinstance(value, float) and value != value):
-        return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value)[:10])
-    except ValueError:
-        return None
-
-
 def _frame(rows: Sequence, keys: list[str], request: _Request,
            finish: Callable[[pd.DataFrame], pd.DataFrame] | None) -> pd.DataFrame:
     frame = pd.DataFrame(list(rows), columns=keys, dtype=object)
@@ -790,7 +778,7 @@ def _frame(rows: Sequence, keys: list[str], request: _Request,
     frame = frame[names]
     for column in request.columns:
         if column.kind == "date":
-            frame[column.name] = frame[column.name].map(_as_date).astype(object)
+            frame[column.name] = frame[column.name].map(as_date).astype(object)
         elif column.kind == "int":
             frame[column.name] = pd.array(
                 [None if v is None else int(v) for v in frame[column.name]], dtype="Int64")

@@ -59,8 +59,9 @@ def default_period_start(as_of: dt.date, months: int = 3) -> dt.date:
     return shift_months(as_of, -months) + dt.timedelta(days=1)
 
 
-def _as_date(value: object) -> dt.date | None:
-    if value is None:
+def as_date(value: object) -> dt.date | None:
+    """A date from what a database driver returns (date, datetime, ISO text); None otherwise."""
+    if value is None or (isinstance(value, float) and value != value):  # NULL or NaN
         return None
     if isinstance(value, dt.datetime):
         return value.date()
@@ -82,7 +83,7 @@ def latest_registration(engine: sa.Engine) -> dt.date | None:
             value = conn.execute(
                 sa.select(sa.func.max(sa.cast(table.c.registered_on, sa.Text)))
             ).scalar()
-            parsed = _as_date(value)
+            parsed = as_date(value)
             if parsed is not None:
                 latest.append(parsed)
     return max(latest) if latest else None

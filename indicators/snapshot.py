@@ -24,7 +24,7 @@ import sys
 import time
 from typing import TextIO
 
-from cli import Parser, UsageError, parse_date
+from cli import Parser, UsageError, database_problem, parse_date
 
 PROG = "python -m indicators.snapshot"
 
@@ -205,8 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:  # e.g. a level without areas, raised by compute
         return _fail(str(exc))
     except sa.exc.SQLAlchemyError as exc:
-        detail = getattr(exc, "orig", None) or exc
-        return _fail(f"database error: {detail}")
+        return _fail(database_problem(exc))
     finally:
         for engine in (registry, store):
             if engine is not None:

@@ -90,9 +90,7 @@ def main() -> None:
     if view is None:
         return
     settings = view.settings
-    st.title(t("Data quality"))
-    st.caption(t("{area} · {level} · as of {as_of}", area=view.area_name,
-                 level=view.level_name, as_of=view.as_of.isoformat()))
+    ui_widgets.page_header("Data quality", view)
 
     focus = ui.figures(view.context, settings, as_of=view.as_of, level=view.level,
                        indicator_ids=(*IDS, LEFT_OUT))

@@ -73,9 +73,7 @@ def main() -> None:
     if view is None:
         return
     settings = view.settings
-    st.title(t("Duplicates"))
-    st.caption(t("{area} · {level} · as of {as_of}", area=view.area_name,
-                 level=view.level_name, as_of=view.as_of.isoformat()))
+    ui_widgets.page_header("Duplicates", view)
 
     focus = ui.figures(view.context, settings, as_of=view.as_of, level=view.level,
                        indicator_ids=IDS)

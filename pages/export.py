@@ -136,9 +136,7 @@ def main() -> None:
     view = ui_widgets.page_view()
     if view is None:  # a start-up problem, already shown
         return
-    st.title(t("Excel export"))
-    st.caption(t("{area} · {level} · as of {as_of}", area=view.area_name,
-                 level=view.level_name, as_of=view.as_of.isoformat()))
+    ui_widgets.page_header("Excel export", view)
 
     left, right = st.columns([1, 3])
     period_start = _period(view, left)

@@ -385,8 +385,7 @@ def main() -> None:
     if view.area_id is None:
         _pick_district(view, areas)
         return
-    st.caption(t("{area} · {level} · as of {as_of}", area=view.area_name,
-                 level=view.level_name, as_of=view.as_of.isoformat()))
+    ui_widgets.view_caption(view)
     data = _read(view, areas)
     _flash()
     _status(view, data, _brief(view, data))

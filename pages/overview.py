@@ -13,9 +13,7 @@ def main() -> None:
     view = ui_widgets.page_view()
     if view is None:  # a start-up problem, already shown
         return
-    st.title(t("Overview"))
-    st.caption(t("{area} · {level} · as of {as_of}", area=view.area_name,
-                 level=view.level_name, as_of=view.as_of.isoformat()))
+    ui_widgets.page_header("Overview", view)
 
     figures = ui.figures(view.context, view.settings, as_of=view.as_of, level=view.level,
                          period_start=view.period_start, indicator_ids=ui.HEADLINE_IDS)

@@ -237,9 +237,7 @@ def main() -> None:
         return
     settings = view.settings
     url = settings.database_url
-    st.title(t("Donor progress"))
-    st.caption(t("{area} · {level} · as of {as_of}", area=view.area_name, level=view.level_name,
-                 as_of=view.as_of.isoformat()))
+    ui_widgets.page_header("Donor progress", view)
     areas = ui.areas(view.context, url)
     programmes = ui.programmes(url)
     store = ui.app_store_engine(settings.app_store_url)

@@ -27,7 +27,7 @@ import sys
 import time
 from pathlib import Path
 
-from cli import Parser, UsageError
+from cli import Parser, UsageError, database_problem
 from indicators.linkage.model import (
     DEFAULT_MEMORY_LIMIT,
     DEFAULT_SEED,
@@ -193,8 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     except (RegistryError, SchemaError, AppStoreError, ValueError, OSError) as exc:
         return _fail(str(exc))
     except sa.exc.SQLAlchemyError as exc:
-        detail = getattr(exc, "orig", None) or exc
-        return _fail(f"database error: {detail}")
+        return _fail(database_problem(exc))
     finally:
         for engine in (registry, store):
             if engine is not None:
