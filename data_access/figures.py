@@ -63,10 +63,13 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def donor_long_form(engine: sa.Engine, areas: pd.DataFrame, *, as_of: dt.date,
-                    period_start: dt.date, parameters: Parameters) -> pd.DataFrame:
+                    period_start: dt.date, parameters: Parameters,
+                    suspected_pairs: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every level's long form on ``as_of``, suppressed together: what donors are shown.
 
-    ``areas``: the registry's area table (area_id, parent_id, level). A column
+    ``areas``: the registry's area table (area_id, parent_id, level). ``suspected_pairs``:
+    the linkage pairs not dismissed (data_access.linkage_store.undismissed_pairs), for
+    dup.suspected_pairs; None before the linkage job has run. A column
     :data:`COMPUTED_LEVEL` tells which computation a row comes from (whole-registry rows come
     with every level).
     """
@@ -75,7 +78,8 @@ def donor_long_form(engine: sa.Engine, areas: pd.DataFrame, *, as_of: dt.date,
     frames = [compute(engine, as_of=as_of, level=level, period_start=period_start,
                       poverty_cutoff=parameters.poverty_cutoff,
                       referral_sla_days=parameters.referral_sla_days,
-                      period_months=parameters.period_months).assign(**{COMPUTED_LEVEL: level})
+                      period_months=parameters.period_months,
+                      suspected_pairs=suspected_pairs).assign(**{COMPUTED_LEVEL: level})
               for level in registry_levels(areas)]
     if not frames:
         return pd.DataFrame()
@@ -103,19 +107,22 @@ def for_context(frame: pd.DataFrame, context: UserContext, areas: pd.DataFrame) 
 
 def long_form(engine: sa.Engine, context: UserContext, areas: pd.DataFrame, *, as_of: dt.date,
               level: int, period_start: dt.date, parameters: Parameters,
-              indicator_ids: Sequence[str] | None = None) -> pd.DataFrame:
+              indicator_ids: Sequence[str] | None = None,
+              suspected_pairs: pd.DataFrame | None = None) -> pd.DataFrame:
     """The long form at ``level`` as ``context`` may see it (uncached: for exports and tools).
 
     A whole-registry context that is not a donor gets exactly ``indicators.compute``'s frame.
     """
     if context.role == "donor":
         frame = donor_level(donor_long_form(engine, areas, as_of=as_of,
-                                            period_start=period_start, parameters=parameters),
+                                            period_start=period_start, parameters=parameters,
+                                            suspected_pairs=suspected_pairs),
                             level, indicator_ids)
     else:
         frame = compute(engine, as_of=as_of, level=level, period_start=period_start,
                         poverty_cutoff=parameters.poverty_cutoff,
                         referral_sla_days=parameters.referral_sla_days,
                         period_months=parameters.period_months,
-                        indicator_ids=list(indicator_ids) if indicator_ids is not None else None)
+                        indicator_ids=list(indicator_ids) if indicator_ids is not None else None,
+                        suspected_pairs=suspected_pairs)
     return for_context(frame, context, areas)

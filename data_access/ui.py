@@ -284,10 +284,12 @@ def linkage_pairs(settings: Settings, indicator_ids: Iterable[str] | None = None
 
 @st.cache_data(ttl=CACHE_TTL, max_entries=8, show_spinner=False)
 def _cached_donor_figures(_engine: sa.Engine, url: str, version: dt.datetime | None,
-                          as_of: dt.date, period_start: dt.date, parameters: Parameters
+                          as_of: dt.date, period_start: dt.date, parameters: Parameters,
+                          suspected_pairs: pd.DataFrame | None = None,  # hashed
                           ) -> pd.DataFrame:
     return donor_long_form(_engine, _cached_areas(_engine, url, version), as_of=as_of,
-                           period_start=period_start, parameters=parameters)
+                           period_start=period_start, parameters=parameters,
+                           suspected_pairs=suspected_pairs)
 
 
 def figures(
@@ -313,8 +315,10 @@ def figures(
     start = period_start or default_period_start(as_of, settings.period_months)
     ids = tuple(indicator_ids) if indicator_ids is not None else None
     if context.role == "donor":
+        # Every figure, whatever was asked: one suppression pattern per date (figures.py).
         published = _cached_donor_figures(engine, url, version, as_of, start,
-                                          Parameters.from_settings(settings))
+                                          Parameters.from_settings(settings),
+                                          linkage_pairs(settings))
         frame = donor_level(published, int(level), ids)
     else:
         frame = _cached_figures(

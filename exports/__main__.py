@@ -107,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     # Imported here so that --help and argument errors stay fast.
     from data_access.app_store import AppStoreError, open_app_store
     from data_access.context import default_context
+    from data_access.linkage_store import undismissed_pairs
     from data_access.lists import ListPermissionError, UnknownAreaError
     from data_access.registry import RegistryError, open_registry
     from data_access.schema import SchemaError
@@ -137,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
                                period_start=args.period_start, settings=settings,
                                out=args.out, source=public_source(url), lists=args.lists,
                                area_id=args.area, context=context, audit_store=store,
-                               audit_via="cli")
+                               audit_via="cli", suspected_pairs=undismissed_pairs(store))
     except UnknownLevelError as exc:
         print(f"{PROG}: error: argument --level: {exc}", file=sys.stderr)
         return 2

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import openpyxl
+import pandas as pd
 import sqlalchemy as sa
 
 from data_access.context import UserContext
@@ -198,9 +199,11 @@ def list_counts(data: bytes) -> tuple[ListCount, ...]:
 def build_export(engine: sa.Engine, settings: Settings, choices: ExportChoices, *,
                  context: UserContext, progress: Progress | None = None,
                  registry_version: dt.datetime | None = None,
-                 audit_store: sa.Engine | None = None) -> BuiltExport:
+                 audit_store: sa.Engine | None = None,
+                 suspected_pairs: pd.DataFrame | None = None) -> BuiltExport:
     """The workbook of ``choices`` as ``context`` may see it, as the CLI writes it (recorded
-    in the audit log of ``audit_store``, the app store, when given).
+    in the audit log of ``audit_store``, the app store, when given). ``suspected_pairs``: the
+    linkage pairs not dismissed, for dup.suspected_pairs (export_registry).
 
     ``progress(fraction, message)`` is called as it is built (messages in English). Raises
     ExportError with a plain message: lists the context may not see (a donor), an area
@@ -217,7 +220,7 @@ def build_export(engine: sa.Engine, settings: Settings, choices: ExportChoices, 
                 out=Path(folder) / choices.file_name,
                 source=public_source(settings.database_url), progress=progress,
                 lists=lists, area_id=choices.area_id if lists else None, context=context,
-                audit_store=audit_store, audit_via="page")
+                audit_store=audit_store, audit_via="page", suspected_pairs=suspected_pairs)
             data = path.read_bytes()
     except (UnknownLevelError, UnknownAreaError, UnknownListError, ListPermissionError,
             ListTooLongError) as exc:

@@ -583,7 +583,7 @@ def export_registry(engine: sa.Engine, *, level: int, as_of: dt.date | None,
                     source: str | None = None, progress: Progress | None = None,
                     lists: Sequence[str] = (), area_id: str | None = None,
                     context: UserContext | None = None, audit_store: sa.Engine | None = None,
-                    audit_via: str = "cli") -> Path:
+                    audit_via: str = "cli", suspected_pairs: pd.DataFrame | None = None) -> Path:
     """Compute every indicator of the registry at ``level`` and write the workbook to ``out``.
 
     ``as_of`` None means the spec's default (today, or the latest registration if earlier);
@@ -596,7 +596,9 @@ def export_registry(engine: sa.Engine, *, level: int, as_of: dt.date | None,
     ``lists`` adds list sheets for ``area_id`` and below, personal columns only for the roles
     that may export them. Lists, area and rights are checked before the indicators are
     computed. With ``audit_store`` (the app store) the export is recorded in the audit log
-    (``audit_via``: "cli" or "page") once the file is written.
+    (``audit_via``: "cli" or "page") once the file is written. ``suspected_pairs``: the
+    linkage pairs not dismissed (data_access.linkage_store.undismissed_pairs) for
+    dup.suspected_pairs, empty without them.
     """
     from data_access.context import default_context
     from data_access.figures import Parameters, long_form
@@ -625,7 +627,8 @@ def export_registry(engine: sa.Engine, *, level: int, as_of: dt.date | None,
         report(0.0, "Computing the indicators")
         figures = long_form(engine, context, areas, as_of=as_of, level=level,
                             period_start=period_start,
-                            parameters=Parameters.from_settings(settings))
+                            parameters=Parameters.from_settings(settings),
+                            suspected_pairs=suspected_pairs)
     except BaseException:
         if plan is not None:
             plan.close()

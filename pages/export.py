@@ -178,6 +178,7 @@ def main() -> None:
                 ui.registry_engine(view.settings.database_url), view.settings, choices,
                 context=view.context, registry_version=version,
                 audit_store=ui.app_store_engine(view.settings.app_store_url),
+                suspected_pairs=ui.linkage_pairs(view.settings),
                 progress=lambda fraction, message: bar.progress(fraction, text=t(message)))
         except page_export.ExportError as problem:
             bar.empty()

@@ -430,7 +430,7 @@ def test_the_evidence_reads_each_comparison_in_the_models_order():
 
 
 @pytest.mark.parametrize(("comparison", "level", "reading"), [
-    ("first_name", 8, "agrees"), ("first_name", 7, "partly agrees"),
+    ("first_name", 7, "agrees"), ("first_name", 6, "partly agrees"),
     ("first_name", 0, "differs"), ("first_name", -1, "missing"),
     ("national_id", 2, "agrees"), ("national_id", 1, "partly agrees"),
     ("household", 7, "agrees"), ("household", 1, "partly agrees"), ("sex", None, "missing"),
@@ -476,3 +476,74 @@ def test_probability_and_weight_words():
     assert review.weight_words(None) == "–"
     assert review.weight_words(-5) == "strongly against"
     assert review.weight_words(-2) == "against"
+
+
+# --- dup.suspected_pairs outside the Duplicates page -------------------------------------------
+
+def _suspected_rows(figures: pd.DataFrame) -> pd.DataFrame:
+    rows = figures[(figures["indicator_id"] == "dup.suspected_pairs")
+                   & figures["breakdown"].isna()]
+    return rows.set_index(rows["area_id"].fillna("(all)"))
+
+
+def test_the_exported_workbook_counts_the_suspected_pairs(demo, linked, tmp_path):
+    """`python -m exports` reads the pairs from the app store: the Indicators sheet's
+    dup.suspected_pairs equals the engine's with those pairs, area by area (not empty)."""
+    import openpyxl
+
+    from exports.__main__ import main as export_main
+    from indicators import LONG_FORM_COLUMNS
+
+    registry, _, _ = linked
+    out = tmp_path / "book.xlsx"
+    assert export_main(["--level", "2", "--out", str(out)]) == 0
+    book = openpyxl.load_workbook(out, read_only=True)
+    rows = list(book["Indicators"].iter_rows(values_only=True))
+    book.close()
+    width = len(LONG_FORM_COLUMNS)  # read-only sheets drop trailing empty cells
+    sheet = _suspected_rows(pd.DataFrame([tuple(r) + (None,) * (width - len(r)) for r in rows[1:]],
+                                         columns=list(LONG_FORM_COLUMNS)))
+    store = open_app_store(demo)
+    engine = open_registry(f"sqlite:///{registry}")
+    try:
+        as_of = dt.date.fromisoformat(str(sheet["period_end"].iloc[0])[:10])
+        expected = _suspected_rows(compute(
+            engine, as_of=as_of, level=2, indicator_ids=["dup.suspected_pairs"],
+            suspected_pairs=linkage_store.undismissed_pairs(store)))
+    finally:
+        engine.dispose()
+        store.dispose()
+    assert sheet["numerator"].notna().all()
+    assert int(sheet.loc["(all)", "numerator"]) > 0
+    assert sheet["numerator"].astype(int).to_dict() == \
+        expected["numerator"].astype(int).to_dict()
+
+
+def test_donors_get_the_suspected_pairs_suppressed_not_missing(demo, linked):
+    """The donors' long form (every level suppressed together) carries dup.suspected_pairs:
+    the whole registry's count is shown, small counts are hidden as suppressed."""
+    from data_access.figures import Parameters, donor_long_form
+
+    registry, _, result = linked
+    store = open_app_store(demo)
+    engine = open_registry(f"sqlite:///{registry}")
+    try:
+        pairs = linkage_store.undismissed_pairs(store)
+        published = donor_long_form(engine, load_areas(engine), as_of=result.as_of,
+                                    period_start=result.as_of - dt.timedelta(days=90),
+                                    parameters=Parameters(), suspected_pairs=pairs)
+        without = donor_long_form(engine, load_areas(engine), as_of=result.as_of,
+                                  period_start=result.as_of - dt.timedelta(days=90),
+                                  parameters=Parameters())
+    finally:
+        engine.dispose()
+        store.dispose()
+    rows = published[published["indicator_id"] == "dup.suspected_pairs"]
+    whole = rows[rows["area_id"].isna() & rows["breakdown"].isna()]
+    assert int(whole["numerator"].dropna().iloc[0]) > 0
+    shown = rows["numerator"].dropna().astype(int)
+    assert not shown.between(1, Parameters().threshold - 1).any()
+    assert rows["suppressed"].astype(bool).any()
+    assert rows.loc[rows["suppressed"].astype(bool), "value"].isna().all()
+    empty = without[without["indicator_id"] == "dup.suspected_pairs"]
+    assert empty["numerator"].isna().all()

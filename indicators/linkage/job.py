@@ -246,8 +246,7 @@ M_FLOOR = 1e-3
 def exact_u(con, table: str) -> dict[tuple[str, str], float]:
     """u probabilities counted exactly (value frequencies) for the rare exact-match levels
     that random sampling seldom sees: same id, one id digit apart, same household, same
-    phone in another household, swapped names (with and without the same father's
-    name). Keyed by (comparison, level label)."""
+    phone in another household, swapped names. Keyed by (comparison, level label)."""
     def scalar(sql: str) -> float:
         value = con.execute(sql).fetchall()[0][0]
         return float(value or 0)
@@ -278,31 +277,25 @@ def exact_u(con, table: str) -> dict[tuple[str, str], float]:
                    - same("phone, household_id", "phone IS NOT NULL"))
     with_first = pairs_of("first_key")
 
-    def swapped_pairs(by: str = "") -> float:
-        # Pairs whose first and last names are each other's (``by``: and same such column).
-        extra, using = (f", {by} c", ", 3") if by else ("", "")
-        where = "first_key IS NOT NULL AND last_key IS NOT NULL" + (
-            f" AND {by} IS NOT NULL" if by else "")
+    def swapped_pairs() -> float:
+        # Pairs whose first and last names are each other's.
+        where = "first_key IS NOT NULL AND last_key IS NOT NULL"
         return scalar(
-            f"WITH k AS (SELECT first_key a, last_key b{extra}, count(*) n FROM {table} "
-            f"WHERE {where} AND first_key < last_key GROUP BY 1, 2{using}), "
-            f"j AS (SELECT last_key a, first_key b{extra}, count(*) n FROM {table} "
-            f"WHERE {where} AND first_key > last_key GROUP BY 1, 2{using}) "
-            f"SELECT sum(k.n * j.n) FROM k JOIN j USING (a, b{', c' if by else ''})")
+            f"WITH k AS (SELECT first_key a, last_key b, count(*) n FROM {table} "
+            f"WHERE {where} AND first_key < last_key GROUP BY 1, 2), "
+            f"j AS (SELECT last_key a, first_key b, count(*) n FROM {table} "
+            f"WHERE {where} AND first_key > last_key GROUP BY 1, 2) "
+            f"SELECT sum(k.n * j.n) FROM k JOIN j USING (a, b)")
 
+    # Swapped pairs whatever their birth years (the level also asks for years two apart at
+    # most): an upper bound, a weaker level.
     swapped = swapped_pairs()
-    # The same father's name counted as the same father_core (the level also accepts a
-    # father's name written as its given name only: a little more than this). The swaps
-    # with a father's name unknown are at most the others. Both levels also require birth
-    # years two apart at most: these counts are upper bounds (weaker levels).
-    swapped_father = swapped_pairs("father_core")
     return {
         ("national_id", "same id"): share(same_id, with_id),
         ("national_id", "one digit apart"): share(one_digit, with_id),
         ("household", "same household"): share(same_household, everyone),
         ("household", "same phone, other household"): share(phone_other, everyone),
-        ("first_name", linkage_model.SWAPPED_WITH_FATHER): share(swapped_father, with_first),
-        ("first_name", linkage_model.SWAPPED_ONLY): share(swapped - swapped_father, with_first),
+        ("first_name", linkage_model.SWAPPED): share(swapped, with_first),
     }
 
 

@@ -69,8 +69,7 @@ BIRTH_DATE_M: tuple[float, ...] = (0.45, 0.08, 0.15, 0.15, 0.05, 0.07)
 _SWAPPED = "(first_key_l = last_key_r AND last_key_l = first_key_r)"
 _NEAR_YEAR_LR = ("(birth_year_l IS NULL OR birth_year_r IS NULL "
                  "OR abs(birth_year_l - birth_year_r) <= 2)")
-SWAPPED_WITH_FATHER = "first and last names swapped, same father's name"
-SWAPPED_ONLY = "first and last names swapped, father's name unknown"
+SWAPPED = "first and last names swapped"
 # Father's name: the same, or one written as the other's given name only ("Ali Khan" and
 # "Ali"): the shorter core (Muhammad left out) begins the longer one, at 3 letters or more.
 _FATHER = ("(father_key_l = father_key_r OR father_core_l = father_core_r "
@@ -95,13 +94,12 @@ def comparisons() -> list[dict[str, Any]]:
             _level("first_key_l IS NULL OR first_key_r IS NULL", "missing", null=True),
             _level("first_clean_l = first_clean_r", "same name", 0.55),
             _level("first_key_l = first_key_r", "same name, other spelling", 0.15),
-            # A swap counts only with the father's name agreeing too (or unknown on a side:
-            # weaker) and birth years at most two apart (or unknown): "Omer Khan" and "Khan
-            # Omer", both sons of a Hassan Khan, are common among a million persons. Any
-            # other swap is scored as the names compare (different names, mostly).
-            _level(f"{_SWAPPED} AND {_FATHER} AND {_NEAR_YEAR_LR}", SWAPPED_WITH_FATHER, 0.07),
-            _level(f"{_SWAPPED} AND (father_key_l IS NULL OR father_key_r IS NULL) "
-                   f"AND {_NEAR_YEAR_LR}", SWAPPED_ONLY, 0.001),
+            # A swap counts with birth years at most two apart (or unknown); any other swap
+            # is scored as the names compare (different names, mostly). The father's name is
+            # left to the household comparison: a swap level requiring it too would count
+            # the father twice (its u, counted over swaps with the same father, already
+            # makes a family resemblance rare).
+            _level(f"{_SWAPPED} AND {_NEAR_YEAR_LR}", SWAPPED, 0.07),
             _level("first_core_l = first_core_r", "same name but for Muhammad", 0.05),
             _level("damerau_levenshtein(first_key_l, first_key_r) <= 1 "
                    "OR jaro_winkler_similarity(first_clean_l, first_clean_r) >= 0.92",
@@ -186,7 +184,7 @@ BLOCKING_RULES: tuple[tuple[str, str], ...] = (
 
 # Training: EM on two passes, each leaving out the comparisons its rule fixes.
 EM_RULES: tuple[str, ...] = (
-    "l.first_core = r.first_core AND l.birth_date = r.birth_date",
+    "l.first_core = r.first_core AND l.birth_date = r.birth_date AND l.father_core = r.father_core",
     "l.national_id = r.national_id",
     "l.household_id = r.household_id",
 )
