@@ -64,10 +64,10 @@ def run_child(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     engine = open_registry(args.database_url)
     if args.variant == "socle":
-        result = job.run_linkage(engine, ModelOptions(seed=args.seed), threads=args.threads)
+        result = job.run_linkage(engine, ModelOptions(seed=args.seed), threads=args.threads,
+                                 truth=truth)
         pairs = result.pairs
-        recall = evaluate.blocking_recall(result.prepared, truth)
-        blocking = float(recall["cumulative_recall"].iloc[-1])
+        blocking = float(result.blocking_recall["cumulative_recall"].iloc[-1])
     else:
         pairs, blocking = run_baseline(engine, args, truth)
     seconds = time.perf_counter() - started
@@ -80,16 +80,14 @@ def run_child(args: argparse.Namespace) -> None:
 def run_baseline(engine, args, truth):
     import logging
 
-    import duckdb
     from splink import DuckDBAPI, Linker
 
     from indicators.linkage import evaluate, job, model
 
-    prepared = job.prepare(job.read_persons(engine))
-    con = duckdb.connect(":memory:")
-    con.execute(f"SET threads = {args.threads}")
-    con.register("frame", prepared)
-    con.execute("CREATE TABLE persons AS SELECT * FROM frame ORDER BY unique_id")
+    con = job.connect(args.threads, memory_limit=None)  # DuckDB's own default, as before
+    job.read_raw_persons(engine, con, "raw_persons")
+    job.prepare_in_duckdb(con, "raw_persons", "persons")
+    con.execute("DROP TABLE raw_persons")
     table = DuckDBAPI(connection=con).register("persons", table_name="persons_input")
     settings = {
         "link_type": "dedupe_only", "unique_id_column_name": "unique_id",
@@ -108,7 +106,7 @@ def run_baseline(engine, args, truth):
             pass
     frame = linker.inference.predict(threshold_match_probability=0.5).as_pandas_dataframe()
     pairs = frame.rename(columns={"unique_id_l": "person_id_a", "unique_id_r": "person_id_b"})
-    recall = evaluate.blocking_recall(prepared, truth)
+    recall = evaluate.blocking_recall(con, truth, table="persons")
     con.close()
     return pairs, float(recall["cumulative_recall"].iloc[-1])
 

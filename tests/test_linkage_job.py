@@ -3,6 +3,7 @@ determinism for a seed, decisions surviving a re-run, the command line."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,10 +18,19 @@ from data_access.linkage_store import (
     suspected_pairs,
 )
 from data_access.registry import open_registry
-from indicators.linkage import evaluate
+from indicators.linkage import evaluate, names
 from indicators.linkage.__main__ import main
-from indicators.linkage.job import LinkageResult, prepare, read_persons, run_linkage
-from indicators.linkage.model import BLOCKING_RULES, ModelOptions
+from indicators.linkage.job import (
+    PERSON_COLUMNS,
+    LinkageResult,
+    connect,
+    prepare,
+    prepare_in_duckdb,
+    read_persons,
+    read_raw_persons,
+    run_linkage,
+)
+from indicators.linkage.model import BLOCKING_RULES, MODEL_COLUMNS, ModelOptions
 
 # Small enough for a test: fewer random pairs for u than a real run.
 OPTIONS = ModelOptions(seed=7, u_max_pairs=2e5, blocking_sample=1.0)
@@ -58,6 +68,140 @@ def test_blocking_recall_on_a_small_planted_registry(planted):
     assert recall["cumulative_recall"].iloc[-1] >= 0.95
     # No single pass is enough: that is why there are several.
     assert recall["recall"].max() < recall["cumulative_recall"].iloc[-1]
+
+
+def _rows(frame: pd.DataFrame) -> list[tuple]:
+    """A prepared frame's rows as DuckDB gives them (missing values None, plain ints)."""
+    return [tuple(None if pd.isna(v) else int(v) if c.startswith("birth_") and c != "birth_date"
+                  else v for c, v in zip(frame.columns, row, strict=True))
+            for row in frame.itertuples(index=False)]
+
+
+def test_the_chunked_read_gives_the_persons_table_of_one_read(planted):
+    """The job reads the registry in chunks into DuckDB and prepares it there in SQL: the
+    same table whatever the chunk size, and the same as prepare() on read_persons' frame."""
+    url, truth_file = planted
+    engine = open_registry(url)
+    try:
+        frame = read_persons(engine)
+        tables = []
+        for chunk_rows in (97, 1_000_000):
+            con = connect(threads=1)
+            try:
+                count = read_raw_persons(engine, con, "raw_persons", chunk_rows=chunk_rows)
+                prepare_in_duckdb(con, "raw_persons", "persons")
+                cursor = con.execute("SELECT * FROM persons")
+                columns = [d[0] for d in cursor.description]
+                tables.append(cursor.fetchall())
+                if chunk_rows == 97:
+                    # Blocking recall on the DuckDB table, as run_linkage(truth=...) gives it.
+                    truth = evaluate.read_truth(truth_file)
+                    in_duckdb = evaluate.blocking_recall(con, truth, table="persons")
+            finally:
+                con.close()
+            assert count == len(frame)
+    finally:
+        engine.dispose()
+    assert tables[0] == tables[1]
+    assert columns == list(MODEL_COLUMNS)
+    prepared = prepare(frame)
+    assert tables[0] == _rows(prepared.sort_values("unique_id"))
+    pd.testing.assert_frame_equal(in_duckdb, evaluate.blocking_recall(prepared, truth))
+
+
+def test_the_chunked_read_on_both_backends(make_registry):
+    """Chunks of 2 rows (a server-side cursor on PostgreSQL): the same prepared persons as
+    prepare() on read_persons' frame; a person whose household is missing has no area."""
+    D = dt.date
+    households = pd.DataFrame({"household_id": ["H1", "H2"], "area_id": ["A1", "A2"],
+                               "registered_on": [D(2023, 1, 1)] * 2})
+    people = [
+        ("P3", "H1", "1730112345671", "Muhammad Ali", "Khan", "Akbar", "0300-1234567", "M",
+         D(1990, 3, 7)),
+        ("P1", "H1", "17301-1234567-1", "Mohd Ali", "Kan", "Akbar Khan", None, "m", None),
+        ("P2", "H2", "O123", "Ayesha", None, None, "123", "F", D(1985, 1, 1)),
+        ("P5", "H9", None, "Bibi Fatima", "Bibi", "Ali", "+92 300 7654321", " f ",
+         D(2001, 12, 31)),
+        ("P4", "H2", "1610112345671", "Yusuf", "Yousaf", "", None, "M", D(1970, 7, 1)),
+    ]
+    columns = ("person_id", "household_id", "national_id", "first_name", "last_name",
+               "father_name", "phone", "sex", "birth_date")
+    persons = pd.DataFrame([dict(zip(columns, p, strict=True)) for p in people])
+    persons["disability"] = False
+    persons["is_head"] = False
+    persons["registered_on"] = D(2023, 1, 1)
+    engine = make_registry({"household": households, "person": persons})
+    con = connect(threads=1)
+    try:
+        assert read_raw_persons(engine, con, "raw_persons", chunk_rows=2) == len(people)
+        prepare_in_duckdb(con, "raw_persons", "persons")
+        table = con.execute("SELECT * FROM persons").fetchall()
+    finally:
+        con.close()
+    prepared = prepare(read_persons(engine))
+    assert table == _rows(prepared.sort_values("unique_id"))
+    assert [row[:3] for row in table] == [("P1", "H1", "A1"), ("P2", "H2", "A2"),
+                                          ("P3", "H1", "A1"), ("P4", "H2", "A2"),
+                                          ("P5", "H9", "?H9")]
+
+
+def test_prepare_on_tricky_inputs():
+    D = dt.date
+    records = [  # person, household, area, id, phone, sex, birth date, first, last, father
+        ("P1", "H1", None, "17301-O234567-1", "0300-12345", " m ", "1990-02-30",
+         "Mohd. Ali", "Khan", None),
+        ("P2", "H2", "A9", "123456789", "12-34-56", "F", D(1985, 7, 3),
+         "Yousaf", None, "Muhammad Akbar Khan"),
+        ("P3", "H3", "A9", "ID: 1730112345671", "+92 300 1234567", None, "not a date",
+         None, "Khan", ""),
+        ("P0", "H1", "A1", None, None, "f", "1990-03-07", "Abd ul Rahman", "Ali", "123"),
+        ("P4", "H4", "A2", "O", "0300 123 4567 ext", "M", "07/03/1990", "Kh@n", "Yusuf", "Ali"),
+    ]
+    keys = ("person_id", "household_id", "area_id", "national_id", "phone", "sex",
+            "birth_date", "first_name", "last_name", "father_name")
+    frame = pd.DataFrame([dict(zip(keys, r, strict=True)) for r in records],
+                         columns=list(PERSON_COLUMNS), dtype=object, index=[5, 4, 3, 2, 1])
+    out = prepare(frame)
+    # In the frame's order and index; the model's columns, with their dtypes.
+    assert list(out.index) == [5, 4, 3, 2, 1]
+    assert list(out.columns) == list(MODEL_COLUMNS)
+    assert list(out["unique_id"]) == ["P1", "P2", "P3", "P0", "P4"]
+    assert str(out["birth_year"].dtype) == "Int64"
+
+    def column(name):
+        return [None if pd.isna(v) else v for v in out[name]]
+
+    # No household's area: an area of its own.
+    assert column("area_id") == ["?H1", "A9", "A9", "A1", "A2"]
+    # Digits only, the letter O read as 0; fewer than 10 digits: unknown.
+    assert column("national_id") == ["1730102345671", None, "1730112345671", None, None]
+    # The last 10 digits; fewer than 7: unknown.
+    assert column("phone") == ["030012345", None, "3001234567", None, "3001234567"]
+    assert column("sex") == ["M", "F", None, "F", "M"]
+    # ISO dates, as text or dates; anything else (30 February, 07/03/1990) unknown.
+    assert column("birth_date") == [None, D(1985, 7, 3), None, D(1990, 3, 7), None]
+    assert column("birth_year") == [None, 1985, None, 1990, None]
+    assert column("birth_month") == [None, 7, None, 3, None]
+    assert column("birth_day") == [None, 3, None, 7, None]
+    # Name keys (names.py) per name; nothing left of a name ("", "123"): unknown.
+    for i, (*_, first, last, father) in enumerate(records):
+        row = out.iloc[i]
+        assert row["first_clean"] == names.clean(first)
+        assert row["first_key"] == names.key(first)
+        assert row["first_core"] == names.core(first)
+        assert row["first_skel"] == names.skeleton(first)
+        assert row["last_key"] == names.key(last) and row["last_skel"] == names.skeleton(last)
+        assert row["father_key"] == names.key(father)
+        assert row["father_core"] == names.core(father)
+        core = names.core(first)
+        assert (row["first_initial"] if not pd.isna(row["first_initial"]) else None) == (
+            core[0] if core else None)
+        pair = (None if names.key(first) is None or names.key(last) is None
+                else "|".join(sorted((names.key(first), names.key(last)))))
+        assert (None if pd.isna(row["name_pair"]) else row["name_pair"]) == pair
+    assert column("first_key")[0] == "mhdali" and column("last_key")[0] == "kan"
+    assert column("father_key")[2:4] == [None, None]
+    assert column("name_pair")[:3] == ["kan|mhdali", None, None]
 
 
 def test_the_job_finds_the_planted_duplicates(runs, planted):

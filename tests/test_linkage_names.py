@@ -20,6 +20,9 @@ D = dt.date
     ("Muhammad Ali", "Mohammed Ali"),
     ("Muhammad Ali", "Moohammad Ali"),
     ("Muhammad Ali", "Muhammed  Ali"),
+    ("Muhammad Ali", "M. Ali"),
+    ("Muhammad Ali", "Muhmamad Ali"),   # a slip in Muhammad
+    ("Muhammad Ali", "Mohmed Ali"),
     ("Khan", "Kan"),
     ("Khan", "Khaan"),
     ("Khattak", "Kattak"),
@@ -68,10 +71,27 @@ def test_keys_of_nothing_are_none():
 def test_muhammad_is_recognised_only_as_a_word():
     assert names.is_muhammad("mohd")
     assert names.is_muhammad("muhammed")
-    assert not names.is_muhammad("mahmud")
-    assert not names.is_muhammad("mumtaz")
+    for other in ("mahmud", "mahmood", "mehmood", "mumtaz", "majid", "mohsin", "ahmad",
+                  "hamad", "momin"):
+        assert not names.is_muhammad(other), other
     assert names.core("Muhammad Ali") == "ali"
     assert names.core("Muhammad") == "mhd"  # alone, Muhammad is the name
+
+
+@pytest.mark.parametrize("a, b", [
+    ("Bibi Fatima", "Fatima"),
+    ("Beebi Nargis", "Nargis"),
+    ("Syed Ali Shah", "Ali Shah"),
+    ("Haji Gul Zaman", "Gul Zaman"),
+    ("Muhammad Ali", "Ali"),
+])
+def test_a_leading_title_is_left_out_of_the_core(a: str, b: str):
+    assert names.core(a) == names.core(b)
+    assert names.key(a) != names.key(b)  # the key keeps it: "same name" needs both
+
+
+def test_a_name_that_is_only_a_title_keeps_it():
+    assert names.core("Bibi") == "bibi"
 
 
 def person(**fields) -> dict:
@@ -86,7 +106,8 @@ def person(**fields) -> dict:
     ({}, {}, "same name"),
     ({}, {"first_name": "Mohd Ali"}, "same name, other spelling"),
     ({}, {"first_name": "MUHAMMAD  ALI"}, "same name"),
-    ({}, {"first_name": "Ali"}, "same name but for Muhammad"),
+    ({}, {"first_name": "Ali"}, "same name but for Muhammad or a title (Bibi, Syed...)"),
+    ({"first_name": "Bibi Mahnaz"}, {"first_name": "Mehnaz"}, "one letter apart"),
     ({"first_name": "Yousaf"}, {"first_name": "Yusuf"}, "one letter apart"),
     ({"first_name": "Sulaiman"}, {"first_name": "Suleman"}, "same consonants"),
     ({}, {"first_name": "Khan", "last_name": "Muhammad Ali"}, "first and last names swapped"),
@@ -112,6 +133,7 @@ def test_first_name_levels(left: dict, right: dict, level: str):
     (D(1991, 3, 7), "year off by one"),
     (D(1989, 3, 7), "year off by one"),
     (D(1990, 1, 1), "same year, one date is year-only"),
+    (D(1989, 1, 1), "years one apart, one date is year-only"),
     (D(1990, 3, 20), "same year and month"),
     (D(1991, 11, 30), "within two years"),
     (D(1995, 6, 1), "different dates"),
@@ -127,6 +149,34 @@ def test_a_year_only_date_on_the_left_counts_too():
     # Year-only dates of different years are just different dates.
     assert compare_records(left, person(birth_date=D(1994, 1, 1)))["birth_date"] == \
         "different dates"
+
+
+def test_placeholder_days_are_those_the_model_is_given():
+    from indicators.linkage.model import comparisons, level_sql
+
+    birth = next(c for c in comparisons(((7, 1),)) if c["output_column_name"] == "birth_date")
+    default = next(c for c in comparisons() if c["output_column_name"] == "birth_date")
+    assert "birth_month_l = 7 AND birth_day_l = 1" in level_sql(birth)
+    assert "birth_month_l = 7" not in level_sql(default)
+
+
+def test_placeholder_days_are_found_in_the_data():
+    import duckdb
+
+    from indicators.linkage.dates import placeholder_days, placeholder_days_sql
+
+    con = duckdb.connect()
+    # 2,000 dates spread over the year, 300 more on 1 July and 100 on 1 January.
+    con.execute("CREATE TABLE p AS SELECT DATE '1980-01-01' + CAST((i * 7) % 365 AS INTEGER) "
+                "AS birth_date "
+                "FROM range(2000) t(i) UNION ALL SELECT DATE '1975-07-01' FROM range(300) "
+                "UNION ALL SELECT DATE '1990-01-01' FROM range(100)")
+    con.execute("CREATE TABLE q AS SELECT birth_date, month(birth_date) AS birth_month, "
+                "day(birth_date) AS birth_day FROM p")
+    assert con.execute(placeholder_days_sql("q")).fetchall() == [(1, 1), (7, 1)]
+    assert placeholder_days(con, "q") == ((1, 1), (7, 1))
+    con.execute("DELETE FROM q WHERE birth_day = 1 AND birth_month IN (1, 7)")
+    assert placeholder_days(con, "q") == ((1, 1),)  # none stands out: 1 January
 
 
 def test_birth_dates_as_text_are_read():
@@ -149,9 +199,22 @@ def test_national_id_levels(left, right, level: str):
 
 @pytest.mark.parametrize("right, level", [
     ({}, "same household"),
+    ({"first_name": "Mohd Ali"}, "same household"),
+    ({"first_name": "Zahid"}, "same household, unlike first names"),  # a brother, a twin
+    ({"household_id": "HH-2", "area_id": "UC-9"},
+     "same family and father written the same, other area"),
+    ({"household_id": "HH-2", "area_id": "UC-9", "father_name": "Akbar Khaan"},
+     "same family and father written the same, other area"),
+    ({"household_id": "HH-2", "father_name": "Akber Khan", "area_id": "UC-9"},
+     "same family and father, other area"),
+    ({"household_id": "HH-2", "father_name": None, "area_id": "UC-9"},
+     "same family name, father unknown, other area"),
+    ({"household_id": "HH-2", "father_name": None}, "same family name, father unknown, same area"),
     ({"household_id": "HH-2"}, "same family and father, same area"),
     ({"household_id": "HH-2", "father_name": "Akbar"}, "same family and father, same area"),
     ({"household_id": "HH-2", "father_name": "Muhammad Akbar Khan", "area_id": "UC-9"},
+     "same family and father, other area"),
+    ({"household_id": "HH-2", "father_name": "Akbar", "area_id": "UC-9"},
      "same family and father, other area"),
     ({"household_id": "HH-2", "area_id": "UC-9", "father_name": "Tariq", "phone": "0300-1234567"},
      "same phone, other household"),

@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         options = ModelOptions(seed=args.seed, threshold=args.threshold)
         try:
             result = run_linkage(registry, options, threads=args.threads,
-                                 memory_limit=args.memory_limit,
+                                 memory_limit=args.memory_limit, truth=truth,
                                  progress=lambda f, m: progress(0.95 * f, m))
             run_id = None
             if store is not None:
@@ -213,9 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     if truth is not None:
         scores = evaluate.evaluate(result.pairs, truth)
         print(f"against {args.truth}: {scores.line()}")
-        if result.prepared is not None:
-            recall = evaluate.blocking_recall(result.prepared, truth)
-            for row in recall.itertuples(index=False):
+        if result.blocking_recall is not None:
+            for row in result.blocking_recall.itertuples(index=False):
                 print(f"  blocking recall {row.rule}: {row.recall:.3f} "
                       f"(cumulative {row.cumulative_recall:.3f})")
     return 0

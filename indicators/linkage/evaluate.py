@@ -97,34 +97,48 @@ def evaluate(pairs: pd.DataFrame, truth: set[tuple[str, str]], *,
     return score_pairs(pair_set(pairs["person_id_a"], pairs["person_id_b"]), truth)
 
 
-def blocking_recall(prepared: pd.DataFrame, truth: set[tuple[str, str]],
-                    rules: Iterable[tuple[str, str]] | None = None) -> pd.DataFrame:
+def blocking_recall(prepared, truth: set[tuple[str, str]],
+                    rules: Iterable[tuple[str, str]] | None = None, *,
+                    table: str = "persons") -> pd.DataFrame:
     """For each blocking rule, the share of truth pairs it finds alone and together with
     the rules before it. Rules are SQL over ``l.`` and ``r.`` (model.BLOCKING_RULES).
+
+    ``prepared``: the model's input (job.prepare) as a DataFrame, or a DuckDB connection
+    holding it as the table ``table`` (job.run_linkage computes it so, before its DuckDB
+    closes).
 
     Columns: rule, found, recall, cumulative_recall (truth pairs whose persons are missing
     from ``prepared`` count as not found).
     """
     import duckdb
+    import pyarrow as pa
 
     from indicators.linkage import model
 
     rules = list(rules if rules is not None else model.BLOCKING_RULES)
-    truth_frame = pd.DataFrame(sorted(truth), columns=["a", "b"])
-    con = duckdb.connect(":memory:")
+    ordered = sorted(truth)
+    truth_table = pa.table({"a": pa.array([a for a, _ in ordered], type=pa.string()),
+                            "b": pa.array([b for _, b in ordered], type=pa.string())})
+    own = not isinstance(prepared, duckdb.DuckDBPyConnection)
+    con = duckdb.connect(":memory:") if own else prepared
+    persons = "linkage_recall_persons" if own else table
     try:
-        con.execute("SET threads = 1")
-        con.register("persons", prepared)
-        con.register("truth", truth_frame)
+        if own:
+            con.execute("SET threads = 1")
+            con.register(persons, prepared)
+        con.register("linkage_recall_truth", truth_table)
         conditions = ", ".join(f"coalesce(({sql}), false) AS r{i}"
                                for i, (_, sql) in enumerate(rules))
         hits = con.execute(
-            f"SELECT {conditions} FROM truth t "
-            "JOIN persons l ON l.unique_id = t.a JOIN persons r ON r.unique_id = t.b"
+            f"SELECT {conditions} FROM linkage_recall_truth t "
+            f"JOIN {persons} l ON l.unique_id = t.a JOIN {persons} r ON r.unique_id = t.b"
         ).df()
     finally:
-        con.close()
-    total = len(truth_frame)
+        if own:
+            con.close()
+        else:
+            con.unregister("linkage_recall_truth")
+    total = len(ordered)
     rows = []
     cumulative = pd.Series(False, index=hits.index)
     for i, (name, _) in enumerate(rules):

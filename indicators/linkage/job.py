@@ -3,9 +3,11 @@
     result = run_linkage(registry_engine, options, progress=callback)
     store_linkage_run(store, result)   # data_access.linkage_store, one transaction
 
-Persons are read once through SQLAlchemy (Socle's read-only engine), prepared in pandas
-(name keys per distinct name, digits-only ids and phones, birth-date parts), then scored by
-Splink on an in-process DuckDB (threads = the cores given). Nothing is written to the
+Persons are read once through SQLAlchemy (Socle's read-only engine), in chunks, into an
+in-process DuckDB (threads = the cores given, memory limit model.DEFAULT_MEMORY_LIMIT),
+prepared there in SQL (digits-only ids and phones, birth-date parts; name keys, the sex and
+the birth dates computed in Python once per distinct value and joined), then scored there by
+Splink: Python never holds the persons, only the pairs found. Nothing is written to the
 registry. The result holds the run's summary, the pairs at or above the threshold with the
 evidence per comparison (the level's label and its match weight), and the clusters
 (connected components of those pairs: persons registered more than once).
@@ -20,21 +22,26 @@ PYTHONHASHSEEDs).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import gc
 import logging
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import sqlalchemy as sa
 
 from data_access.schema import enrolment, household, person, programme
 from indicators.linkage import model as linkage_model
 from indicators.linkage import names
+from indicators.linkage.dates import placeholder_days
 
 Progress = Callable[[float, str], None]
 
@@ -68,7 +75,8 @@ class LinkageResult:
     clusters: int = 0              # persons registered more than once
     records_in_clusters: int = 0
     as_of: dt.date | None = None
-    prepared: pd.DataFrame | None = None   # the model's input (for blocking recall)
+    # With a truth (run_linkage(truth=...)): evaluate.blocking_recall on the prepared persons.
+    blocking_recall: pd.DataFrame | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -78,68 +86,239 @@ def _noop(fraction: float, message: str) -> None:
 
 # --- reading and preparing ---------------------------------------------------------------
 
-def read_persons(engine: sa.Engine) -> pd.DataFrame:
-    """Every person of the registry with their household's area (None when the household is
-    missing), sorted by person_id."""
-    query = (
-        sa.select(person.c.person_id, person.c.household_id, person.c.national_id,
-                  person.c.first_name, person.c.last_name, person.c.father_name,
-                  person.c.phone, person.c.sex, person.c.birth_date, person.c.registered_on,
-                  household.c.area_id)
+# The registry's columns that the preparation reads, kept as text (dates as ISO text) in the
+# raw table the job reads the registry into.
+RAW_COLUMNS: tuple[str, ...] = tuple(c for c in PERSON_COLUMNS if c != "registered_on")
+# Rows fetched from the registry at a time (a chunk is converted to Arrow, then inserted).
+CHUNK_ROWS = 100_000
+
+
+def _persons_query(columns: tuple[str, ...] = PERSON_COLUMNS) -> sa.Select:
+    source = {**{c.name: c for c in person.c}, "area_id": household.c.area_id}
+    return (
+        sa.select(*[source[c] for c in columns])
         .select_from(person.outerjoin(household,
                                       household.c.household_id == person.c.household_id))
         .order_by(person.c.person_id)
     )
+
+
+def read_persons(engine: sa.Engine) -> pd.DataFrame:
+    """Every person of the registry with their household's area (None when the household is
+    missing), sorted by person_id. (The job itself reads in chunks: read_raw_persons.)"""
     with engine.connect() as conn:
-        result = conn.execute(query)
+        result = conn.execute(_persons_query())
         frame = pd.DataFrame(result.fetchall(), columns=list(PERSON_COLUMNS), dtype=object)
     return frame
 
 
-def _digits(values: pd.Series, keep_last: int | None = None, minimum: int = 1) -> pd.Series:
-    text = values.astype("string").str.replace("O", "0", regex=False).str.replace(
-        r"\D", "", regex=True)
-    if keep_last:
-        text = text.str[-keep_last:]
-    text = text.where(text.str.len() >= minimum)
-    return text.astype(object).where(text.notna(), None)
+def _as_text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return None if pd.isna(value) else str(value)
+
+
+def _text_array(values: list[Any]) -> pa.Array:
+    """A column as Arrow text, as pandas' astype("string") gives it: missing values (None,
+    NaN, NaT) null, anything else str() (a date: its ISO text)."""
+    try:
+        return pa.array(values, type=pa.string(), from_pandas=True)
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        pass
+    # Dates (a registry's birth dates): converted by Arrow, ISO text as str() gives it.
+    if not any(isinstance(v, dt.datetime) for v in values):
+        try:
+            dates = pa.array(values, from_pandas=True)
+        except (pa.ArrowTypeError, pa.ArrowInvalid):
+            dates = None
+        if dates is not None and dates.type == pa.date32():
+            return dates.cast(pa.string())
+    return pa.array([_as_text(v) for v in values], type=pa.string(), from_pandas=True)
+
+
+def _raw_table(columns: list[list[Any]], names: tuple[str, ...] = RAW_COLUMNS) -> pa.Table:
+    return pa.table({name: _text_array(values) for name, values in zip(names, columns,
+                                                                        strict=True)})
+
+
+def _create_raw(con, table: str, extra: str = "") -> None:
+    columns = ", ".join(f"{c} VARCHAR" for c in RAW_COLUMNS)
+    con.execute(f"CREATE TABLE {table} ({columns}{extra})")
+
+
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """The cyclic garbage collector paused: reading makes many short-lived objects and no
+    cycles, and the collector's passes over each chunk's rows took a third of the read."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def read_raw_persons(engine: sa.Engine, con, table: str, *,
+                     chunk_rows: int = CHUNK_ROWS) -> int:
+    """Read the registry's persons (RAW_COLUMNS) into a new DuckDB table of text columns,
+    ``chunk_rows`` at a time (Python never holds every person); the number of persons."""
+    _create_raw(con, table)
+    count = 0
+    with _no_cyclic_gc(), engine.connect() as conn:
+        result = conn.execution_options(yield_per=chunk_rows).execute(
+            _persons_query(RAW_COLUMNS))
+        for rows in result.partitions():
+            chunk = _raw_table([list(column) for column in zip(*rows, strict=True)])
+            con.register("linkage_raw_chunk", chunk)
+            try:
+                con.execute(f"INSERT INTO {table} SELECT * FROM linkage_raw_chunk")
+            finally:
+                con.unregister("linkage_raw_chunk")
+            count += len(rows)
+    return count
 
 
 def _dates(values: pd.Series) -> pd.Series:
     return pd.to_datetime(values.astype("string"), errors="coerce", format="ISO8601")
 
 
-def prepare(frame: pd.DataFrame) -> pd.DataFrame:
-    """The model's input (model.MODEL_COLUMNS) from read_persons' frame."""
-    out = pd.DataFrame({"unique_id": frame["person_id"].astype(str)})
-    out["household_id"] = frame["household_id"].astype(object)
+def _sexes(values: pd.Series) -> pd.Series:
+    return values.astype("string").str.strip().str.upper()
+
+
+def _lookups(con, raw: str) -> dict[str, pa.Table]:
+    """What Python computes once per distinct value of the raw table, as Arrow tables to join:
+    the name keys (names.py) of every first, last and father's name, the sex as written
+    upper case, and the birth dates parsed (ISO 8601; anything else unknown)."""
+    def distinct(sql: str) -> list[str]:
+        return [row[0] for row in con.execute(sql).fetchall()]
+
+    found = distinct(
+        f"SELECT first_name FROM {raw} WHERE first_name IS NOT NULL UNION "
+        f"SELECT last_name FROM {raw} WHERE last_name IS NOT NULL UNION "
+        f"SELECT father_name FROM {raw} WHERE father_name IS NOT NULL")
+    text = pa.string()
+    name_keys = pa.table({
+        "name": pa.array(found, type=text),
+        "clean": pa.array([names.clean(n) for n in found], type=text),
+        "key": pa.array([names.key(n) for n in found], type=text),
+        "core": pa.array([names.core(n) for n in found], type=text),
+        "skel": pa.array([names.skeleton(n) for n in found], type=text),
+    })
+    written = pd.Series(distinct(f"SELECT DISTINCT sex FROM {raw} WHERE sex IS NOT NULL"),
+                        dtype=object)
+    sexes = pa.table({"value": pa.array(written.tolist(), type=text),
+                      "sex": pa.array(_sexes(written).tolist(), type=text, from_pandas=True)})
+    given = pd.Series(distinct(f"SELECT DISTINCT birth_date FROM {raw} "
+                               "WHERE birth_date IS NOT NULL"), dtype=object)
+    born = _dates(given)
+    known = born.notna()
+    year, month, day = (pa.array(part.astype("Int64"), type=pa.int64())
+                        for part in (born.dt.year, born.dt.month, born.dt.day))
+    dates = pa.table({
+        "value": pa.array(given.tolist(), type=text),
+        "birth_date": pa.array(born.dt.date.where(known, None).tolist(), type=pa.date32()),
+        "birth_year": year, "birth_month": month, "birth_day": day,
+    })
+    return {"linkage_name_keys": name_keys, "linkage_sexes": sexes, "linkage_dates": dates}
+
+
+def _digits_sql(column: str) -> str:
+    # Letter O read as 0, then every character but a decimal digit (Unicode Nd, as Python's
+    # \d) removed.
+    return f"regexp_replace(replace({column}, 'O', '0'), '\\P{{Nd}}', '', 'g')"
+
+
+# The model's input columns (model.MODEL_COLUMNS) as SQL over the raw table ``r`` (with the
+# digits of its national_id and phone) and the lookups joined to it: f, l, a (first, last,
+# father's name keys), s (sex), b (birth date).
+_PREPARED_SQL: dict[str, str] = {
+    "unique_id": "CAST(r.person_id AS VARCHAR)",
+    "household_id": "r.household_id",
     # A person whose household is missing gets an area of its own: no area is shared.
-    out["area_id"] = frame["area_id"].where(frame["area_id"].notna(),
-                                            "?" + frame["household_id"].astype(str))
-    out["sex"] = frame["sex"].astype("string").str.strip().str.upper().astype(object)
-    out["national_id"] = _digits(frame["national_id"], minimum=10)
-    out["phone"] = _digits(frame["phone"], keep_last=10, minimum=7)
-    first = names.keys_frame(frame["first_name"], "first")
-    last = names.keys_frame(frame["last_name"], "last")
-    father = names.keys_frame(frame["father_name"], "father")
-    for col in ("first_clean", "first_key", "first_core", "first_skel"):
-        out[col] = first[col]
-    out["first_initial"] = first["first_core"].str[:1]
-    out["last_key"] = last["last_key"]
-    out["last_skel"] = last["last_skel"]
-    out["father_key"] = father["father_key"]
-    out["father_core"] = father["father_core"]
-    pair = pd.DataFrame({"a": first["first_key"], "b": last["last_key"]})
-    low = pair.min(axis=1, skipna=True)
-    high = pair.max(axis=1, skipna=True)
-    both = pair["a"].notna() & pair["b"].notna()
-    out["name_pair"] = (low + "|" + high).where(both, None)
-    born = _dates(frame["birth_date"])
-    out["birth_date"] = born.dt.date.astype(object).where(born.notna(), None)
-    out["birth_year"] = born.dt.year.astype("Int64")
-    out["birth_month"] = born.dt.month.astype("Int64")
-    out["birth_day"] = born.dt.day.astype("Int64")
-    return out[list(linkage_model.MODEL_COLUMNS)]
+    "area_id": "coalesce(r.area_id, '?' || r.household_id)",
+    "sex": "s.sex",
+    "national_id": "CASE WHEN length(r.national_digits) >= 10 THEN r.national_digits END",
+    "phone": "CASE WHEN length(r.phone_digits) >= 7 THEN r.phone_digits END",
+    "first_clean": "f.clean",
+    "first_key": "f.key",
+    "first_core": "f.core",
+    "first_skel": "f.skel",
+    "first_initial": "left(f.core, 1)",
+    "last_key": "l.key",
+    "last_skel": "l.skel",
+    "father_key": "a.key",
+    "father_core": "a.core",
+    "father_skel": "a.skel",
+    "name_pair": "CASE WHEN f.key IS NOT NULL AND l.key IS NOT NULL "
+                 "THEN least(f.key, l.key) || '|' || greatest(f.key, l.key) END",
+    "birth_date": "b.birth_date",
+    "birth_year": "b.birth_year",
+    "birth_month": "b.birth_month",
+    "birth_day": "b.birth_day",
+}
+
+
+def prepare_in_duckdb(con, raw: str, out: str, *, order_by: str = "unique_id") -> None:
+    """Create the table ``out`` of the model's input (model.MODEL_COLUMNS) from the raw
+    persons table ``raw`` (RAW_COLUMNS, text), sorted by ``order_by`` (SQL over the output
+    columns or ``r.``, the raw table).
+
+    Digits-only national id (the letter O read as 0; 10 digits at least) and phone (its last
+    10 digits; 7 at least); the sex upper case; a person without a household's area gets an
+    area of their own; name keys (names.py) and birth dates computed once per distinct
+    value."""
+    missing = [c for c in linkage_model.MODEL_COLUMNS if c not in _PREPARED_SQL]
+    if missing:
+        raise RuntimeError(f"job._PREPARED_SQL does not give {', '.join(missing)}")
+    lookups = _lookups(con, raw)
+    columns = ", ".join(f"{_PREPARED_SQL[c]} AS {c}" for c in linkage_model.MODEL_COLUMNS)
+    for name, table in lookups.items():
+        con.register(name, table)
+    try:
+        con.execute(
+            f"CREATE TABLE {out} AS SELECT {columns} "
+            f"FROM (SELECT *, {_digits_sql('national_id')} AS national_digits, "
+            f"right({_digits_sql('phone')}, 10) AS phone_digits FROM {raw}) r "
+            "LEFT JOIN linkage_name_keys f ON f.name = r.first_name "
+            "LEFT JOIN linkage_name_keys l ON l.name = r.last_name "
+            "LEFT JOIN linkage_name_keys a ON a.name = r.father_name "
+            "LEFT JOIN linkage_sexes s ON s.value = r.sex "
+            "LEFT JOIN linkage_dates b ON b.value = r.birth_date "
+            f"ORDER BY {order_by}")
+    finally:
+        for name in lookups:
+            con.unregister(name)
+
+
+def prepare(frame: pd.DataFrame) -> pd.DataFrame:
+    """The model's input (model.MODEL_COLUMNS) from read_persons' frame, in its order and
+    index: prepare_in_duckdb run on the frame in a DuckDB of its own."""
+    import duckdb
+
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute("SET threads = 1")
+        _create_raw(con, "raw_persons", ", row_number BIGINT")
+        chunk = _raw_table([frame[c].tolist() for c in RAW_COLUMNS]).append_column(
+            "row_number", pa.array(np.arange(len(frame), dtype=np.int64)))
+        con.register("frame_persons", chunk)
+        con.execute("INSERT INTO raw_persons SELECT * FROM frame_persons")
+        con.unregister("frame_persons")
+        prepare_in_duckdb(con, "raw_persons", "prepared", order_by="r.row_number")
+        cursor = con.execute("SELECT * FROM prepared")
+        names_ = [d[0] for d in cursor.description]
+        rows = cursor.fetchall()
+    finally:
+        con.close()
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(names_)
+    out = pd.DataFrame({c: pd.Series(list(v), index=frame.index, dtype=object)
+                        for c, v in zip(names_, columns, strict=True)})
+    out["unique_id"] = out["unique_id"].astype(str)
+    for c in ("birth_year", "birth_month", "birth_day"):
+        out[c] = out[c].astype("Int64")
+    return out
 
 
 # --- enrolments: what each person of a pair receives --------------------------------------
@@ -314,60 +493,61 @@ def _patched(model: dict[str, Any], *, u: dict[tuple[str, str], float] | None = 
     return model
 
 
-def score(prepared: pd.DataFrame, options: linkage_model.ModelOptions, *,
-          threads: int = linkage_model.DEFAULT_THREADS, memory_limit: str | None = linkage_model.DEFAULT_MEMORY_LIMIT,
+def connect(threads: int = linkage_model.DEFAULT_THREADS,
+            memory_limit: str | None = linkage_model.DEFAULT_MEMORY_LIMIT):
+    """An in-process DuckDB with the job's threads and memory limit."""
+    import duckdb
+
+    con = duckdb.connect(":memory:")
+    con.execute(f"SET threads = {int(threads)}")
+    if memory_limit:
+        con.execute(f"SET memory_limit = '{memory_limit}'")
+    return con
+
+
+def score(con, options: linkage_model.ModelOptions, *, persons: str = "persons",
           progress: Progress = _noop) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
-    """Train the model on ``prepared`` and score the blocked pairs.
+    """Train the model on the prepared table ``persons`` of the DuckDB ``con`` (from
+    prepare_in_duckdb) and score the blocked pairs.
 
     Returns the scored pairs at or above the threshold (Splink's columns, with gamma_ and
     mw_ per comparison), the pairs each blocking pass adds and the trained parameters.
     """
-    import duckdb
     from splink import DuckDBAPI, Linker
 
     _quiet_splink()
-    con = duckdb.connect(":memory:")
-    try:
-        con.execute(f"SET threads = {int(threads)}")
-        if memory_limit:
-            con.execute(f"SET memory_limit = '{memory_limit}'")
-        con.register("prepared_frame", prepared)
-        con.execute("CREATE TABLE persons AS SELECT * FROM prepared_frame ORDER BY unique_id")
-        con.unregister("prepared_frame")
-        db_api = DuckDBAPI(connection=con)
-        table = db_api.register("persons", table_name="persons_input")
-        linker = Linker(table, linkage_model.settings(options), log_level=logging.ERROR)
+    db_api = DuckDBAPI(connection=con)
+    table = db_api.register(persons, table_name="persons_input")
+    linker = Linker(table, linkage_model.settings(options), log_level=logging.ERROR)
 
-        progress(0.05, "estimating the share of duplicates")
-        linker.training.estimate_probability_two_random_records_match(
-            [linkage_model.PRIOR_RULE], recall=options.prior_recall)
-        progress(0.15, "estimating u on random pairs")
-        linker.training.estimate_u_using_random_sampling(
-            max_pairs=options.u_max_pairs, seed=options.seed)
-        model = _patched(linker.misc.save_model_to_json(), u=exact_u(con, "persons"))
-        linker = Linker(table, model, log_level=logging.ERROR)
-        notes: list[str] = []
-        for i, rule in enumerate(linkage_model.EM_RULES):
-            progress(0.3 + 0.1 * i, f"training (pass {i + 1} of {len(linkage_model.EM_RULES)})")
-            try:
-                linker.training.estimate_parameters_using_expectation_maximisation(rule)
-                model = linker.misc.save_model_to_json()
-            except ValueError as exc:
-                # Too few pairs (a small registry) can drive an m probability to underflow;
-                # the starting values of the model are kept for what this pass would train.
-                notes.append(f"training pass {i + 1} ({rule}) skipped: {exc}")
-                linker = Linker(table, model, log_level=logging.ERROR)
-        model = _patched(linker.misc.save_model_to_json(), m_floor=M_FLOOR)
-        linker = Linker(table, model, log_level=logging.ERROR)
-        progress(0.6, "scoring blocked pairs")
-        predictions = linker.inference.predict(threshold_match_probability=options.threshold)
-        frame = predictions.as_pandas_dataframe()
-        parameters = _trained_parameters(linker)
-        parameters["notes"] = notes
-        progress(0.9, "counting blocked pairs")
-        counts = _blocking_counts(table, options.blocking_sample)
-    finally:
-        con.close()
+    progress(0.05, "estimating the share of duplicates")
+    linker.training.estimate_probability_two_random_records_match(
+        [linkage_model.PRIOR_RULE], recall=options.prior_recall)
+    progress(0.15, "estimating u on random pairs")
+    linker.training.estimate_u_using_random_sampling(
+        max_pairs=options.u_max_pairs, seed=options.seed)
+    model = _patched(linker.misc.save_model_to_json(), u=exact_u(con, persons))
+    linker = Linker(table, model, log_level=logging.ERROR)
+    notes: list[str] = []
+    for i, rule in enumerate(linkage_model.EM_RULES):
+        progress(0.3 + 0.1 * i, f"training (pass {i + 1} of {len(linkage_model.EM_RULES)})")
+        try:
+            linker.training.estimate_parameters_using_expectation_maximisation(rule)
+            model = linker.misc.save_model_to_json()
+        except ValueError as exc:
+            # Too few pairs (a small registry) can drive an m probability to underflow;
+            # the starting values of the model are kept for what this pass would train.
+            notes.append(f"training pass {i + 1} ({rule}) skipped: {exc}")
+            linker = Linker(table, model, log_level=logging.ERROR)
+    model = _patched(linker.misc.save_model_to_json(), m_floor=M_FLOOR)
+    linker = Linker(table, model, log_level=logging.ERROR)
+    progress(0.6, "scoring blocked pairs")
+    predictions = linker.inference.predict(threshold_match_probability=options.threshold)
+    frame = predictions.as_pandas_dataframe()
+    parameters = _trained_parameters(linker)
+    parameters["notes"] = notes
+    progress(0.9, "counting blocked pairs")
+    counts = _blocking_counts(table, options.blocking_sample)
     return frame, counts, parameters
 
 
@@ -389,20 +569,40 @@ def _blocking_counts(table, sample: float) -> pd.DataFrame:
 
 
 def run_linkage(engine: sa.Engine, options: linkage_model.ModelOptions | None = None, *,
-                threads: int = linkage_model.DEFAULT_THREADS, memory_limit: str | None = linkage_model.DEFAULT_MEMORY_LIMIT,
-                as_of: dt.date | None = None, progress: Progress = _noop) -> LinkageResult:
-    """Run the job on the registry ``engine``; nothing is written anywhere."""
+                threads: int = linkage_model.DEFAULT_THREADS,
+                memory_limit: str | None = linkage_model.DEFAULT_MEMORY_LIMIT,
+                as_of: dt.date | None = None, truth: set[tuple[str, str]] | None = None,
+                progress: Progress = _noop) -> LinkageResult:
+    """Run the job on the registry ``engine``; nothing is written anywhere.
+
+    The persons are read in chunks into an in-process DuckDB, prepared there and scored there;
+    Python holds only the pairs found. ``truth`` (pairs known to be duplicates, as
+    evaluate.read_truth gives them): the blocking recall is computed on the prepared table
+    too, in ``result.blocking_recall``.
+    """
+    from indicators.linkage import evaluate
+
     options = options or linkage_model.ModelOptions()
     started = time.perf_counter()
     started_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     progress(0.0, "reading persons")
-    persons = read_persons(engine)
-    prepared = prepare(persons)
-    raw, blocking, parameters = score(
-        prepared, options, threads=threads, memory_limit=memory_limit,
-        progress=lambda f, m: progress(0.05 + 0.8 * f, m))
+    con = connect(threads, memory_limit)
+    try:
+        persons = read_raw_persons(engine, con, "raw_persons")
+        progress(0.04, "preparing persons")
+        prepare_in_duckdb(con, "raw_persons", "persons")
+        con.execute("DROP TABLE raw_persons")
+        if options.placeholder_days is None:
+            options = dataclasses.replace(options, placeholder_days=placeholder_days(con, "persons"))
+        raw, blocking, parameters = score(
+            con, options, persons="persons", progress=lambda f, m: progress(0.05 + 0.8 * f, m))
+        areas = _areas(con, "persons", raw)
+        recall = evaluate.blocking_recall(con, truth, table="persons") if truth is not None \
+            else None
+    finally:
+        con.close()
     progress(0.9, "clustering and enrolments")
-    pairs, evidence = _pairs_and_evidence(raw, prepared)
+    pairs, evidence = _pairs_and_evidence(raw, areas)
     if as_of is None:
         from indicators.engine import default_as_of
         as_of = default_as_of(engine)
@@ -410,9 +610,9 @@ def run_linkage(engine: sa.Engine, options: linkage_model.ModelOptions | None = 
                                    as_of)
     _flag_programmes(pairs, programmes)
     result = LinkageResult(
-        started_at=started_at, seconds=time.perf_counter() - started, persons=len(persons),
+        started_at=started_at, seconds=time.perf_counter() - started, persons=persons,
         options=options, pairs=pairs, evidence=evidence, blocking=blocking,
-        parameters=parameters, as_of=as_of, prepared=prepared)
+        parameters=parameters, as_of=as_of, blocking_recall=recall)
     component_sizes = pairs.groupby("cluster_id").size() if len(pairs) else pd.Series(dtype=int)
     members = set(pairs["person_id_a"]) | set(pairs["person_id_b"])
     result.clusters = int(len(component_sizes))
@@ -421,7 +621,34 @@ def run_linkage(engine: sa.Engine, options: linkage_model.ModelOptions | None = 
     return result
 
 
-def _pairs_and_evidence(raw: pd.DataFrame, prepared: pd.DataFrame
+def _areas(con, persons: str, raw: pd.DataFrame) -> pd.Series:
+    """The area (as prepared) of each person of the scored pairs, indexed by person id."""
+    if raw.empty:
+        return pd.Series(dtype=object)
+    ids = pa.table({"unique_id": _text_array(
+        sorted(set(raw["unique_id_l"].astype(str)) | set(raw["unique_id_r"].astype(str))))})
+    con.register("linkage_pair_ids", ids)
+    try:
+        found = con.execute(f"SELECT p.unique_id, p.area_id FROM {persons} p "
+                            "JOIN linkage_pair_ids USING (unique_id)").fetchall()
+    finally:
+        con.unregister("linkage_pair_ids")
+    return pd.Series({pid: area for pid, area in found}, dtype=object)
+
+
+def _comparison_weight(raw: pd.DataFrame, name: str) -> pd.Series | float:
+    """A comparison's match weight in a pair, with its term-frequency adjustment (agreeing on
+    a rare name weighs more than on Muhammad): the weights of a pair's comparisons then add
+    up, with the prior, to the pair's match weight."""
+    if f"mw_{name}" not in raw:
+        return np.nan
+    weight = raw[f"mw_{name}"].astype(float)
+    if f"mw_tf_adj_{name}" in raw:
+        weight = weight + raw[f"mw_tf_adj_{name}"].astype(float)
+    return weight.round(6)
+
+
+def _pairs_and_evidence(raw: pd.DataFrame, areas: pd.Series
                         ) -> tuple[pd.DataFrame, pd.DataFrame]:
     labels = _level_labels()
     if raw.empty:
@@ -444,12 +671,11 @@ def _pairs_and_evidence(raw: pd.DataFrame, prepared: pd.DataFrame
     pairs = pairs.iloc[order].reset_index(drop=True)
     raw = raw.iloc[order].reset_index(drop=True)
     pairs["cluster_id"] = clusters(pairs)
-    area = prepared.set_index("unique_id")["area_id"]
-    pairs["area_id_a"] = pairs["person_id_a"].map(area)
+    pairs["area_id_a"] = pairs["person_id_a"].map(areas)
     rows = []
     for name, level_labels in labels.items():
         gamma = raw[f"gamma_{name}"].astype(int)
-        weight = raw[f"mw_{name}"].astype(float).round(6) if f"mw_{name}" in raw else np.nan
+        weight = _comparison_weight(raw, name)
         rows.append(pd.DataFrame({
             "person_id_a": pairs["person_id_a"], "person_id_b": pairs["person_id_b"],
             "comparison": name, "level": gamma,

@@ -26,13 +26,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from indicators.linkage.dates import BIRTH_DATE_LEVELS, BIRTH_DATE_NULL
+from indicators.linkage.dates import BIRTH_DATE_NULL, PLACEHOLDER_DAYS, birth_date_levels
 
 # Columns of the prepared table that the model reads (job.prepare writes them).
 MODEL_COLUMNS: tuple[str, ...] = (
     "unique_id", "household_id", "area_id", "sex", "national_id", "phone",
     "first_clean", "first_key", "first_core", "first_skel", "first_initial",
-    "last_key", "last_skel", "father_key", "father_core", "name_pair",
+    "last_key", "last_skel", "father_key", "father_core", "father_skel", "name_pair",
     "birth_date", "birth_year", "birth_month", "birth_day",
 )
 
@@ -44,6 +44,11 @@ EVIDENCE_FIELDS: dict[str, tuple[str, ...]] = {
     "sex": ("sex",),
     "household": ("household_id", "area_id", "last_name", "father_name", "phone"),
 }
+
+
+# The level that reads "agrees" to a reviewer when it is not a comparison's first: two
+# records of one household with unlike first names (first) only partly agree.
+AGREEING_LEVEL: dict[str, str] = {"household": "same household"}
 
 
 def _level(sql: str, label: str, m: float | None = None, *, null: bool = False,
@@ -63,19 +68,25 @@ def _level(sql: str, label: str, m: float | None = None, *, null: bool = False,
     return level
 
 
-# Starting m probabilities of the birth-date levels (dates.BIRTH_DATE_LEVELS, in order).
-BIRTH_DATE_M: tuple[float, ...] = (0.45, 0.08, 0.15, 0.15, 0.05, 0.07)
+# Starting m probabilities of the birth-date levels (dates.birth_date_levels, in order).
+BIRTH_DATE_M: tuple[float, ...] = (0.45, 0.08, 0.15, 0.15, 0.05, 0.05, 0.07)
 
 _SWAPPED = "(first_key_l = last_key_r AND last_key_l = first_key_r)"
 _NEAR_YEAR_LR = ("(birth_year_l IS NULL OR birth_year_r IS NULL "
                  "OR abs(birth_year_l - birth_year_r) <= 2)")
 SWAPPED = "first and last names swapped"
-# Father's name: the same, or one written as the other's given name only ("Ali Khan" and
-# "Ali"): the shorter core (Muhammad left out) begins the longer one, at 3 letters or more.
+SAME_BUT_FOR_TITLE = "same name but for Muhammad or a title (Bibi, Syed...)"
+# Father's name: the same (spelling-aware: key, core or consonants), one slip apart in a name
+# of 5 letters or more, or one written as the other's given name only ("Ali Khan" and "Ali"):
+# the shorter core (Muhammad left out) begins the longer one, at 3 letters or more.
 _FATHER = ("(father_key_l = father_key_r OR father_core_l = father_core_r "
+           "OR father_skel_l = father_skel_r "
+           "OR (least(length(father_core_l), length(father_core_r)) >= 5 "
+           "AND damerau_levenshtein(father_core_l, father_core_r) <= 1) "
            "OR (least(length(father_core_l), length(father_core_r)) >= 3 "
            "AND (starts_with(father_core_l, father_core_r) "
            "OR starts_with(father_core_r, father_core_l))))")
+_FATHER_UNKNOWN = "(father_key_l IS NULL OR father_key_r IS NULL)"
 # Family name: the same (spelling-aware, one slip allowed in names of 4 letters or more),
 # swapped with the first name, or missing on either side (no contradiction).
 _SURNAME = ("(last_key_l IS NULL OR last_key_r IS NULL OR last_key_l = last_key_r "
@@ -85,14 +96,25 @@ _SURNAME = ("(last_key_l IS NULL OR last_key_r IS NULL OR last_key_l = last_key_
             f"OR {_SWAPPED})")
 
 
-def comparisons() -> list[dict[str, Any]]:
-    """The comparisons as Splink settings dicts (CustomComparison arguments)."""
+# First names alike: any first-name level above "different names" (spelling, title, one
+# letter, consonants, similar, swapped with the family name).
+_NAMES_ALIKE = ("first_key_l = first_key_r OR first_core_l = first_core_r "
+                "OR first_skel_l = first_skel_r "
+                "OR damerau_levenshtein(first_core_l, first_core_r) <= 1 "
+                "OR jaro_winkler_similarity(first_key_l, first_key_r) >= 0.8 "
+                f"OR {_SWAPPED}")
+
+
+def comparisons(placeholder_days: tuple[tuple[int, int], ...] = PLACEHOLDER_DAYS
+                ) -> list[dict[str, Any]]:
+    """The comparisons as Splink settings dicts (CustomComparison arguments); the birth-date
+    levels know these month-days as year-only placeholders (labels do not depend on them)."""
     first_name = {
         "output_column_name": "first_name",
         "comparison_description": "first name (spelling-aware, swap-aware)",
         "comparison_levels": [
             _level("first_key_l IS NULL OR first_key_r IS NULL", "missing", null=True),
-            _level("first_clean_l = first_clean_r", "same name", 0.55),
+            _level("first_clean_l = first_clean_r", "same name", 0.55, tf="first_clean"),
             _level("first_key_l = first_key_r", "same name, other spelling", 0.15),
             # A swap counts with birth years at most two apart (or unknown); any other swap
             # is scored as the names compare (different names, mostly). The father's name is
@@ -100,8 +122,9 @@ def comparisons() -> list[dict[str, Any]]:
             # the father twice (its u, counted over swaps with the same father, already
             # makes a family resemblance rare).
             _level(f"{_SWAPPED} AND {_NEAR_YEAR_LR}", SWAPPED, 0.07),
-            _level("first_core_l = first_core_r", "same name but for Muhammad", 0.05),
+            _level("first_core_l = first_core_r", SAME_BUT_FOR_TITLE, 0.05),
             _level("damerau_levenshtein(first_key_l, first_key_r) <= 1 "
+                   "OR damerau_levenshtein(first_core_l, first_core_r) <= 1 "
                    "OR jaro_winkler_similarity(first_clean_l, first_clean_r) >= 0.92",
                    "one letter apart", 0.08),
             _level("first_skel_l = first_skel_r", "same consonants", 0.04),
@@ -115,7 +138,9 @@ def comparisons() -> list[dict[str, Any]]:
         "comparison_description": "birth date (swaps, year off by one, year-only dates)",
         "comparison_levels": [
             _level(BIRTH_DATE_NULL, "missing", null=True),
-            *[_level(sql, label, m) for (label, sql), m in zip(BIRTH_DATE_LEVELS, BIRTH_DATE_M, strict=True)],
+            *[_level(sql, label, m, tf="birth_date" if i == 0 else None)
+              for i, ((label, sql), m) in enumerate(zip(birth_date_levels(placeholder_days),
+                                                       BIRTH_DATE_M, strict=True))],
             _level("ELSE", "different dates", 0.05),
         ],
     }
@@ -144,13 +169,26 @@ def comparisons() -> list[dict[str, Any]]:
         "comparison_description": "household context: household, family names, area, phone "
                                   "(one comparison, not several)",
         "comparison_levels": [
+            # Two records of one household with unlike first names are mostly two
+            # persons (twins share a birth date, siblings a father): the level is its own,
+            # weaker than "same household".
+            _level(f"household_id_l = household_id_r AND NOT ({_NAMES_ALIKE})",
+                   "same household, unlike first names", 0.01),
             _level("household_id_l = household_id_r", "same household", 0.25),
             _level(f"{_FATHER} AND {_SURNAME} AND area_id_l = area_id_r",
                    "same family and father, same area", 0.1),
             _level("phone_l = phone_r", "same phone, other household", 0.15),
-            _level(f"{_FATHER} AND {_SURNAME}", "same family and father, other area", 0.3),
+            # Written the same (father's and family names' keys equal) is rarer among
+            # strangers than alike (a slip, a given name only, a family name missing).
+            _level("father_key_l = father_key_r AND last_key_l = last_key_r",
+                   "same family and father written the same, other area", 0.2),
+            _level(f"{_FATHER} AND {_SURNAME}", "same family and father, other area", 0.1),
+            _level(f"{_FATHER_UNKNOWN} AND {_SURNAME} AND area_id_l = area_id_r",
+                   "same family name, father unknown, same area", 0.04),
             _level(f"{_FATHER}", "same father's name", 0.08),
             _level(f"{_SURNAME} AND area_id_l = area_id_r", "same family name, same area", 0.04),
+            _level(f"{_FATHER_UNKNOWN} AND {_SURNAME}",
+                   "same family name, father unknown, other area", 0.03),
             _level("area_id_l = area_id_r", "same area", 0.03),
             _level("ELSE", "nothing in common", 0.05),
         ],
@@ -183,10 +221,14 @@ BLOCKING_RULES: tuple[tuple[str, str], ...] = (
 )
 
 # Training: EM on two passes, each leaving out the comparisons its rule fixes.
+# Each pass trains the comparisons whose columns its rule leaves out: the first (name, date
+# and father alike: mostly duplicates, even among a million persons) trains national id and
+# sex; the second trains names, dates and the household context. A pass blocked on the
+# household is left out: its duplicates are outnumbered by twins and siblings, whom EM
+# takes for duplicates with "different names".
 EM_RULES: tuple[str, ...] = (
     "l.first_core = r.first_core AND l.birth_date = r.birth_date AND l.father_core = r.father_core",
     "l.national_id = r.national_id",
-    "l.household_id = r.household_id",
 )
 # The prior: pairs with the same name, same birth date and same father (a deterministic
 # rule), assumed to be this share of all duplicates.
@@ -214,6 +256,8 @@ class ModelOptions:
     max_iterations: int = 25
     prior_recall: float = PRIOR_RECALL
     blocking_sample: float = 0.2     # share of records sampled to count blocked pairs
+    # Month-days written for a year-only birth date; None: found in the data by the job.
+    placeholder_days: tuple[tuple[int, int], ...] | None = None
 
 
 def settings(options: ModelOptions) -> dict[str, Any]:
@@ -221,7 +265,7 @@ def settings(options: ModelOptions) -> dict[str, Any]:
     return {
         "link_type": "dedupe_only",
         "unique_id_column_name": "unique_id",
-        "comparisons": comparisons(),
+        "comparisons": comparisons(options.placeholder_days or PLACEHOLDER_DAYS),
         "blocking_rules_to_generate_predictions": [
             {"blocking_rule": sql, "sql_dialect": "duckdb"} for _, sql in BLOCKING_RULES],
         "retain_matching_columns": True,

@@ -10,7 +10,8 @@ fewer distinct names than persons), are what the comparisons and blocking rules 
   "abd ul"/"abdul" joined, then kh -> k, q -> k, gh -> g, ph -> f, ee -> i, oo/ou -> u,
   w -> v... letters doubled written once, spaces dropped. Two spellings of one
   name usually share this key.
-- ``core``: the key without a leading Muhammad (men are recorded with and without it).
+- ``core``: the key without a leading Muhammad or title (Bibi, Syed, Haji, Hafiz, Mian,
+  Maulana): men are recorded with and without Muhammad, women with and without Bibi.
 - ``skeleton``: the key's first letter and its consonants (vowels and y, h dropped):
   Yousaf, Yusuf and Yousuf all give "ysf". Coarser: used for blocking and a weak level.
 
@@ -28,8 +29,15 @@ import pandas as pd
 
 # Short forms of Muhammad, as whole words (after clean()); longer spellings are recognised by
 # _MUHAMMAD_SPELLED (Muhammad, Mohammad, Mohammed, Muhamad, Moohammad, Mohmmad...).
-MUHAMMAD_SHORT: frozenset[str] = frozenset({"mohd", "muhd", "mhd", "md", "mohmd"})
+MUHAMMAD_SHORT: frozenset[str] = frozenset({"mohd", "muhd", "mhd", "md", "mohmd", "m"})
 MUHAMMAD = "mhd"
+# Leading words recorded or left out at will, as spelled after clean() and the spelling rules
+# (bibee, beebi -> bibi; sayyid -> sayid): the core leaves them out.
+TITLES: frozenset[str] = frozenset({
+    "bibi", "bi", "syed", "sayed", "sayid", "said", "sied", "haji", "hafiz", "hafez", "mian",
+    "mia", "maulana", "molana", "mulana", "maulvi", "molvi", "sahibzada", "pir", "qazi",
+    "kazi", "sardar",
+})
 
 # Spelling rules applied in order to the joined name (after clean and Muhammad).
 _RULES: tuple[tuple[str, str], ...] = (
@@ -44,11 +52,16 @@ _DOUBLED = re.compile(r"(.)\1+")
 _VOWELS = re.compile(r"[aeiouyh]")
 # After the spelling rules: m, then u/o, an optional h, vowels, m, vowels, d ("mahmud" is not).
 _MUHAMMAD_SPELLED = re.compile(r"^m[uo]+h?[aeiou]*m[aeiou]*d$")
+# A slip in Muhammad ("Muhmamad", "Mohmed", "Mahmad"): its consonants m-h-m-d or m-m-d with
+# any vowels and an -ad/-ed ending; Mahmood and Mahmud end otherwise and stay themselves.
+_MUHAMMAD_SLIP = re.compile(r"^m[aeiou]*h?[aeiou]*m+[aeiou]*m*[aeiou]*[ae]d$")
 
 
 def is_muhammad(word: str) -> bool:
     """Whether a cleaned word is a spelling of Muhammad."""
-    return word in MUHAMMAD_SHORT or bool(_MUHAMMAD_SPELLED.match(_spell(word)))
+    spelled = _spell(word)
+    return (word in MUHAMMAD_SHORT or bool(_MUHAMMAD_SPELLED.match(spelled))
+            or (len(word) <= 10 and bool(_MUHAMMAD_SLIP.match(spelled))))
 
 
 @lru_cache(maxsize=200_000)
@@ -94,12 +107,13 @@ def key(name: str | None) -> str | None:
 
 @lru_cache(maxsize=200_000)
 def core(name: str | None) -> str | None:
-    """The key without a leading Muhammad ("Muhammad Ali" and "Ali" share it)."""
+    """The key without a leading Muhammad or title ("Muhammad Ali" and "Ali", "Bibi Fatima"
+    and "Fatima" share it); a name that is only such words keeps them."""
     cleaned = clean(name)
     if cleaned is None:
         return None
     words = _words(cleaned)
-    if len(words) > 1 and words[0] == MUHAMMAD:
+    while len(words) > 1 and (words[0] == MUHAMMAD or _spell(words[0]) in TITLES):
         words = words[1:]
     return "".join(_spell(w) if w != MUHAMMAD else MUHAMMAD for w in words) or None
 

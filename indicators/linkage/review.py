@@ -64,10 +64,15 @@ NOT_COMPARED: frozenset[str] = frozenset({"person_id", "registered_on"})
 
 
 def _top_levels() -> dict[str, int]:
+    """Each comparison's agreeing level (Splink's number: else = 0): its first level, or the
+    one model.AGREEING_LEVEL names (a level placed above it is a partial agreement)."""
     out = {}
     for comp in model.comparisons():
-        non_null = [lv for lv in comp["comparison_levels"] if not lv.get("is_null_level")]
-        out[comp["output_column_name"]] = len(non_null) - 1
+        non_null = [lv["label_for_charts"] for lv in comp["comparison_levels"]
+                    if not lv.get("is_null_level")]
+        name = comp["output_column_name"]
+        agreeing = non_null.index(model.AGREEING_LEVEL.get(name, non_null[0]))
+        out[name] = len(non_null) - 1 - agreeing
     return out
 
 
@@ -102,7 +107,7 @@ def level_reading(comparison: str, level: Any) -> str:
         return MISSING
     if level == 0:
         return DIFFERS
-    return AGREES if level >= TOP_LEVEL.get(comparison, level) else PARTLY
+    return AGREES if level == TOP_LEVEL.get(comparison, level) else PARTLY
 
 
 def probability_words(probability: float) -> str:
