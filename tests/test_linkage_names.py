@@ -201,6 +201,10 @@ def test_national_id_levels(left, right, level: str):
     ({}, "same household"),
     ({"first_name": "Mohd Ali"}, "same household"),
     ({"first_name": "Zahid"}, "same household, unlike first names"),  # a brother, a twin
+    # A son named after his father: his father's name is the other's own.
+    ({"father_name": "Muhammad Ali Khan", "birth_date": None},
+     "same household, fathers' names differ"),
+    ({"father_name": None}, "same household"),
     ({"household_id": "HH-2", "area_id": "UC-9"},
      "same family and father written the same, other area"),
     ({"household_id": "HH-2", "area_id": "UC-9", "father_name": "Akbar Khaan"},
@@ -210,7 +214,7 @@ def test_national_id_levels(left, right, level: str):
     ({"household_id": "HH-2", "father_name": None, "area_id": "UC-9"},
      "same family name, father unknown, other area"),
     ({"household_id": "HH-2", "father_name": None}, "same family name, father unknown, same area"),
-    ({"household_id": "HH-2"}, "same family and father, same area"),
+    ({"household_id": "HH-2"}, "same family and father written the same, same area"),
     ({"household_id": "HH-2", "father_name": "Akbar"}, "same family and father, same area"),
     ({"household_id": "HH-2", "father_name": "Muhammad Akbar Khan", "area_id": "UC-9"},
      "same family and father, other area"),

@@ -433,7 +433,7 @@ def test_the_evidence_reads_each_comparison_in_the_models_order():
     ("first_name", 7, "agrees"), ("first_name", 6, "partly agrees"),
     ("first_name", 0, "differs"), ("first_name", -1, "missing"),
     ("national_id", 2, "agrees"), ("national_id", 1, "partly agrees"),
-    ("household", 10, "agrees"), ("household", 11, "partly agrees"),
+    ("household", 11, "agrees"), ("household", 12, "partly agrees"),
     ("household", 1, "partly agrees"), ("sex", None, "missing"),
 ])
 def test_level_readings(comparison, level, reading):

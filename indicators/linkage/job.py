@@ -424,8 +424,8 @@ M_FLOOR = 1e-3
 
 def exact_u(con, table: str) -> dict[tuple[str, str], float]:
     """u probabilities counted exactly (value frequencies) for the rare exact-match levels
-    that random sampling seldom sees: same id, one id digit apart, same household, same
-    phone in another household, swapped names. Keyed by (comparison, level label)."""
+    that random sampling seldom sees: same id, one id digit apart, same household (first
+    names alike or not), same phone in another household, swapped names. Keyed by (comparison, level label)."""
     def scalar(sql: str) -> float:
         value = con.execute(sql).fetchall()[0][0]
         return float(value or 0)
@@ -451,7 +451,17 @@ def exact_u(con, table: str) -> dict[tuple[str, str], float]:
     one_digit = max(masked - 13 * same("national_id",
                                          "national_id IS NOT NULL AND length(national_id) = 13"),
                     0)
-    same_household = same("household_id", "household_id IS NOT NULL")
+    # The pairs of each same-household level (a household has few members: its pairs are
+    # counted one by one, each at the first level it meets, as the comparison does).
+    pair_columns = ", ".join(f"l.{c} AS {c}_l, r.{c} AS {c}_r"
+                             for c in linkage_model.MODEL_COLUMNS)
+    household_levels = linkage_model.SAME_HOUSEHOLD_LEVELS
+    case = ("CASE " + " ".join(f"WHEN {sql} THEN {i}" for i, (_, sql) in enumerate(household_levels))
+            + " END")
+    per_level = dict(con.execute(
+        f"SELECT {case} AS level, count(*) FROM (SELECT {pair_columns} FROM {table} l "
+        f"JOIN {table} r ON l.household_id = r.household_id AND l.unique_id < r.unique_id) "
+        f"GROUP BY 1").fetchall())
     phone_other = (same("phone", "phone IS NOT NULL")
                    - same("phone, household_id", "phone IS NOT NULL"))
     with_first = pairs_of("first_key")
@@ -472,14 +482,25 @@ def exact_u(con, table: str) -> dict[tuple[str, str], float]:
     return {
         ("national_id", "same id"): share(same_id, with_id),
         ("national_id", "one digit apart"): share(one_digit, with_id),
-        ("household", "same household"): share(same_household, everyone),
+        **{("household", label): share(float(per_level.get(i, 0)), everyone)
+           for i, (label, _) in enumerate(household_levels)},
         ("household", "same phone, other household"): share(phone_other, everyone),
         ("first_name", linkage_model.SWAPPED): share(swapped, with_first),
     }
 
 
+def _m_values(model: dict[str, Any]) -> dict[tuple[str, str], float | None]:
+    """Each non-null level's m probability, keyed by (comparison, level label)."""
+    return {(comp["output_column_name"], level.get("label_for_charts")): level.get("m_probability")
+            for comp in model["comparisons"] for level in comp["comparison_levels"]
+            if not level.get("is_null_level")}
+
+
 def _patched(model: dict[str, Any], *, u: dict[tuple[str, str], float] | None = None,
-             m_floor: float | None = None) -> dict[str, Any]:
+             m_floor: float | None = None,
+             floor_levels: set[tuple[str, str]] = frozenset()) -> dict[str, Any]:
+    """``u``: these levels' u probabilities; ``m_floor``: the least m of any level, and the m
+    of the ``floor_levels``."""
     for comp in model["comparisons"]:
         for level in comp["comparison_levels"]:
             if level.get("is_null_level"):
@@ -488,7 +509,8 @@ def _patched(model: dict[str, Any], *, u: dict[tuple[str, str], float] | None = 
             if u and key in u:
                 level["u_probability"] = u[key]
             m = level.get("m_probability")
-            if m_floor is not None and isinstance(m, float) and m < m_floor:
+            if m_floor is not None and isinstance(m, float) and (m < m_floor
+                                                                 or key in floor_levels):
                 level["m_probability"] = m_floor
     return model
 
@@ -527,6 +549,7 @@ def score(con, options: linkage_model.ModelOptions, *, persons: str = "persons",
     linker.training.estimate_u_using_random_sampling(
         max_pairs=options.u_max_pairs, seed=options.seed)
     model = _patched(linker.misc.save_model_to_json(), u=exact_u(con, persons))
+    starting = _m_values(model)
     linker = Linker(table, model, log_level=logging.ERROR)
     notes: list[str] = []
     for i, rule in enumerate(linkage_model.EM_RULES):
@@ -539,7 +562,12 @@ def score(con, options: linkage_model.ModelOptions, *, persons: str = "persons",
             # the starting values of the model are kept for what this pass would train.
             notes.append(f"training pass {i + 1} ({rule}) skipped: {exc}")
             linker = Linker(table, model, log_level=logging.ERROR)
-    model = _patched(linker.misc.save_model_to_json(), m_floor=M_FLOOR)
+    model = linker.misc.save_model_to_json()
+    # A level no pair of the training passes reached keeps its starting m (Splink leaves
+    # it): with every pass run, it was not seen among the duplicates, and gets the floor.
+    unseen = set() if notes else {key for key, m in _m_values(model).items()
+                                  if m == starting.get(key)}
+    model = _patched(model, m_floor=M_FLOOR, floor_levels=unseen)
     linker = Linker(table, model, log_level=logging.ERROR)
     progress(0.6, "scoring blocked pairs")
     predictions = linker.inference.predict(threshold_match_probability=options.threshold)

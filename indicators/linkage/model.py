@@ -87,6 +87,9 @@ _FATHER = ("(father_key_l = father_key_r OR father_core_l = father_core_r "
            "AND (starts_with(father_core_l, father_core_r) "
            "OR starts_with(father_core_r, father_core_l))))")
 _FATHER_UNKNOWN = "(father_key_l IS NULL OR father_key_r IS NULL)"
+# Father's and family names written the same (keys equal): rarer among strangers than alike
+# (a slip, a given name only, a family name missing).
+_WRITTEN_THE_SAME = "(father_key_l = father_key_r AND last_key_l = last_key_r)"
 # Family name: the same (spelling-aware, one slip allowed in names of 4 letters or more),
 # swapped with the first name, or missing on either side (no contradiction).
 _SURNAME = ("(last_key_l IS NULL OR last_key_r IS NULL OR last_key_l = last_key_r "
@@ -98,11 +101,22 @@ _SURNAME = ("(last_key_l IS NULL OR last_key_r IS NULL OR last_key_l = last_key_
 
 # First names alike: any first-name level above "different names" (spelling, title, one
 # letter, consonants, similar, swapped with the family name).
-_NAMES_ALIKE = ("first_key_l = first_key_r OR first_core_l = first_core_r "
+NAMES_ALIKE = ("first_key_l = first_key_r OR first_core_l = first_core_r "
                 "OR first_skel_l = first_skel_r "
                 "OR damerau_levenshtein(first_core_l, first_core_r) <= 1 "
                 "OR jaro_winkler_similarity(first_key_l, first_key_r) >= 0.8 "
                 f"OR {_SWAPPED}")
+
+
+# The levels of two records of one household: (label, SQL), in the order of the household
+# comparison; job.exact_u counts their u within households.
+SAME_HOUSEHOLD_LEVELS: tuple[tuple[str, str], ...] = (
+    ("same household, unlike first names",
+     f"household_id_l = household_id_r AND NOT ({NAMES_ALIKE})"),
+    ("same household, fathers' names differ",
+     f"household_id_l = household_id_r AND NOT {_FATHER_UNKNOWN} AND NOT {_FATHER}"),
+    ("same household", "household_id_l = household_id_r"),
+)
 
 
 def comparisons(placeholder_days: tuple[tuple[int, int], ...] = PLACEHOLDER_DAYS
@@ -170,18 +184,18 @@ def comparisons(placeholder_days: tuple[tuple[int, int], ...] = PLACEHOLDER_DAYS
                                   "(one comparison, not several)",
         "comparison_levels": [
             # Two records of one household with unlike first names are mostly two
-            # persons (twins share a birth date, siblings a father): the level is its own,
-            # weaker than "same household".
-            _level(f"household_id_l = household_id_r AND NOT ({_NAMES_ALIKE})",
-                   "same household, unlike first names", 0.01),
-            _level("household_id_l = household_id_r", "same household", 0.25),
+            # persons (twins share a birth date, siblings a father), and so are two
+            # namesakes with different fathers (a son named after his father, a grandson
+            # after his grandfather): levels of their own, weaker than "same household".
+            _level(SAME_HOUSEHOLD_LEVELS[0][1], SAME_HOUSEHOLD_LEVELS[0][0], 0.01),
+            _level(SAME_HOUSEHOLD_LEVELS[1][1], SAME_HOUSEHOLD_LEVELS[1][0], 0.01),
+            _level(SAME_HOUSEHOLD_LEVELS[2][1], SAME_HOUSEHOLD_LEVELS[2][0], 0.25),
+            _level(f"{_WRITTEN_THE_SAME} AND area_id_l = area_id_r",
+                   "same family and father written the same, same area", 0.1),
             _level(f"{_FATHER} AND {_SURNAME} AND area_id_l = area_id_r",
-                   "same family and father, same area", 0.1),
+                   "same family and father, same area", 0.05),
             _level("phone_l = phone_r", "same phone, other household", 0.15),
-            # Written the same (father's and family names' keys equal) is rarer among
-            # strangers than alike (a slip, a given name only, a family name missing).
-            _level("father_key_l = father_key_r AND last_key_l = last_key_r",
-                   "same family and father written the same, other area", 0.2),
+            _level(_WRITTEN_THE_SAME, "same family and father written the same, other area", 0.2),
             _level(f"{_FATHER} AND {_SURNAME}", "same family and father, other area", 0.1),
             _level(f"{_FATHER_UNKNOWN} AND {_SURNAME} AND area_id_l = area_id_r",
                    "same family name, father unknown, same area", 0.04),
