@@ -1,10 +1,13 @@
-"""Benchmark of the record-linkage job against the demo registry's planted duplicates.
+"""Benchmark of the record-linkage job against planted duplicates.
 
     .venv/bin/python bench/bench_linkage.py --persons 100000,1000000 [--seed 1]
         [--workdir DIR] [--reuse] [--threads 2] [--baseline]
+        [--generator demo|foreign] [--profile kp|mixed|harsh]
 
-For each size it generates the demo registry (about 6.5 persons per household), then runs,
-each in a child process of its own, on the same data:
+For each size it generates a registry — the demo registry (about 6.5 persons per household)
+or, with ``--generator foreign``, one of bench/foreign_registry.py (a generator written from
+the registry contract alone, apart from the demo and the model: registries the model was
+not built on) — then runs, each in a child process of its own, on the same data:
 
 - ``socle``: the job as shipped (python -m indicators.linkage, Splink 5 on DuckDB, household
   context as one comparison);
@@ -13,9 +16,10 @@ each in a child process of its own, on the same data:
   sex, surname, father's name, phone, area, household), as a first Splink model would be.
 
 Measured per run: wall time, peak memory (the child's maximum resident set), precision,
-recall and F1 of the pairs at probability ≥ 0.5 against ``registry.truth/fuzzy_duplicates.csv``
-(each planted re-registration is one person twice; persons planted as sharing a national
-id are different persons). Prints one line per run, the ratios socle / baseline, and a
+recall and F1 of the pairs at probability ≥ 0.5 against the truth (the demo's
+``registry.truth/fuzzy_duplicates.csv``: each planted re-registration is one person twice;
+persons planted as sharing a national id are different persons; the foreign generator's
+``<registry>_truth.csv``: every pair of records of one person). Prints one line per run, the ratios socle / baseline, and a
 Markdown table for the README. Run it under ``nice`` on a shared machine.
 """
 
@@ -137,6 +141,12 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="reuse registries in --workdir")
     parser.add_argument("--baseline", action="store_true",
                         help="also run the generic Splink baseline")
+    parser.add_argument("--generator", choices=("demo", "foreign"), default="demo",
+                        help="demo: the demo registry's planted duplicates; foreign: "
+                             "bench/foreign_registry.py, a generator written apart from the "
+                             "demo and the model (--profile)")
+    parser.add_argument("--profile", choices=("kp", "mixed", "harsh"), default="kp",
+                        help="the foreign generator's noise profile (default kp)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--database-url", help=argparse.SUPPRESS)
     parser.add_argument("--truth", type=Path, help=argparse.SUPPRESS)
@@ -154,11 +164,20 @@ def main() -> None:
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores visible, "
           f"DuckDB threads {args.threads}", flush=True)
     for size in [int(s) for s in args.persons.split(",")]:
-        database = workdir / f"registry_{size}.db"
-        if not (args.reuse and database.exists()):
-            generate(Options(out=database, households=round(size / PERSONS_PER_HOUSEHOLD),
-                             seed=args.seed))
-        truth = database.with_name(f"{database.stem}.truth") / "fuzzy_duplicates.csv"
+        if args.generator == "demo":
+            database = workdir / f"registry_{size}.db"
+            truth = database.with_name(f"{database.stem}.truth") / "fuzzy_duplicates.csv"
+            if not (args.reuse and database.exists()):
+                generate(Options(out=database, households=round(size / PERSONS_PER_HOUSEHOLD),
+                                 seed=args.seed))
+        else:
+            database = workdir / f"foreign_{args.profile}_{size}.db"
+            truth = database.with_name(f"{database.stem}_truth.csv")
+            if not (args.reuse and database.exists()):
+                subprocess.run([sys.executable, str(ROOT / "bench" / "foreign_registry.py"),
+                                "--persons", str(size), "--out", str(database),
+                                "--truth", str(truth), "--seed", str(args.seed),
+                                "--profile", args.profile], check=True, stdout=subprocess.DEVNULL)
         url = f"sqlite:///{database}"
         variants = ["socle"] + (["baseline"] if args.baseline else [])
         found = {}
@@ -166,6 +185,8 @@ def main() -> None:
             figures = measure(variant, url, truth, args)
             found[variant] = figures
             rows.append((size, figures))
+            figures["registry"] = (f"foreign ({args.profile})" if args.generator == "foreign"
+                                   else "demo")
             print(f"{size:,} persons, {variant}: {figures['wall']:.1f} s, "
                   f"{figures['peak_mb']:,.0f} MB peak, precision {figures['precision']:.3f}, "
                   f"recall {figures['recall']:.3f}, F1 {figures['f1']:.3f} "
@@ -175,10 +196,11 @@ def main() -> None:
             s, b = found["socle"], found["baseline"]
             print(f"{size:,} persons, socle / baseline: F1 {s['f1'] / max(b['f1'], 1e-9):.2f}×, "
                   f"time {s['wall'] / b['wall']:.2f}×, memory {s['peak_mb'] / b['peak_mb']:.2f}×")
-    print("\n| persons | job | wall time | peak memory | precision | recall | F1 |")
-    print("|---|---|---|---|---|---|---|")
+    print("\n| registry | persons | job | wall time | peak memory | precision | recall | F1 |")
+    print("|---|---|---|---|---|---|---|---|")
     for size, f in rows:
-        print(f"| {size:,} | {f['variant']} | {f['wall']:.0f} s | {f['peak_mb'] / 1024:.2f} GB "
+        print(f"| {f['registry']} | {size:,} | {f['variant']} | {f['wall']:.0f} s "
+              f"| {f['peak_mb'] / 1024:.2f} GB "
               f"| {f['precision']:.3f} | {f['recall']:.3f} | {f['f1']:.3f} |")
 
 

@@ -77,11 +77,12 @@ _NEAR_YEAR_LR = ("(birth_year_l IS NULL OR birth_year_r IS NULL "
 SWAPPED = "first and last names swapped"
 SAME_BUT_FOR_TITLE = "same name but for Muhammad or a title (Bibi, Syed...)"
 # Father's name: the same (spelling-aware: key, core or consonants), one slip apart in a name
-# of 5 letters or more, or one written as the other's given name only ("Ali Khan" and "Ali"):
-# the shorter core (Muhammad left out) begins the longer one, at 3 letters or more.
+# of 8 letters or more (Hilal and Bilal, Zahid and Zahir are different fathers), or one
+# written as the other's given name only ("Ali Khan" and "Ali"): the shorter core (Muhammad
+# left out) begins the longer one, at 3 letters or more.
 _FATHER = ("(father_key_l = father_key_r OR father_core_l = father_core_r "
            "OR father_skel_l = father_skel_r "
-           "OR (least(length(father_core_l), length(father_core_r)) >= 5 "
+           "OR (least(length(father_core_l), length(father_core_r)) >= 8 "
            "AND damerau_levenshtein(father_core_l, father_core_r) <= 1) "
            "OR (least(length(father_core_l), length(father_core_r)) >= 3 "
            "AND (starts_with(father_core_l, father_core_r) "
