@@ -222,7 +222,12 @@ BLOCKING_RULES: tuple[tuple[str, str], ...] = (
     ("phone", "l.phone = r.phone"),
     ("first name and area",
      f"l.first_skel = r.first_skel AND l.area_id = r.area_id AND {_NEAR_YEAR}"),
-    ("first name and birth date", "l.first_core = r.first_core AND l.birth_date = r.birth_date"),
+    ("first name and birth date", "l.first_skel = r.first_skel AND l.birth_date = r.birth_date"),
+    # A slip in the first name, the same full birth date (not a 1st of a month, where
+    # year-only dates gather).
+    ("birth date and initial",
+     "l.birth_date = r.birth_date AND l.first_initial = r.first_initial AND l.sex = r.sex "
+     "AND l.birth_day <> 1"),
     ("names and birth year",
      "l.name_pair = r.name_pair AND l.birth_year = r.birth_year"),
     ("father and initial",

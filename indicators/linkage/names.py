@@ -74,6 +74,28 @@ def clean(name: str | None) -> str | None:
     return text or None
 
 
+def is_title(word: str) -> bool:
+    """Whether a cleaned word is a title the core leaves out, Bibi also with one slip ("Bib",
+    "Biib", "Bbii")."""
+    spelled = _spell(word)
+    return spelled in TITLES or (3 <= len(word) <= 5 and _one_slip(word, "bibi"))
+
+
+def _one_slip(a: str, b: str) -> bool:
+    """Whether ``a`` is ``b`` with one letter changed, dropped, added, or two adjacent
+    letters swapped."""
+    if a == b:
+        return True
+    if abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1
+                                  and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]])
+    short, long_ = (a, b) if len(a) < len(b) else (b, a)
+    return any(long_[:i] + long_[i + 1:] == short for i in range(len(long_)))
+
+
 def _words(cleaned: str) -> list[str]:
     words = [MUHAMMAD if is_muhammad(w) else w for w in cleaned.split(" ")]
     # "Abd ul Rahman", "Abdul Rahman", "Abdur Rahman" -> one word "abdulrahman".
@@ -113,7 +135,7 @@ def core(name: str | None) -> str | None:
     if cleaned is None:
         return None
     words = _words(cleaned)
-    while len(words) > 1 and (words[0] == MUHAMMAD or _spell(words[0]) in TITLES):
+    while len(words) > 1 and (words[0] == MUHAMMAD or is_title(words[0])):
         words = words[1:]
     return "".join(_spell(w) if w != MUHAMMAD else MUHAMMAD for w in words) or None
 
