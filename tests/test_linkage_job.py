@@ -327,3 +327,29 @@ def test_command_line_errors_exit_2(args, message, capsys, tmp_path):
     assert err.startswith("python -m indicators.linkage: error:")
     assert message in err
     assert err.count("\n") == 1
+
+
+def test_the_job_finds_duplicates_of_a_registry_it_was_not_built_on(tmp_path):
+    """bench/foreign_registry.py (written apart from the demo and the model) plants KP-like
+    re-registrations and hard negatives (twins, namesake sons, cousins); the job, untuned
+    for it, finds most of them with few wrong pairs."""
+    import subprocess
+    import sys
+
+    out, truth_file = tmp_path / "foreign.db", tmp_path / "truth.csv"
+    root = Path(__file__).resolve().parents[1]
+    subprocess.run([sys.executable, str(root / "bench" / "foreign_registry.py"),
+                    "--persons", "8000", "--out", str(out), "--truth", str(truth_file),
+                    "--seed", "3", "--profile", "kp"],
+                   check=True, stdout=subprocess.DEVNULL, cwd=root)
+    truth = evaluate.read_truth(truth_file)
+    engine = open_registry(f"sqlite:///{out}")
+    try:
+        result = run_linkage(engine, OPTIONS, truth=truth)
+    finally:
+        engine.dispose()
+    scores = evaluate.evaluate(result.pairs, truth, threshold=OPTIONS.threshold)
+    assert len(truth) > 300
+    assert scores.precision >= 0.85, scores.line()
+    assert scores.recall >= 0.8, scores.line()
+    assert result.blocking_recall["cumulative_recall"].iloc[-1] >= 0.9
