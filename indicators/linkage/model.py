@@ -216,6 +216,9 @@ def comparisons(placeholder_days: tuple[tuple[int, int], ...] = PLACEHOLDER_DAYS
 _NEAR_YEAR = ("(l.birth_year IS NULL OR r.birth_year IS NULL "
               "OR abs(l.birth_year - r.birth_year) <= 2)")
 
+_DAY_OR_YEAR_ONLY = ("((l.birth_month = r.birth_month AND l.birth_day = r.birth_day) "
+                     "OR l.birth_day = 1 OR r.birth_day = 1)")
+
 # Blocking passes: (name, SQL). Null keys never block (Splink drops NULL = NULL).
 BLOCKING_RULES: tuple[tuple[str, str], ...] = (
     ("national id", "l.national_id = r.national_id"),
@@ -228,6 +231,15 @@ BLOCKING_RULES: tuple[tuple[str, str], ...] = (
     ("birth date and initial",
      "l.birth_date = r.birth_date AND l.first_initial = r.first_initial AND l.sex = r.sex "
      "AND l.birth_day <> 1"),
+    # The same first name and family name, birth years one apart with the same day and
+    # month, or one date on a 1st of a month (year-only: an age given): two passes, one per
+    # direction, each an equality (a hash join) rather than one wide join filtered.
+    ("first and family name, a year older",
+     "l.first_core = r.first_core AND l.last_key = r.last_key "
+     f"AND l.birth_year = r.birth_year + 1 AND {_DAY_OR_YEAR_ONLY}"),
+    ("first and family name, a year younger",
+     "l.first_core = r.first_core AND l.last_key = r.last_key "
+     f"AND l.birth_year + 1 = r.birth_year AND {_DAY_OR_YEAR_ONLY}"),
     ("names and birth year",
      "l.name_pair = r.name_pair AND l.birth_year = r.birth_year"),
     ("father and initial",

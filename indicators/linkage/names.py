@@ -61,7 +61,9 @@ def is_muhammad(word: str) -> bool:
     """Whether a cleaned word is a spelling of Muhammad."""
     spelled = _spell(word)
     return (word in MUHAMMAD_SHORT or bool(_MUHAMMAD_SPELLED.match(spelled))
-            or (len(word) <= 10 and bool(_MUHAMMAD_SLIP.match(spelled))))
+            or (len(word) <= 10 and bool(_MUHAMMAD_SLIP.match(spelled)))
+            or (6 <= len(word) <= 10 and word.startswith("m") and word.endswith(("ad", "ed"))
+                and min(_distance(word, m) for m in _MUHAMMAD_FULL) <= 2))
 
 
 @lru_cache(maxsize=200_000)
@@ -72,6 +74,27 @@ def clean(name: str | None) -> str | None:
     text = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode("ascii")
     text = _SPACES.sub(" ", _NOT_LETTERS.sub(" ", text.lower())).strip()
     return text or None
+
+
+# Full spellings a typed Muhammad is measured against ("Muhanmad", "Mhuhamad": a word of m,
+# two slips at most, ending -ad/-ed; Mohmand, Mahmood and Mahmud are three or more away,
+# Hammad begins otherwise).
+_MUHAMMAD_FULL: tuple[str, ...] = ("muhammad", "mohammad", "muhammed")
+
+
+def _distance(a: str, b: str) -> int:
+    """Edit distance with adjacent transpositions (optimal string alignment)."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        current = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if (i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]):
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        previous2, previous = previous, current
+    return previous[len(b)]
 
 
 def is_title(word: str) -> bool:
