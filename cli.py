@@ -1,9 +1,11 @@
-"""What Socle's command-line tools share: one-line usage errors (exit 2) and date arguments."""
+"""What Socle's command-line tools share: one-line usage errors (exit 2), date and whole-number
+arguments."""
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+from collections.abc import Callable
 
 
 class UsageError(Exception):
@@ -24,6 +26,26 @@ def parse_date(text: str) -> dt.date:
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"`{text}` is not a date: write it as YYYY-MM-DD") from None
+
+
+def whole_number(minimum: int, what: str = "a whole number",
+                 too_small: str = "{value} is not {minimum} or more") -> Callable[[str], int]:
+    """An argparse type for a whole number of at least ``minimum``: "`x` is not <what>" when it
+    is no number, ``too_small`` (with ``{value}`` and ``{minimum}``) when it is below."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"`{text}` is not {what}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(too_small.format(value=value, minimum=minimum))
+        return value
+    return parse
+
+
+LEVEL_TOO_SMALL = "unknown level {value}: levels start at 1 (top)"
+# An admin level (1 = top), as --level takes it.
+level_number = whole_number(1, "a level number (1 = top)", LEVEL_TOO_SMALL)
 
 
 def database_problem(exc: Exception) -> str:

@@ -27,7 +27,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from cli import Parser, UsageError, parse_date
+from cli import Parser, UsageError, level_number, parse_date
 
 PROG = "python -m exports"
 
@@ -39,21 +39,11 @@ def _login() -> str:
         return "unknown"
 
 
-def _level(text: str) -> int:
-    try:
-        level = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"`{text}` is not a level number (1 = top)") from None
-    if level < 1:
-        raise argparse.ArgumentTypeError(f"unknown level {level}: levels start at 1 (top)")
-    return level
-
-
 def parser() -> argparse.ArgumentParser:
     p = Parser(prog=PROG, description="Write the indicator workbook (xlsx) of the registry.")
     p.add_argument("--database-url", help="SQLAlchemy URL of the registry "
                    "(default: the setting database.url)")
-    p.add_argument("--level", type=_level, required=True,
+    p.add_argument("--level", type=level_number, required=True,
                    help="admin level of the area rows (1 = top)")
     p.add_argument("--as-of", type=parse_date, help="reference date d, YYYY-MM-DD (default: today, "
                    "or the latest registration if earlier)")

@@ -24,22 +24,18 @@ import sys
 import time
 from typing import TextIO
 
-from cli import Parser, UsageError, database_problem, parse_date
+from cli import LEVEL_TOO_SMALL, Parser, UsageError, database_problem, parse_date, whole_number
 
 PROG = "python -m indicators.snapshot"
+
+
+_level = whole_number(1, "a level number (1 = top; e.g. --levels 1,2)", LEVEL_TOO_SMALL)
 
 
 def _levels(text: str) -> list[int]:
     levels: list[int] = []
     for part in text.split(","):
-        part = part.strip()
-        try:
-            level = int(part)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"`{part}` is not a level number (1 = top; e.g. --levels 1,2)") from None
-        if level < 1:
-            raise argparse.ArgumentTypeError(f"unknown level {level}: levels start at 1 (top)")
+        level = _level(part.strip())
         if level not in levels:
             levels.append(level)
     return levels

@@ -242,3 +242,9 @@ def test_household_context_is_one_comparison(right: dict, level: str):
 def test_sex_levels():
     assert compare_records(person(), person())["sex"] == "same sex"
     assert compare_records(person(), person(sex="F"))["sex"] == "different sex"
+
+
+def test_two_records_without_birth_dates_compare():
+    """No birth date on either side: the date columns stay typed, the level is "missing"."""
+    assert compare_records(person(birth_date=None), person(birth_date=None))["birth_date"] == \
+        "missing"

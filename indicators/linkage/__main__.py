@@ -27,7 +27,7 @@ import sys
 import time
 from pathlib import Path
 
-from cli import Parser, UsageError, database_problem
+from cli import Parser, UsageError, database_problem, whole_number
 from indicators.linkage.model import (
     DEFAULT_MEMORY_LIMIT,
     DEFAULT_SEED,
@@ -48,32 +48,12 @@ def _probability(text: str) -> float:
     return value
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"`{text}` is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not 1 or more")
-    return value
-
-
 def _memory(text: str) -> str:
     """A DuckDB memory limit: a number and a unit (500MB, 1GB, 1.5GiB)."""
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B)\s*", text, re.IGNORECASE)
     if not match or float(match.group(1)) <= 0:
         raise argparse.ArgumentTypeError(f"`{text}` is not a memory size (e.g. 1GB, 500MB)")
     return f"{match.group(1)}{match.group(2).upper().replace('I', 'i')}"
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"`{text}` is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative")
-    return value
 
 
 def parser() -> argparse.ArgumentParser:
@@ -88,9 +68,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=_probability, default=DEFAULT_THRESHOLD,
                    help="match probability from which a pair is suspected "
                         f"(default {DEFAULT_THRESHOLD})")
-    p.add_argument("--seed", type=_seed, default=DEFAULT_SEED,
+    p.add_argument("--seed", type=whole_number(0, too_small="{value} is negative"), default=DEFAULT_SEED,
                    help=f"seed of the random pairs (default {DEFAULT_SEED})")
-    p.add_argument("--threads", type=_positive, default=DEFAULT_THREADS,
+    p.add_argument("--threads", type=whole_number(1), default=DEFAULT_THREADS,
                    help=f"DuckDB threads (default {DEFAULT_THREADS})")
     p.add_argument("--memory-limit", type=_memory, default=DEFAULT_MEMORY_LIMIT,
                    help="DuckDB memory limit, beyond which it spills to disk "

@@ -292,6 +292,19 @@ def prepare_in_duckdb(con, raw: str, out: str, *, order_by: str = "unique_id") -
             con.unregister(name)
 
 
+def prepare_frame_in_duckdb(con, frame: pd.DataFrame, out: str) -> None:
+    """The table ``out`` of the DuckDB ``con``: prepare_in_duckdb on read_persons' frame, in the
+    frame's order (its columns typed, even a column with no value)."""
+    _create_raw(con, "raw_persons", ", row_number BIGINT")
+    chunk = _raw_table([frame[c].tolist() for c in RAW_COLUMNS]).append_column(
+        "row_number", pa.array(np.arange(len(frame), dtype=np.int64)))
+    con.register("frame_persons", chunk)
+    con.execute("INSERT INTO raw_persons SELECT * FROM frame_persons")
+    con.unregister("frame_persons")
+    prepare_in_duckdb(con, "raw_persons", out, order_by="r.row_number")
+    con.execute("DROP TABLE raw_persons")
+
+
 def prepare(frame: pd.DataFrame) -> pd.DataFrame:
     """The model's input (model.MODEL_COLUMNS) from read_persons' frame, in its order and
     index: prepare_in_duckdb run on the frame in a DuckDB of its own."""
@@ -300,13 +313,7 @@ def prepare(frame: pd.DataFrame) -> pd.DataFrame:
     con = duckdb.connect(":memory:")
     try:
         con.execute("SET threads = 1")
-        _create_raw(con, "raw_persons", ", row_number BIGINT")
-        chunk = _raw_table([frame[c].tolist() for c in RAW_COLUMNS]).append_column(
-            "row_number", pa.array(np.arange(len(frame), dtype=np.int64)))
-        con.register("frame_persons", chunk)
-        con.execute("INSERT INTO raw_persons SELECT * FROM frame_persons")
-        con.unregister("frame_persons")
-        prepare_in_duckdb(con, "raw_persons", "prepared", order_by="r.row_number")
+        prepare_frame_in_duckdb(con, frame, "prepared")
         cursor = con.execute("SELECT * FROM prepared")
         names_ = [d[0] for d in cursor.description]
         rows = cursor.fetchall()

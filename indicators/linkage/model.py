@@ -329,7 +329,7 @@ def compare_records(left: dict[str, Any], right: dict[str, Any]) -> dict[str, st
     import duckdb
     import pandas as pd
 
-    from indicators.linkage.job import PERSON_COLUMNS, prepare
+    from indicators.linkage.job import PERSON_COLUMNS, prepare_frame_in_duckdb
 
     rows = []
     for i, record in enumerate((left, right)):
@@ -338,12 +338,13 @@ def compare_records(left: dict[str, Any], right: dict[str, Any]) -> dict[str, st
         row["household_id"] = row["household_id"] or f"household-{i}"
         row["area_id"] = row["area_id"] or f"area-{i}"
         rows.append(row)
-    prepared = prepare(pd.DataFrame(rows, columns=list(PERSON_COLUMNS), dtype=object))
     columns = ", ".join(f"l.{c} AS {c}_l, r.{c} AS {c}_r" for c in MODEL_COLUMNS)
     cases = ", ".join(f"{level_sql(c)} AS {c['output_column_name']}" for c in comparisons())
     con = duckdb.connect(":memory:")
     try:
-        con.register("p", prepared)
+        # Prepared in place, typed as the job's table is (two missing birth dates stay DATEs).
+        prepare_frame_in_duckdb(
+            con, pd.DataFrame(rows, columns=list(PERSON_COLUMNS), dtype=object), "p")
         row = con.execute(
             f"WITH pair AS (SELECT {columns} FROM p l, p r "
             f"WHERE l.unique_id = '{rows[0]['person_id']}' "

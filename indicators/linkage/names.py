@@ -101,22 +101,7 @@ def is_title(word: str) -> bool:
     """Whether a cleaned word is a title the core leaves out, Bibi also with one slip ("Bib",
     "Biib", "Bbii")."""
     spelled = _spell(word)
-    return spelled in TITLES or (3 <= len(word) <= 5 and _one_slip(word, "bibi"))
-
-
-def _one_slip(a: str, b: str) -> bool:
-    """Whether ``a`` is ``b`` with one letter changed, dropped, added, or two adjacent
-    letters swapped."""
-    if a == b:
-        return True
-    if abs(len(a) - len(b)) > 1:
-        return False
-    if len(a) == len(b):
-        diff = [i for i in range(len(a)) if a[i] != b[i]]
-        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1
-                                  and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]])
-    short, long_ = (a, b) if len(a) < len(b) else (b, a)
-    return any(long_[:i] + long_[i + 1:] == short for i in range(len(long_)))
+    return spelled in TITLES or (3 <= len(word) <= 5 and _distance(word, "bibi") <= 1)
 
 
 def _words(cleaned: str) -> list[str]:
