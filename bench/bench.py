@@ -66,7 +66,7 @@ def main() -> None:
     results: list[tuple[str, float]] = []
     if not (args.reuse and db.is_file()):
         timed(f"demo generation, {args.households:,} households", results, subprocess.run,
-              [sys.executable, "-m", "data_access.demo", "--out", str(db),
+              [sys.executable, "-m", "demo", "--out", str(db),
                "--households", str(args.households), "--seed", str(args.seed)],
               check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
     backends = set(args.backends.split(","))

@@ -9,7 +9,7 @@ or, with ``--generator foreign``, one of bench/foreign_registry.py (a generator 
 the registry contract alone, apart from the demo and the model: registries the model was
 not built on) — then runs, each in a child process of its own, on the same data:
 
-- ``socle``: the job as shipped (python -m indicators.linkage, Splink 5 on DuckDB, household
+- ``socle``: the job as shipped (python -m linkage, Splink 5 on DuckDB, household
   context as one comparison);
 - ``baseline`` (with --baseline): a generic Splink setup on the same blocking passes, with
   every field scored as an independent comparison (names by Jaro-Winkler, birth date, id,
@@ -61,8 +61,8 @@ def baseline_comparisons() -> list:
 def run_child(args: argparse.Namespace) -> None:
     """Run one job in this process and print its figures as JSON (called by the parent)."""
     from data_access.registry import open_registry
-    from indicators.linkage import evaluate, job
-    from indicators.linkage.model import ModelOptions
+    from linkage import evaluate, job
+    from linkage.model import ModelOptions
 
     truth = evaluate.read_truth(args.truth)
     started = time.perf_counter()
@@ -86,11 +86,11 @@ def run_baseline(engine, args, truth):
 
     from splink import DuckDBAPI, Linker
 
-    from indicators.linkage import evaluate, job, model
+    from linkage import evaluate, job, model, prepare
 
     con = job.connect(args.threads, memory_limit=None)  # DuckDB's own default, as before
-    job.read_raw_persons(engine, con, "raw_persons")
-    job.prepare_in_duckdb(con, "raw_persons", "persons")
+    prepare.read_raw_persons(engine, con, "raw_persons")
+    prepare.prepare_in_duckdb(con, "raw_persons", "persons")
     con.execute("DROP TABLE raw_persons")
     table = DuckDBAPI(connection=con).register("persons", table_name="persons_input")
     settings = {
@@ -156,7 +156,7 @@ def main() -> None:
         run_child(args)
         return
 
-    from data_access.demo import Options, generate
+    from demo.generator import Options, generate
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="socle-linkage-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)

@@ -31,12 +31,12 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import shapely  # noqa: E402
 
+from core.settings import load_settings  # noqa: E402
 from data_access.registry import open_registry  # noqa: E402
-from data_access.ui import read_access_points, read_areas  # noqa: E402
 from indicators import BY_ID, compute, default_as_of, default_period_start  # noqa: E402
 from maps import coverage, layers  # noqa: E402
 from maps.boundaries import load_boundaries  # noqa: E402
-from settings import load_settings  # noqa: E402
+from ui.queries import read_access_points, read_areas  # noqa: E402
 
 REPEATS = 5
 
@@ -87,7 +87,7 @@ def synthetic_level(count: int, seed: int = 1) -> gpd.GeoDataFrame:
 def measure_demo(workdir: Path, households: int, rows: list[tuple[str, str]]) -> None:
     registry = workdir / "registry.db"
     if not registry.exists():
-        subprocess.run([sys.executable, "-m", "data_access.demo", "--out", str(registry),
+        subprocess.run([sys.executable, "-m", "demo", "--out", str(registry),
                         "--households", str(households), "--seed", "1"], cwd=ROOT, check=True)
     boundary_file = workdir / "registry.geojson"
     settings = settings_for(workdir, boundary_file, registry)

@@ -129,7 +129,7 @@ def _next_rev_id() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from settings import load_settings
+    from core.settings import load_settings
 
     parser = argparse.ArgumentParser(prog="python -m data_access.app_store",
                                      description="Manage Socle's app store schema.")

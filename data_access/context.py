@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from settings import Settings, SettingsError
+from core.settings import Settings, SettingsError
 
 ROLES: tuple[str, ...] = ("admin", "chair", "officer", "donor")
 # Roles that may see lists of households and persons, and personal data in them (names,

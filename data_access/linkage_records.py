@@ -10,7 +10,7 @@ engine, and keeps what the user context may see:
   registry);
 - the personal fields (names, birth date, national id, phone) only for a context that sees
   row-level data (``context.sees_lists``); a donor may not read records at all
-  (data_access.lists.ListPermissionError).
+  (indicators.lists.ListPermissionError).
 
 SQLAlchemy Core only; no Streamlit.
 """
@@ -23,9 +23,8 @@ import pandas as pd
 import sqlalchemy as sa
 
 from data_access.context import UserContext
-from data_access.lists import require_lists
 from data_access.schema import household, person
-from data_access.scope import visible_area_ids
+from data_access.scope import require_lists, visible_area_ids
 
 RECORD_COLUMNS: tuple[str, ...] = (
     "person_id", "household_id", "area_id", "first_name", "last_name", "father_name", "sex",

@@ -1,6 +1,6 @@
 """Record linkage in the app store: runs, suspected pairs, their evidence, officers' decisions.
 
-A run (``python -m indicators.linkage``) is stored whole in one transaction:
+A run (``python -m linkage``) is stored whole in one transaction:
 ``store_linkage_run(store, result)``. Pairs are unordered and always kept as
 ``person_id_a < person_id_b``. Decisions are keyed by the pair alone, not by a run, so a
 decision made on one run holds for every later run that finds the pair again: a pair
@@ -153,7 +153,7 @@ def _records(frame: pd.DataFrame, columns: tuple[str, ...], extra: dict[str, Any
 
 
 def store_linkage_run(store: sa.Engine, result) -> int:
-    """Store a run of the job (indicators.linkage.job.LinkageResult): the run, its pairs and
+    """Store a run of the job (linkage.job.LinkageResult): the run, its pairs and
     their evidence, in one transaction. Its run id."""
     pairs = result.pairs
     bad = pairs[pairs["person_id_a"] >= pairs["person_id_b"]]

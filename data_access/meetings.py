@@ -31,7 +31,6 @@ from data_access.snapshots import (
     insert_snapshot,
     metadata,
     snapshot,
-    snapshot_figures,
     utcnow,
 )
 
@@ -215,13 +214,6 @@ def previous_meeting(store: sa.Engine, this: Meeting, *, scope: Scope) -> Meetin
     with store.connect() as conn:
         row = conn.execute(_newest_first(query).limit(1)).first()
     return None if row is None else _meeting_of(row)
-
-
-def meeting_figures(store: sa.Engine, this: Meeting, *, scope: Scope) -> pd.DataFrame:
-    """The long form frozen when the meeting started, cut to the scope (a meeting started by
-    an admin holds the whole registry's rows; a chair does not see them)."""
-    scope.require(this.area_id)
-    return scope.keep(snapshot_figures(store, this.snapshot_id))
 
 
 def set_meeting_notes(store: sa.Engine, meeting_id: int, notes: str | None, *,

@@ -9,7 +9,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from data_access.schema import require_schema
+from core.values import as_date
+from data_access.schema import household, person, require_schema
 
 
 class RegistryError(RuntimeError):
@@ -75,3 +76,26 @@ def registry_last_loaded(engine: sa.Engine) -> dt.datetime | None:
     if path is None or not path.exists():
         return None
     return dt.datetime.fromtimestamp(path.stat().st_mtime)
+
+
+def latest_registration(engine: sa.Engine) -> dt.date | None:
+    """The latest registered_on of the household and person tables."""
+    # Max over raw text on SQLite is the latest ISO date; read it without date parsing,
+    # so a malformed date in the registry cannot crash here.
+    latest: list[dt.date] = []
+    with engine.connect() as conn:
+        for table in (household, person):
+            value = conn.execute(
+                sa.select(sa.func.max(sa.cast(table.c.registered_on, sa.Text)))
+            ).scalar()
+            parsed = as_date(value)
+            if parsed is not None:
+                latest.append(parsed)
+    return max(latest) if latest else None
+
+
+def default_as_of(engine: sa.Engine, today: dt.date | None = None) -> dt.date:
+    """Today, or the latest registration in the registry if that is earlier."""
+    today = today or dt.date.today()
+    latest = latest_registration(engine)
+    return min(today, latest) if latest else today

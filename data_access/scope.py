@@ -6,8 +6,8 @@ registry (an empty ``area_id``: totals over every area) belong only to a context
 the whole registry. Everything data_access hands out goes through this module, so a page
 cannot forget the scope:
 
-- registry figures and areas (data_access.ui, data_access.figures), lists
-  (data_access.lists), referral counts (data_access.ui_lists);
+- registry figures and areas (ui.queries, indicators.figures), lists
+  (indicators.lists), referral counts (ui.list_queries);
 - what the app store holds about areas — meetings and action points (data_access.meetings),
   snapshot series (data_access.snapshots), targets (data_access.targets) — through a
   :class:`Scope`, which carries the area tree because the app store does not have it.
@@ -32,6 +32,18 @@ DEFAULT_THRESHOLD = 5
 
 class ScopeError(PermissionError):
     """An area (or the whole registry) outside what the user may see; a plain message."""
+
+
+class ListPermissionError(PermissionError):
+    """The user may not see lists, or not those of that area (not an operating-system error)."""
+
+
+def require_lists(context: UserContext) -> None:
+    """PermissionError in plain words when the context may not see row-level lists."""
+    if not context.sees_lists:
+        raise ListPermissionError(
+            f"The {context.role} role sees aggregate figures only: lists of households and "
+            f"persons are not available to it.")
 
 
 def visible_area_ids(areas: pd.DataFrame, context: UserContext) -> set[str] | None:

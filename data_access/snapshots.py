@@ -7,7 +7,7 @@ source "meeting" snapshot, one per meeting (data_access.meetings).
 
 A figure row keeps the long form's columns except the period: ``period_end`` is the
 snapshot's, and ``period_start`` the snapshot's for flow indicators (None for stock ones),
-as the engine writes them, so ``snapshot_figures`` gives back the frame that was stored.
+as the engine writes them, so ``indicators.figures.snapshot_long_form`` gives back the frame that was stored.
 
 Reading series takes the user's Scope: only areas within it (whole-registry rows only for a
 user who sees the whole registry), and for donors the figures are suppressed date by date
@@ -21,16 +21,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
-
-from data_access.scope import Scope
-from indicators.catalogue import BY_ID, LONG_FORM_COLUMNS
 
 SOURCES: tuple[str, ...] = ("command", "meeting")
 # Rows per executemany: a long form is 10k-100k rows; chunks keep memory and statements small.
@@ -230,7 +226,7 @@ def snapshot_dates(store: sa.Engine, level: int, *, source: str | None = "comman
 _INT_COLUMNS = ("level", "numerator", "denominator")
 
 
-def _typed_long_form(frame: pd.DataFrame) -> pd.DataFrame:
+def typed_long_form(frame: pd.DataFrame) -> pd.DataFrame:
     """The dtypes of indicators.engine's long form: Int64 counts, Float64 value, None for empty.
 
     Other columns (text, dates) are object columns holding None for empty cells.
@@ -248,8 +244,10 @@ def _typed_long_form(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def snapshot_figures(store: sa.Engine, snapshot_id: int) -> pd.DataFrame:
-    """The long form (catalogue.LONG_FORM_COLUMNS) of a snapshot, in the order it was stored."""
+def stored_figures(store: sa.Engine, snapshot_id: int) -> pd.DataFrame:
+    """The figures of a snapshot in the order they were stored, each row with the snapshot's
+    ``period_start`` and ``period_end`` (indicators.figures.snapshot_long_form blanks the
+    period start of stock indicators, which the store does not tell apart)."""
     info = get_snapshot(store, snapshot_id)
     with store.connect() as conn:
         result = conn.execute(
@@ -257,10 +255,9 @@ def snapshot_figures(store: sa.Engine, snapshot_id: int) -> pd.DataFrame:
             .where(snapshot_figure.c.snapshot_id == snapshot_id)
             .order_by(snapshot_figure.c.figure_id))
         frame = pd.DataFrame(result.fetchall(), columns=list(FIGURE_COLUMNS), dtype=object)
-    flow = [BY_ID[i].kind == "flow" if i in BY_ID else False for i in frame["indicator_id"]]
-    frame["period_start"] = [info.period_start if f else None for f in flow]
+    frame["period_start"] = [info.period_start] * len(frame)
     frame["period_end"] = [info.period_end] * len(frame)
-    return _typed_long_form(frame[list(LONG_FORM_COLUMNS)])
+    return frame
 
 
 def in_values(column: sa.ColumnElement, values: Iterable[str | None]) -> sa.ColumnElement:
@@ -273,31 +270,7 @@ def in_values(column: sa.ColumnElement, values: Iterable[str | None]) -> sa.Colu
     return sa.or_(*parts) if parts else sa.false()
 
 
-def series(store: sa.Engine, *, scope: Scope, indicator_ids: Iterable[str],
-           area_ids: Iterable[str | None], level: int,
-           programme_id: str | None = None) -> pd.DataFrame:
-    """Values through time: one row per (as_of, indicator_id, area_id), oldest first.
-
-    Rows without breakdown, of ``programme_id`` (None: the rows without programme), from the
-    snapshots of ``level``; an area_id of None is the whole registry. Areas outside the
-    scope are left out. For each as-of date the command snapshot wins; a date without one
-    takes the newest meeting snapshot holding the figure. Columns: as_of, indicator_id,
-    area_id, area_name, value, numerator, denominator, source, snapshot_id.
-
-    For a donor (``scope.suppressed``) only command snapshots are read, and each date's
-    figures are suppressed as donors see them: the command snapshots of every level of that
-    date together (indicators.suppression), hidden counts and values empty, with a
-    ``suppressed`` column.
-    """
-    area_ids = scope.keep_ids(area_ids)
-    if scope.suppressed:
-        return _donor_series(store, scope, indicator_ids=list(indicator_ids),
-                             area_ids=area_ids, level=level, programme_id=programme_id)
-    return _series(store, indicator_ids=indicator_ids, area_ids=area_ids, level=level,
-                   programme_id=programme_id)
-
-
-def _series(store: sa.Engine, *, indicator_ids: Iterable[str], area_ids: Iterable[str | None],
+def stored_series(store: sa.Engine, *, indicator_ids: Iterable[str], area_ids: Iterable[str | None],
             level: int, programme_id: str | None = None,
             source: str | None = None) -> pd.DataFrame:
     f, s = snapshot_figure, snapshot
@@ -315,75 +288,20 @@ def _series(store: sa.Engine, *, indicator_ids: Iterable[str], area_ids: Iterabl
         result = conn.execute(query)
         frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()), dtype=object)
     if frame.empty:
-        return _typed_long_form(pd.DataFrame(columns=list(SERIES_COLUMNS), dtype=object))
+        return typed_long_form(pd.DataFrame(columns=list(SERIES_COLUMNS), dtype=object))
     frame["_rank"] = (frame["source"] != "command").astype(int)
     frame["_area"] = frame["area_id"].map(lambda a: "" if a is None else a)
     frame = frame.sort_values(["as_of", "indicator_id", "_area", "_rank", "taken_at",
                                "snapshot_id"], ascending=[True, True, True, True, False, False])
     frame = frame.drop_duplicates(["as_of", "indicator_id", "_area"], keep="first")
-    return _typed_long_form(frame[list(SERIES_COLUMNS)].reset_index(drop=True))
+    return typed_long_form(frame[list(SERIES_COLUMNS)].reset_index(drop=True))
 
 
-# Donors: each date's figures suppressed together -------------------------------------------
-
-_PUBLISHED: OrderedDict[tuple, pd.DataFrame] = OrderedDict()
-_PUBLISHED_MAX = 64
-
-
-def _published_on(store: sa.Engine, scope: Scope, as_of: dt.date) -> pd.DataFrame:
-    """The command snapshots of every level of ``as_of``, suppressed together for donors
-    (cached per process on the snapshots, the area tree and the threshold)."""
-    from indicators.suppression import published_figures
-
+def command_snapshots_on(store: sa.Engine, as_of: dt.date) -> list[tuple[int, dt.datetime]]:
+    """(snapshot_id, taken_at) of the command snapshots of ``as_of``, oldest first."""
     with store.connect() as conn:
-        taken = conn.execute(
+        rows = conn.execute(
             sa.select(snapshot.c.snapshot_id, snapshot.c.taken_at)
             .where(snapshot.c.as_of == as_of, snapshot.c.source == "command")
             .order_by(snapshot.c.snapshot_id)).all()
-    key = (store.url.render_as_string(hide_password=True), tuple(map(tuple, taken)),
-           scope.tree_key, scope.threshold)
-    if key in _PUBLISHED:
-        _PUBLISHED.move_to_end(key)
-        return _PUBLISHED[key]
-    frames = [snapshot_figures(store, snapshot_id) for snapshot_id, _ in taken]
-    frames = [frame for frame in frames if not frame.empty]
-    if not frames:
-        published = pd.DataFrame(columns=[*LONG_FORM_COLUMNS, "suppressed"])
-    else:
-        published = published_figures(pd.concat(frames, ignore_index=True), scope.tree,
-                                       threshold=scope.threshold)
-    _PUBLISHED[key] = published
-    while len(_PUBLISHED) > _PUBLISHED_MAX:
-        _PUBLISHED.popitem(last=False)
-    return published
-
-
-def _donor_series(store: sa.Engine, scope: Scope, *, indicator_ids: list[str],
-                  area_ids: list[str | None], level: int,
-                  programme_id: str | None) -> pd.DataFrame:
-    frame = _series(store, indicator_ids=indicator_ids, area_ids=area_ids, level=level,
-                    programme_id=programme_id, source="command")
-    if frame.empty:
-        return frame.assign(suppressed=pd.Series(dtype=bool))
-    shown: dict[tuple, tuple] = {}
-    for day in sorted(set(frame["as_of"])):
-        published = _published_on(store, scope, day)
-        rows = published[(published["level"].astype("Int64") == int(level))
-                         | published["area_id"].isna()]
-        rows = rows[rows["breakdown"].isna() & rows["indicator_id"].isin(indicator_ids)]
-        rows = rows[rows["programme_id"].isna() if programme_id is None
-                    else rows["programme_id"] == programme_id]
-        for r in rows.itertuples(index=False):
-            area = None if r.area_id is None or pd.isna(r.area_id) else str(r.area_id)
-            shown[(day, r.indicator_id, area)] = (r.numerator, r.denominator, r.value,
-                                                 bool(r.suppressed))
-    out = frame.copy()
-    cells = [shown.get((day, indicator_id, None if area is None else str(area)),
-                       (None, None, None, True))
-             for day, indicator_id, area in zip(out["as_of"], out["indicator_id"],
-                                                out["area_id"], strict=True)]
-    for index, column in enumerate(("numerator", "denominator", "value")):
-        out[column] = [plain_value(cell[index]) for cell in cells]
-    out = _typed_long_form(out[list(SERIES_COLUMNS)])
-    out["suppressed"] = [cell[3] for cell in cells]
-    return out
+    return [(int(snapshot_id), taken_at) for snapshot_id, taken_at in rows]

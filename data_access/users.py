@@ -641,7 +641,7 @@ def demo_text(accounts: Sequence[DemoAccount], names: dict[str, str] | None = No
 # Command line ------------------------------------------------------------------------------
 
 def parser():
-    from cli import Parser
+    from core.cli import Parser
 
     p = Parser(prog=PROG, description="Manage Socle's local user accounts.")
     p.add_argument("--config", help="configuration file (default: config.toml, or SOCLE_CONFIG)")
@@ -699,16 +699,16 @@ def _read_password(from_stdin: bool) -> tuple[str, bool]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from cli import UsageError
+    from core.cli import UsageError
 
     try:
         args = parser().parse_args(argv)
     except UsageError as exc:
         return _fail(str(exc), 2)
 
+    from core.settings import SettingsError, load_settings
     from data_access.app_store import AppStoreError, open_app_store
     from data_access.registry import RegistryError, open_registry
-    from settings import SettingsError, load_settings
 
     try:
         settings = load_settings(args.config, check_files=False)

@@ -27,7 +27,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from cli import Parser, UsageError, level_number, parse_date
+from core.cli import Parser, UsageError, level_number, parse_date
 
 PROG = "python -m exports"
 
@@ -75,7 +75,7 @@ def _check_arguments(args: argparse.Namespace) -> None:
                          f"--as-of {args.as_of}")
     if args.config is not None and not args.config.is_file():
         raise UsageError(f"argument --config: the file `{args.config}` does not exist")
-    from data_access.lists import UnknownListError, parse_list_ids
+    from indicators.lists import UnknownListError, parse_list_ids
 
     try:
         args.lists = parse_list_ids(args.lists)
@@ -95,14 +95,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     # Imported here so that --help and argument errors stay fast.
+    from core.settings import SettingsError, load_settings
     from data_access.app_store import AppStoreError, open_app_store
     from data_access.context import default_context
     from data_access.linkage_store import undismissed_pairs
-    from data_access.lists import ListPermissionError, UnknownAreaError
     from data_access.registry import RegistryError, open_registry
     from data_access.schema import SchemaError
     from exports.workbook import UnknownLevelError, export_registry, public_source
-    from settings import SettingsError, load_settings
+    from indicators.lists import ListPermissionError, UnknownAreaError
 
     try:
         settings = load_settings(args.config, check_files=False)

@@ -15,8 +15,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from i18n import current_language, t
-from indicators.gaps import Card, Gap
+from core.i18n import current_language, t
+from views.gaps import Card, Gap
 
 MIME = "text/html"
 
@@ -51,7 +51,7 @@ tr.overdue td { background: #fde2e2; }
 
 @dataclass(frozen=True)
 class Brief:
-    """What the brief shows. ``cards`` and ``gaps`` come from indicators.gaps."""
+    """What the brief shows. ``cards`` and ``gaps`` come from views.gaps."""
 
     area_name: str
     level_name: str
@@ -62,7 +62,7 @@ class Brief:
     registry_loaded: str
     cards: Sequence[Card]
     gaps: Sequence[Gap]
-    open_points: Sequence[dict] = field(default_factory=tuple)  # indicators.gaps.action_rows
+    open_points: Sequence[dict] = field(default_factory=tuple)  # views.gaps.action_rows
     closed_points: Sequence[dict] = field(default_factory=tuple)
     generated_at: dt.datetime | None = None
 

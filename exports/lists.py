@@ -4,7 +4,7 @@
 file as they come (openpyxl's write-only sheets write strings inline, so there is no shared
 string table growing with the list either). A list longer than one sheet holds continues on
 "Title (2)", "Title (3)"..., each with its header, or is refused with ListTooLongError.
-:class:`ListSheetsPlan` writes the lists of ``data_access.lists`` into a workbook.
+:class:`ListSheetsPlan` writes the lists of ``indicators.lists`` into a workbook.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import WINDOWS_EPOCH, to_excel
 
 from data_access.context import UserContext
-from data_access.lists import (
+from indicators.lists import (
     ListColumn,
     ListSpec,
     get_list,

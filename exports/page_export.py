@@ -29,8 +29,11 @@ import openpyxl
 import pandas as pd
 import sqlalchemy as sa
 
+from core.settings import Settings
 from data_access.context import UserContext
-from data_access.lists import (
+from exports.lists import ListTooLongError
+from exports.workbook import UnknownLevelError, export_registry, public_source
+from indicators.lists import (
     LIST_BY_ID,
     LIST_IDS,
     ListPermissionError,
@@ -38,9 +41,6 @@ from data_access.lists import (
     UnknownListError,
     parse_list_ids,
 )
-from exports.lists import ListTooLongError
-from exports.workbook import UnknownLevelError, export_registry, public_source
-from settings import Settings
 
 log = logging.getLogger(__name__)
 

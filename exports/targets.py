@@ -23,12 +23,14 @@ from pathlib import Path
 from typing import IO, Any
 
 import pandas as pd
+import sqlalchemy as sa
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from data_access.targets import KEY_COLUMNS, TARGET_COLUMNS
+from data_access.scope import Scope
+from data_access.targets import KEY_COLUMNS, TARGET_COLUMNS, store_targets
 from indicators.catalogue import CATALOGUE, PROGRAMME, Indicator, indicator
 
 SHEET = "Targets"
@@ -402,3 +404,45 @@ def _check_row(row_number: int, values: dict[str, Any], formats: dict[str, str |
         problem("target_on", f"target_on {record['target_on']} is before baseline_on "
                 f"{record['baseline_on']}")
     return record, problems
+
+
+# Importing a filled template -------------------------------------------------------------
+
+@dataclass
+class ImportOutcome:
+    """What importing a filled template did: ``stored`` targets, or the problems (none stored)."""
+
+    stored: int = 0
+    problems: pd.DataFrame | None = None  # row, column, problem
+    file_error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.file_error is None and (self.problems is None or self.problems.empty)
+
+
+def import_targets(store: sa.Engine, data: bytes, *, scope: Scope, known_areas: set[str],
+                   known_programmes: set[str], whole_registry: bool) -> ImportOutcome:
+    """Check a filled template row by row; store every row only when no row has a problem.
+
+    ``known_areas``: the areas the user may see; a user who does not see the whole registry
+    may not set a target for it (an empty area_id). Admins only (data_access.targets).
+    """
+    try:
+        result = read_targets(data, known_areas=known_areas, known_programmes=known_programmes)
+    except TargetFileError as exc:
+        return ImportOutcome(file_error=str(exc))
+    problems = list(result.problems)
+    if not whole_registry:
+        problems += [RowProblem(int(row["row_number"]), "area_id",
+                                "area_id is missing: name one of your areas (a target for "
+                                "the whole registry is not yours to set)")
+                     for row in result.rows.to_dict("records") if row["area_id"] is None]
+    if problems:
+        problems.sort(key=lambda p: p.row_number)
+        table = pd.DataFrame([(p.row_number, p.column or "", p.message) for p in problems],
+                             columns=["row", "column", "problem"])
+        return ImportOutcome(problems=table)
+    if result.rows.empty:
+        return ImportOutcome(file_error="the Targets sheet has no rows to import")
+    return ImportOutcome(stored=store_targets(store, result.rows, scope=scope))

@@ -4,7 +4,7 @@ Every sheet is written with openpyxl's write-only (streaming) workbook, so rows 
 as they are produced: a sheet of a million rows costs no more memory than one of ten.
 Pages call :func:`build_workbook` (bytes for a download button); the CLI calls
 :func:`export_registry`, which computes the indicators and writes the file. Both can add
-list sheets (``lists=("overdue_referrals", ...)``, see ``data_access.lists``), streamed from
+list sheets (``lists=("overdue_referrals", ...)``, see ``indicators.lists``), streamed from
 the registry after the Data quality sheet; the Summary then names them with their row counts.
 """
 
@@ -36,9 +36,9 @@ from indicators.catalogue import (
 )
 
 if TYPE_CHECKING:
+    from core.settings import Settings
     from data_access.context import UserContext
     from exports.lists import ListSheets, ListSheetsPlan
-    from settings import Settings
 
 Progress = Callable[[float, str], None]
 
@@ -479,8 +479,8 @@ def _plan(lists: Sequence[str], *, engine: sa.Engine | None, context: UserContex
           referral_sla_days: int, poverty_cutoff: float, split_lists: bool
           ) -> ListSheetsPlan | None:
     """The checked plan of the list sheets asked for, or None for none."""
-    from data_access.lists import parse_list_ids
     from exports.lists import ListSheetsPlan
+    from indicators.lists import parse_list_ids
 
     list_ids = parse_list_ids(lists)
     if not list_ids:
@@ -509,7 +509,7 @@ def build_workbook(figures: pd.DataFrame, *, level: int, level_name: str, as_of:
     returns them); ``source`` is printed as is, so hide passwords first (:func:`public_source`).
     ``progress(fraction, message)`` is called as the sheets are written.
 
-    ``lists`` adds list sheets (ids of ``data_access.lists.LISTS``), read from ``engine`` for
+    ``lists`` adds list sheets (ids of ``indicators.lists.LISTS``), read from ``engine`` for
     ``context`` in ``area_id`` and below (None: all the context may see), with the same
     as-of date, period and referral SLA as the figures. They are checked before anything is
     written (UnknownListError, PermissionError, UnknownAreaError). A list longer than a sheet
@@ -591,7 +591,7 @@ def export_registry(engine: sa.Engine, *, level: int, as_of: dt.date | None,
     UnknownLevelError when no area of the registry has the level.
 
     Everything is as ``context`` (default: the settings' default user, as the command line
-    runs) may see it (data_access.figures): the indicator sheets hold the areas of its scope
+    runs) may see it (indicators.figures): the indicator sheets hold the areas of its scope
     (and the whole registry's rows only for a context that sees it), suppressed for a donor;
     ``lists`` adds list sheets for ``area_id`` and below, personal columns only for the roles
     that may export them. Lists, area and rights are checked before the indicators are
@@ -601,9 +601,9 @@ def export_registry(engine: sa.Engine, *, level: int, as_of: dt.date | None,
     dup.suspected_pairs, empty without them.
     """
     from data_access.context import default_context
-    from data_access.figures import Parameters, long_form
-    from data_access.lists import load_areas
     from indicators.engine import default_as_of, default_period_start
+    from indicators.figures import Parameters, long_form
+    from indicators.lists import load_areas
 
     def report(fraction: float, message: str) -> None:
         if progress is not None:
@@ -645,7 +645,7 @@ def export_registry(engine: sa.Engine, *, level: int, as_of: dt.date | None,
     )
     if audit_store is not None:
         from data_access import audit
-        from data_access.lists import get_list, has_personal_columns
+        from indicators.lists import get_list, has_personal_columns
 
         list_ids = [spec.id for spec in plan.specs] if plan is not None else []
         personal = any(has_personal_columns(get_list(i), context, export=True)

@@ -18,9 +18,11 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
+from core.values import as_date  # noqa: F401  (the engine's date reading, for lists)
+from data_access.areas import AreaTree
+from data_access.registry import default_as_of, latest_registration  # noqa: F401
 from data_access.schema import area, enrolment, household, person, programme, referral
 from indicators import dialects
-from indicators.areas import AreaTree
 from indicators.catalogue import BY_ID, CATALOGUE, LONG_FORM_COLUMNS, SEX
 
 WHOLE_REGISTRY_NAME = "All areas"
@@ -57,43 +59,6 @@ def years_before(day: dt.date, years: int) -> dt.date:
 def default_period_start(as_of: dt.date, months: int = 3) -> dt.date:
     """Start of the ``months`` calendar months ending on as_of (docs/spec-choices.md, 15)."""
     return shift_months(as_of, -months) + dt.timedelta(days=1)
-
-
-def as_date(value: object) -> dt.date | None:
-    """A date from what a database driver returns (date, datetime, ISO text); None otherwise."""
-    if value is None or (isinstance(value, float) and value != value):  # NULL or NaN
-        return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value)[:10])
-    except ValueError:
-        return None
-
-
-def latest_registration(engine: sa.Engine) -> dt.date | None:
-    """The latest registered_on of the household and person tables."""
-    # Max over raw text on SQLite is the latest ISO date; read it without date parsing,
-    # so a malformed date in the registry cannot crash here.
-    latest: list[dt.date] = []
-    with engine.connect() as conn:
-        for table in (household, person):
-            value = conn.execute(
-                sa.select(sa.func.max(sa.cast(table.c.registered_on, sa.Text)))
-            ).scalar()
-            parsed = as_date(value)
-            if parsed is not None:
-                latest.append(parsed)
-    return max(latest) if latest else None
-
-
-def default_as_of(engine: sa.Engine, today: dt.date | None = None) -> dt.date:
-    """Today, or the latest registration in the registry if that is earlier."""
-    today = today or dt.date.today()
-    latest = latest_registration(engine)
-    return min(today, latest) if latest else today
 
 
 # --------------------------------------------------------------------------------------
@@ -286,7 +251,7 @@ class _Blocks:
 
 
 # The public names of the building blocks, for modules that list the rows behind a figure
-# (data_access.lists) rather than count them.
+# (indicators.lists) rather than count them.
 Blocks = _Blocks
 
 

@@ -22,9 +22,16 @@ import calendar
 import datetime as dt
 import sys
 import time
-from typing import TextIO
 
-from cli import LEVEL_TOO_SMALL, Parser, UsageError, database_problem, parse_date, whole_number
+from core.cli import (
+    LEVEL_TOO_SMALL,
+    Parser,
+    ProgressBar,
+    UsageError,
+    database_problem,
+    parse_date,
+    whole_number,
+)
 
 PROG = "python -m indicators.snapshot"
 
@@ -72,49 +79,6 @@ def month_ends(start: dt.date, end: dt.date) -> list[dt.date]:
     return out
 
 
-class ProgressBar:
-    """A text progress bar on a stream: redrawn with \\r on a terminal, a line per step otherwise."""
-
-    def __init__(self, total: int, stream: TextIO | None = None, width: int = 30,
-                 enabled: bool = True) -> None:
-        self.total = max(total, 1)
-        self.stream = stream if stream is not None else sys.stderr
-        self.width = width
-        self.enabled = enabled
-        self.tty = enabled and bool(getattr(self.stream, "isatty", lambda: False)())
-        self._drawn = 0
-
-    def _bar(self, done: float) -> str:
-        fraction = min(max(done / self.total, 0.0), 1.0)
-        filled = int(fraction * self.width)
-        return f"[{'#' * filled}{'.' * (self.width - filled)}] {fraction:4.0%}"
-
-    def update(self, step: int, fraction: float, label: str) -> None:
-        """Within step ``step`` (0-based), ``fraction`` of it is done. Redraws on a terminal."""
-        if not self.tty:
-            return
-        line = f"{self._bar(step + fraction)} {label}"
-        pad = max(self._drawn - len(line), 0)
-        self.stream.write("\r" + line + " " * pad)
-        self.stream.flush()
-        self._drawn = len(line)
-
-    def step_done(self, step: int, label: str) -> None:
-        if not self.enabled:
-            return
-        if self.tty:
-            self.update(step, 1.0, label)
-        else:
-            self.stream.write(f"{self._bar(step + 1)} {step + 1}/{self.total} {label}\n")
-            self.stream.flush()
-
-    def close(self) -> None:
-        if self.tty and self._drawn:
-            self.stream.write("\n")
-            self.stream.flush()
-            self._drawn = 0
-
-
 def _fail(message: str) -> int:
     print(f"{PROG}: error: {message}", file=sys.stderr)
     return 2
@@ -131,13 +95,13 @@ def main(argv: list[str] | None = None) -> int:
     # Imported here so that --help and argument errors stay fast.
     import sqlalchemy as sa
 
+    from core.settings import SettingsError, load_settings
     from data_access.app_store import AppStoreError, open_app_store
+    from data_access.areas import AreaTree
     from data_access.registry import RegistryError, open_registry
     from data_access.schema import SchemaError
     from data_access.snapshots import store_snapshot
-    from indicators.areas import AreaTree
     from indicators.engine import compute, default_as_of, default_period_start
-    from settings import SettingsError, load_settings
 
     try:
         settings = load_settings(args.config, check_files=False)

@@ -27,7 +27,7 @@ The method (docs/suppression.md tells it for readers; this is the reference):
    children, referrals without an access point) taking it as an equation only hides more:
    an attacker has fewer equations than the method protects against.
 3. **Primary suppression**: a count from 1 to ``threshold − 1`` (the rule of
-   indicators.progress.is_small: zero identifies no one and is shown). A figure without
+   views.progress.is_small: zero identifies no one and is shown). A figure without
    counts (the median days to complete a referral) is hidden when the count behind it
    (:data:`COUNT_PROXY`) is hidden, small or unknown.
 4. **Complementary suppression**, the standard rule iterated until stable: a group with
@@ -96,7 +96,7 @@ RELATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("programme.eligible", ("programme.eligible_enrolled", "programme.eligible_not_enrolled")),
 )
 # Figures without counts, and the indicator whose numerator counts the units behind them
-# (the same as indicators.progress.COUNT_PROXY; a test keeps them in step).
+# (the same as views.progress.COUNT_PROXY; a test keeps them in step).
 COUNT_PROXY: dict[str, str] = {"ref.days_to_complete": "ref.completed"}
 
 Key = tuple[str, Any, Any, Any]  # (quantity, area_id, programme_id, breakdown); None: none

@@ -22,8 +22,8 @@ import geopandas as gpd
 import pandas as pd
 import pydeck as pdk
 
-from i18n import t
-from indicators.areas import descendants
+from core.i18n import t
+from data_access.areas import descendants
 from indicators.catalogue import ACCESS_POINT, CATALOGUE, Indicator
 from maps import layers, style
 from maps.boundaries import JoinReport, join_report

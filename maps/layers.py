@@ -40,7 +40,7 @@ import pydeck as pdk
 from pydeck.bindings.json_tools import default_serialize
 from shapely.geometry import mapping
 
-from i18n import t
+from core.i18n import t
 from indicators.catalogue import Indicator
 from maps.style import (
     NO_DATA_COLOUR,

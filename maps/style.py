@@ -62,7 +62,7 @@ from dataclasses import dataclass
 import mapclassify
 import numpy as np
 
-from i18n import t
+from core.i18n import t
 
 RGB = tuple[int, int, int]
 

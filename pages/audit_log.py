@@ -9,9 +9,9 @@ import datetime as dt
 
 import streamlit as st
 
-import ui_widgets
-from data_access import admin, audit, ui
-from i18n import t
+from core.i18n import t
+from data_access import admin, audit
+from ui import queries, widgets
 
 ALL = "__all__"
 ACTION_LABELS = {
@@ -38,11 +38,11 @@ def _filters() -> dict:
 
 
 def main() -> None:
-    view = ui_widgets.page_view()
+    view = widgets.page_view()
     if view is None:
         return
     st.title(t("Audit log"))
-    store = ui.app_store_engine(view.settings.app_store_url)
+    store = queries.app_store_engine(view.settings.app_store_url)
     filters = _filters()
     rows = admin.audit_log(store, view.context, **filters)
     shown = rows.assign(action=[t(ACTION_LABELS.get(a, a)) for a in rows["action"]])
@@ -68,11 +68,11 @@ def main() -> None:
         t("Download these rows (CSV)"), key="audit_csv", on_click="ignore",
         icon=":material/download:", mime="text/csv",
         file_name=f"socle-audit-{dt.datetime.now(dt.UTC):%Y%m%d-%H%M}.csv",
-        data=ui.audited_download(view.context, view.settings,
+        data=queries.audited_download(view.context, view.settings,
                                  lambda: admin.audit_csv(store, view.context, **filters),
                                  "downloaded the audit log as CSV",
                                  {"format": "csv", "what": "audit_log", **plain}))
 
 
 if __name__ == "__main__":
-    ui_widgets.guarded(main)
+    widgets.guarded(main)

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-import ui_widgets
-from data_access import ui
-from i18n import t
+from core.i18n import t
 from indicators.catalogue import BY_ID, Indicator
 from maps import coverage, style
 from maps.boundaries import BoundaryError
+from ui import queries, widgets
 
 INDICATOR_KEY = "indicator"
 PROGRAMME_KEY = "programme"
@@ -28,7 +27,7 @@ def _on_map_click() -> None:
     properties = coverage.clicked_properties(state.get("selection", state))
     target = coverage.drill_target(properties or {}, max_level=_max_level())
     if target is not None:
-        ui_widgets.choose_area(*target)
+        widgets.choose_area(*target)
 
 
 def _max_level() -> int:
@@ -37,7 +36,7 @@ def _max_level() -> int:
 
 def _pick_indicator(programmes: dict[str, str]) -> tuple[Indicator, str | None]:
     options = [i.id for i in coverage.MAP_INDICATORS]
-    ui_widgets.linked_choice(INDICATOR_KEY, options, coverage.DEFAULT_INDICATOR)
+    widgets.linked_choice(INDICATOR_KEY, options, coverage.DEFAULT_INDICATOR)
     left, middle, right, far = st.columns([3, 2, 2, 1.4], vertical_alignment="bottom")
     indicator_id = left.selectbox(
         t("Indicator"), options, key=INDICATOR_KEY,
@@ -46,32 +45,32 @@ def _pick_indicator(programmes: dict[str, str]) -> tuple[Indicator, str | None]:
     indicator = BY_ID[indicator_id]
     programme_id = None
     if indicator.per_programme and programmes:
-        ui_widgets.linked_choice(PROGRAMME_KEY, list(programmes), next(iter(programmes)))
+        widgets.linked_choice(PROGRAMME_KEY, list(programmes), next(iter(programmes)))
         programme_id = middle.selectbox(t("Programme"), list(programmes), key=PROGRAMME_KEY,
                                         format_func=lambda p: programmes.get(p, p))
     methods = [m for m, _ in style.METHODS]
-    ui_widgets.linked_choice(METHOD_KEY, methods, style.default_method(indicator.unit))
+    widgets.linked_choice(METHOD_KEY, methods, style.default_method(indicator.unit))
     right.selectbox(t("Classes"), methods, key=METHOD_KEY,
                     format_func=lambda m: t(dict(style.METHODS)[m]),
                     help=t("How areas are grouped into colours: fixed bands (rates), "
                            "quantiles (equal numbers of areas) or natural breaks."))
-    ui_widgets.linked_choice(POINTS_KEY, ["on", "off"], "on")
+    widgets.linked_choice(POINTS_KEY, ["on", "off"], "on")
     far.segmented_control(t("Access points"), ["on", "off"], key=POINTS_KEY,
                           format_func=lambda v: t("Show") if v == "on" else t("Hide"))
     return indicator, programme_id
 
 
-def _breadcrumb(view: ui_widgets.View, areas) -> None:
+def _breadcrumb(view: widgets.View, areas) -> None:
     chain = coverage.breadcrumb(areas, view.area_id)
     columns = st.columns(max(len(chain), 1) + 3)
     for column, (level, area_id, name) in zip(columns, chain, strict=False):
         if area_id is None:
-            top_level = ui.default_level(ui.level_choices(areas, len(view.settings.level_names)))
-            column.button(t("All areas"), key="crumb_all", on_click=ui_widgets.choose_area,
+            top_level = queries.default_level(queries.level_choices(areas, len(view.settings.level_names)))
+            column.button(t("All areas"), key="crumb_all", on_click=widgets.choose_area,
                           args=(top_level, None), disabled=view.area_id is None,
                           icon=":material/public:", use_container_width=True)
         else:
-            column.button(name, key=f"crumb_{area_id}", on_click=ui_widgets.choose_area,
+            column.button(name, key=f"crumb_{area_id}", on_click=widgets.choose_area,
                           args=(level, area_id), disabled=area_id == view.area_id,
                           icon=":material/chevron_right:", use_container_width=True)
 
@@ -93,19 +92,19 @@ def _join_problems(built: coverage.CoverageMap, level_name: str) -> None:
 
 
 def main() -> None:
-    view = ui_widgets.page_view()
+    view = widgets.page_view()
     if view is None:
         return
     settings = view.settings
     st.title(t("Coverage map"))
     url = settings.database_url
-    areas = ui.areas(view.context, url)
+    areas = queries.areas(view.context, url)
     max_level = max(len(settings.level_names), int(areas["level"].max()) if len(areas) else 1)
     st.session_state["_coverage_max_level"] = max_level
-    indicator, programme_id = _pick_indicator(ui.programmes(url))
+    indicator, programme_id = _pick_indicator(queries.programmes(url))
     level = coverage.map_level(view.level, view.area_id, max_level)
     show_points = st.session_state.get(POINTS_KEY) != "off"
-    ui_widgets.link({INDICATOR_KEY: indicator.id, PROGRAMME_KEY: programme_id,
+    widgets.link({INDICATOR_KEY: indicator.id, PROGRAMME_KEY: programme_id,
                      METHOD_KEY: st.session_state[METHOD_KEY],
                      POINTS_KEY: "off" if not show_points else None})
 
@@ -115,15 +114,15 @@ def main() -> None:
     _breadcrumb(view, areas)
 
     try:
-        boundary_set = ui.boundaries(settings, view.context)
+        boundary_set = queries.boundaries(settings, view.context)
     except BoundaryError as exc:
         st.error(t("The boundary file cannot be used: {problem}. Check the `[geography]` "
                    "section of config.toml.", problem=exc))
         return
     ids = (indicator.id, "ref.made", "ref.overdue")
-    figures = ui.figures(view.context, settings, as_of=view.as_of, level=level,
+    figures = queries.figures(view.context, settings, as_of=view.as_of, level=level,
                          period_start=view.period_start, indicator_ids=ids)
-    focus_figures = ui.figures(view.context, settings, as_of=view.as_of, level=view.level,
+    focus_figures = queries.figures(view.context, settings, as_of=view.as_of, level=view.level,
                                period_start=view.period_start, indicator_ids=ids)
     if boundary_set is None:
         st.info(t("No boundary file is configured, so there is no map: set `boundary_file` in "
@@ -133,7 +132,7 @@ def main() -> None:
         points = None
         if show_points:
             points = coverage.access_points_in_focus(
-                ui.access_points(view.context, url),
+                queries.access_points(view.context, url),
                 coverage.access_point_referrals(focus_figures, view.area_id), areas, view.area_id)
         built = coverage.build_coverage_map(
             boundary_set.frame, areas, figures, indicator=indicator, programme_id=programme_id,
@@ -168,7 +167,7 @@ def main() -> None:
             if built.points_legend_html:
                 st.markdown(built.points_legend_html, unsafe_allow_html=True)
         st.dataframe(shown_table, hide_index=True, column_order=coverage.SHOWN_COLUMNS,
-                     column_config=ui_widgets.value_columns(indicator))
+                     column_config=widgets.value_columns(indicator))
         own = coverage.focus_row(focus_figures, indicator.id, programme_id, view.area_id)
         if own is not None:
             st.caption(t("{focus}: {value} ({numerator} of {denominator})",
@@ -186,4 +185,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    ui_widgets.guarded(main)
+    widgets.guarded(main)

@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-import list_widgets
-import ui_widgets
-from data_access import ui, ui_lists
-from data_access.lists import get_list
-from i18n import t
-from indicators import referral_views as rv
+from core.i18n import t
+from indicators.lists import get_list
+from ui import list_queries, list_views, queries, widgets
+from views import referrals as rv
 
 IDS = ("dq.adults_without_id", "dq.malformed_id", "dq.unassessed_households")
 LEFT_OUT = "dq.invalid_rows"
@@ -49,18 +47,18 @@ def _rules(counts: dict[str, int]) -> list[str]:
         format_func=lambda k: t("{table}: {rule} ({rows})", table=t(rv.RULES[k].table),
                                 rule=t(rv.RULES[k].text), rows=f"{counts.get(k, 0):,}"),
         help=t("Keep the rows that break these rules; none chosen keeps every row."))
-    ui_widgets.link({RULES_KEY: ",".join(chosen) or None})
+    widgets.link({RULES_KEY: ",".join(chosen) or None})
     return chosen
 
 
-def _rows(view: ui_widgets.View, area_id: str | None, area_name: str) -> None:
+def _rows(view: widgets.View, area_id: str | None, area_name: str) -> None:
     options = {"area_id": area_id, "as_of": view.as_of, "period_start": view.period_start}
-    every = ui_lists.list_scan(view.context, view.settings, LIST_ID,
+    every = list_queries.list_scan(view.context, view.settings, LIST_ID,
                                group_by=(rv.RULE_COLUMNS,), **options)
     counts = every.counts.get(rv.RULE_COLUMNS, {})
     chosen = _rules(counts)
     filters = ((rv.RULE_COLUMNS, tuple(chosen)),) if chosen else ()
-    scan = (ui_lists.list_scan(view.context, view.settings, LIST_ID, filters=filters, **options)
+    scan = (list_queries.list_scan(view.context, view.settings, LIST_ID, filters=filters, **options)
             if chosen else every)
     by_rule = rv.rule_table(counts, translate=t)
     by_rule = by_rule[by_rule["rows"] > 0]
@@ -73,44 +71,44 @@ def _rows(view: ui_widgets.View, area_id: str | None, area_name: str) -> None:
                          "rows": st.column_config.NumberColumn(t("Rows"), format="%d")})
     st.caption(t("{area} on {as_of}: {what}", area=area_name, as_of=view.as_of.isoformat(),
                  what=t(get_list(LIST_ID).description)))
-    list_widgets.show_list(
-        scan, ui_lists.list_columns(LIST_ID, view.context), key="list_data_quality_rows",
+    list_views.show_list(
+        scan, list_queries.list_columns(LIST_ID, view.context), key="list_data_quality_rows",
         empty_text=t("No row breaks the chosen rules in {area} on {as_of}.", area=area_name,
                      as_of=view.as_of.isoformat()) if chosen else
         t("No row breaks a data-quality rule in {area} on {as_of}.", area=area_name,
           as_of=view.as_of.isoformat()),
-        download=ui_lists.csv_download(view.context, view.settings, LIST_ID, filters=filters,
+        download=list_queries.csv_download(view.context, view.settings, LIST_ID, filters=filters,
                                        **options),
-        file_name=list_widgets.file_name(LIST_ID, area_id, view.as_of), shown_columns=SHOWN,
+        file_name=list_views.file_name(LIST_ID, area_id, view.as_of), shown_columns=SHOWN,
         translated=("rule",))
 
 
 def main() -> None:
-    view = ui_widgets.page_view()
+    view = widgets.page_view()
     if view is None:
         return
     settings = view.settings
-    ui_widgets.page_header("Data quality", view)
+    widgets.page_header("Data quality", view)
 
-    focus = ui.figures(view.context, settings, as_of=view.as_of, level=view.level,
+    focus = queries.figures(view.context, settings, as_of=view.as_of, level=view.level,
                        indicator_ids=(*IDS, LEFT_OUT))
-    cards = [ui_lists.figure(focus, i, view.area_id) for i in IDS]
+    cards = [list_queries.figure(focus, i, view.area_id) for i in IDS]
     if view.context.whole_registry:
-        cards.append(ui_lists.figure(focus, LEFT_OUT, view.area_id))
+        cards.append(list_queries.figure(focus, LEFT_OUT, view.area_id))
     nothing = not cards[2].denominator  # registered households
     if nothing:
         st.info(t("No households are registered in {area} on {as_of}, so its data-quality "
                   "figures are empty. Pick another area, or a later as-of date.",
                   area=view.area_name, as_of=view.as_of.isoformat()))
-    ui_widgets.metric_grid(cards, per_row=4, explain_empty=not nothing)
+    widgets.metric_grid(cards, per_row=4, explain_empty=not nothing)
     _left_out(focus)
 
-    list_widgets.by_area_and_lists(
+    list_views.by_area_and_lists(
         view, indicator_ids=IDS, map_default="dq.adults_without_id", key="data_quality",
         lists_title=t("Rows to send back to the MIS"), draw_lists=_rows)
 
     with st.expander(t("Definitions")):
-        ui_widgets.definitions(cards)
+        widgets.definitions(cards)
         st.caption(t("Counted on {as_of} over registered rows (rows left out of the other "
                      "indicators included); a row whose area is unknown counts in the whole "
                      "registry only. A row left out is listed under the first rule of its table "
@@ -118,4 +116,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    ui_widgets.guarded(main)
+    widgets.guarded(main)

@@ -13,13 +13,12 @@ import datetime as dt
 
 import streamlit as st
 
-import ui_widgets
-from data_access import ui
-from data_access.lists import LIST_BY_ID
+from core.i18n import t
 from exports import page_export
 from exports.lists import MAX_DATA_ROWS
-from i18n import t
 from indicators.catalogue import BY_ID
+from indicators.lists import LIST_BY_ID
+from ui import queries, widgets
 
 PERIOD_KEY = "export_period"
 PERIOD_PARAM = "period"
@@ -31,22 +30,22 @@ DOWNLOAD_KEY = "export_download"
 BUILT_KEY = "_export_built"  # the session's last workbook (a BuiltExport)
 
 
-def _period(view: ui_widgets.View, column) -> dt.date:
+def _period(view: widgets.View, column) -> dt.date:
     """The referral period's first day: from the link on the first run, else the default;
     it follows the default (the as-of date's) until the user changes it."""
     state = st.session_state
     default = view.period_start
     current = state.get(PERIOD_KEY)
     if PERIOD_KEY not in state:
-        linked = ui_widgets.parse_date(st.query_params.get(PERIOD_PARAM),
-                                       ui_widgets.MIN_DATE, view.as_of)
+        linked = widgets.parse_date(st.query_params.get(PERIOD_PARAM),
+                                       widgets.MIN_DATE, view.as_of)
         state[PERIOD_KEY] = linked or default
-    elif (not isinstance(current, dt.date) or not ui_widgets.MIN_DATE <= current <= view.as_of
+    elif (not isinstance(current, dt.date) or not widgets.MIN_DATE <= current <= view.as_of
           or (current == state.get(PERIOD_DEFAULT_KEY) and current != default)):
         state[PERIOD_KEY] = default
     state[PERIOD_DEFAULT_KEY] = default
     chosen = column.date_input(
-        t("Referral period from"), key=PERIOD_KEY, min_value=ui_widgets.MIN_DATE,
+        t("Referral period from"), key=PERIOD_KEY, min_value=widgets.MIN_DATE,
         max_value=view.as_of, format="YYYY-MM-DD",
         help=t("First day of the period the referral figures and the overdue referrals cover; "
                "the period ends on the as-of date ({as_of}). By default, the {months} months "
@@ -56,7 +55,7 @@ def _period(view: ui_widgets.View, column) -> dt.date:
     return chosen or default
 
 
-def _lists(view: ui_widgets.View, column) -> list[str]:
+def _lists(view: widgets.View, column) -> list[str]:
     """The list sheets asked for; none, with the reason, for a role that may not see lists."""
     offered = page_export.offered_lists(view.context)
     if not offered:
@@ -83,7 +82,7 @@ def _lists(view: ui_widgets.View, column) -> list[str]:
     )
 
 
-def _contents(view: ui_widgets.View, list_ids: list[str]) -> None:
+def _contents(view: widgets.View, list_ids: list[str]) -> None:
     """What the workbook holds: every sheet and list, with its definition."""
     level = view.level_name.lower()
     lines = [
@@ -110,7 +109,7 @@ def _contents(view: ui_widgets.View, list_ids: list[str]) -> None:
                  days=view.settings.referral_sla_days))
 
 
-def _show_built(built: page_export.BuiltExport, view: ui_widgets.View) -> None:
+def _show_built(built: page_export.BuiltExport, view: widgets.View) -> None:
     st.success(t("The workbook is ready: {size}, built in {seconds} s.",
                  size=built.size_text, seconds=built.seconds_text))
     for counted in built.lists:
@@ -133,15 +132,15 @@ def _show_built(built: page_export.BuiltExport, view: ui_widgets.View) -> None:
 
 
 def main() -> None:
-    view = ui_widgets.page_view()
+    view = widgets.page_view()
     if view is None:  # a start-up problem, already shown
         return
-    ui_widgets.page_header("Excel export", view)
+    widgets.page_header("Excel export", view)
 
     left, right = st.columns([1, 3])
     period_start = _period(view, left)
     list_ids = _lists(view, right)
-    ui_widgets.link({
+    widgets.link({
         PERIOD_PARAM: period_start.isoformat(),
         LISTS_PARAM: page_export.lists_param(list_ids) if view.context.sees_lists else None,
     })
@@ -170,15 +169,15 @@ def main() -> None:
         st.caption(t("The command runs as the configured default user; the page builds the "
                      "workbook as you may see it."))
 
-    version = ui.last_loaded(view.settings.database_url)
+    version = queries.last_loaded(view.settings.database_url)
     if st.button(t("Build workbook"), key=BUILD_KEY, icon=":material/build:"):
         bar = st.progress(0.0, text=t("Starting"))
         try:
             built = page_export.build_export(
-                ui.registry_engine(view.settings.database_url), view.settings, choices,
+                queries.registry_engine(view.settings.database_url), view.settings, choices,
                 context=view.context, registry_version=version,
-                audit_store=ui.app_store_engine(view.settings.app_store_url),
-                suspected_pairs=ui.linkage_pairs(view.settings),
+                audit_store=queries.app_store_engine(view.settings.app_store_url),
+                suspected_pairs=queries.linkage_pairs(view.settings),
                 progress=lambda fraction, message: bar.progress(fraction, text=t(message)))
         except page_export.ExportError as problem:
             bar.empty()
@@ -195,4 +194,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    ui_widgets.guarded(main)
+    widgets.guarded(main)

@@ -2,7 +2,7 @@
 
 "Start meeting" records a meeting in the app store and freezes the district's figures, so
 everyone discusses the same numbers and the next meeting shows the change. While a meeting
-of the sidebar's as-of date exists, the page shows its frozen figures (see indicators.gaps
+of the sidebar's as-of date exists, the page shows its frozen figures (see views.gaps
 for which meeting is "in progress" and which one is compared with). Action points are added
 and closed here; a one-page brief can be downloaded to print.
 """
@@ -14,11 +14,12 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-import ui_widgets
-from data_access import meetings, ui
+from core.i18n import t
+from data_access import meetings
 from exports import brief as briefs
-from i18n import t
-from indicators import gaps
+from indicators.figures import meeting_figures
+from ui import queries, widgets
+from views import gaps
 
 FLASH_KEY = "_meeting_flash"
 CLEAR_FORM_KEY = "_meeting_clear_form"
@@ -36,7 +37,7 @@ class MeetingPage:
 
     state: gaps.MeetingState
     live: pd.DataFrame  # district-level long form now (what "Start meeting" freezes)
-    headline: list  # ui.HeadlineFigure of the figures shown
+    headline: list  # queries.HeadlineFigure of the figures shown
     cards: list[gaps.Card]
     gaps: list[gaps.Gap]
     open_points: list
@@ -47,38 +48,38 @@ class MeetingPage:
 
 # Reading -------------------------------------------------------------------------------------
 
-def _read(view: ui_widgets.View, areas: pd.DataFrame) -> MeetingPage:
+def _read(view: widgets.View, areas: pd.DataFrame) -> MeetingPage:
     settings, area_id = view.settings, view.area_id
-    store = ui.app_store_engine(settings.app_store_url)
-    scope = ui.scope(view.context, settings)
+    store = queries.app_store_engine(settings.app_store_url)
+    scope = queries.scope(view.context, settings)
     whole = view.context.whole_registry
     held = meetings.meetings(store, area_id, scope=scope)
     state = gaps.meeting_state(held, view.as_of)
 
-    live = ui.figures(view.context, settings, as_of=view.as_of, level=view.level,
+    live = queries.figures(view.context, settings, as_of=view.as_of, level=view.level,
                       period_start=view.period_start,
-                      indicator_ids=gaps.meeting_indicator_ids(ui.HEADLINE_IDS))
+                      indicator_ids=gaps.meeting_indicator_ids(queries.HEADLINE_IDS))
     shown = gaps.meeting_rows(
-        meetings.meeting_figures(store, state.current, scope=scope) if state.current else live,
+        meeting_figures(store, state.current, scope=scope) if state.current else live,
         area_id, whole)
-    before = (gaps.meeting_rows(meetings.meeting_figures(store, state.previous, scope=scope),
+    before = (gaps.meeting_rows(meeting_figures(store, state.previous, scope=scope),
                                 area_id, whole)
               if state.previous else None)
-    headline = ui.headline_figures(shown, area_id)
+    headline = queries.headline_figures(shown, area_id)
     cards = gaps.headline_cards(
-        headline, ui.headline_figures(before, area_id) if before is not None else None,
-        meetings.changes(shown, before, ui.HEADLINE_IDS, area_id) if before is not None else None)
+        headline, queries.headline_figures(before, area_id) if before is not None else None,
+        meetings.changes(shown, before, queries.HEADLINE_IDS, area_id) if before is not None else None)
 
     lowest = gaps.lowest_level(areas, default=view.level)
     children = gaps.areas_within(areas, area_id, lowest)
-    child_figures = ui.figures(view.context, settings, as_of=view.as_of, level=lowest,
+    child_figures = queries.figures(view.context, settings, as_of=view.as_of, level=lowest,
                                period_start=view.period_start, indicator_ids=gaps.CHILD_GAP_IDS)
     child_label = settings.level_name(lowest)
     found = [
         gaps.lowest_coverage(child_figures, children, name_label=child_label),
-        gaps.highest_exclusion(shown, area_id, ui.programmes(settings.database_url)),
+        gaps.highest_exclusion(shown, area_id, queries.programmes(settings.database_url)),
         gaps.most_overdue_access_points(
-            shown, area_id, ui.access_points(view.context, settings.database_url)),
+            shown, area_id, queries.access_points(view.context, settings.database_url)),
         gaps.double_dipping(shown, child_figures, area_id, view.area_name, children,
                             name_label=child_label),
     ]
@@ -106,25 +107,25 @@ def _done(message: str, *, clear_form: bool = False) -> None:
     st.rerun()
 
 
-def _pick_district(view: ui_widgets.View, areas: pd.DataFrame) -> None:
-    level = ui.default_level(ui.level_choices(areas, len(view.settings.level_names)))
+def _pick_district(view: widgets.View, areas: pd.DataFrame) -> None:
+    level = queries.default_level(queries.level_choices(areas, len(view.settings.level_names)))
     level_name = t(view.settings.level_name(level)).lower()
     st.info(t("No {level} is chosen. A meeting is about one {level}: pick it under “Area” in "
               "the sidebar, or below.", level=level_name))
-    choices = ui.area_choices(areas, level)
+    choices = queries.area_choices(areas, level)
     shown = list(choices.items())[:MAX_AREA_BUTTONS]
     if not shown:
         return
     columns = st.columns(min(len(shown), 4))
     for index, (area_id, name) in enumerate(shown):
         columns[index % len(columns)].button(
-            name, key=f"meeting_pick_{area_id}", on_click=ui_widgets.choose_area,
+            name, key=f"meeting_pick_{area_id}", on_click=widgets.choose_area,
             args=(level, area_id), icon=":material/groups:", width="stretch")
     if len(choices) > len(shown):
         st.caption(t("{count} more: pick them in the sidebar.", count=len(choices) - len(shown)))
 
 
-def _status(view: ui_widgets.View, data: MeetingPage, brief: bytes) -> None:
+def _status(view: widgets.View, data: MeetingPage, brief: bytes) -> None:
     state = data.state
     left, right = st.columns([3, 1], vertical_alignment="center")
     with left:
@@ -157,7 +158,7 @@ def _status(view: ui_widgets.View, data: MeetingPage, brief: bytes) -> None:
                 _start(view, data)
         st.download_button(
             t("Download the brief"), key="meeting_brief", on_click="ignore",
-            data=ui.audited_download(
+            data=queries.audited_download(
                 view.context, view.settings, brief, f"downloaded the meeting brief of "
                 f"{view.area_name}", {"format": "html", "what": "meeting_brief",
                                       "area_id": view.area_id,
@@ -167,16 +168,16 @@ def _status(view: ui_widgets.View, data: MeetingPage, brief: bytes) -> None:
             help=t("One page (HTML, ready to print): figures, gaps and action points."))
 
 
-def _who(view: ui_widgets.View) -> str:
+def _who(view: widgets.View) -> str:
     """Who starts a meeting or records an action point: the user (and role)."""
     context = view.context
     return f"{context.username} ({context.role})" if context.username else context.role
 
 
-def _start(view: ui_widgets.View, data: MeetingPage) -> None:
+def _start(view: widgets.View, data: MeetingPage) -> None:
     settings = view.settings
     meetings.start_meeting(
-        ui.app_store_engine(settings.app_store_url), scope=ui.scope(view.context, settings),
+        queries.app_store_engine(settings.app_store_url), scope=queries.scope(view.context, settings),
         area_id=view.area_id, area_name=view.area_name, as_of=view.as_of,
         started_by=_who(view),
         figures=gaps.snapshot_rows(data.live, view.area_id, view.context.whole_registry),
@@ -207,7 +208,7 @@ def _card(card: gaps.Card, description: str | None) -> None:
         st.caption(" · ".join(notes))
 
 
-def _headline(view: ui_widgets.View, data: MeetingPage) -> None:
+def _headline(view: widgets.View, data: MeetingPage) -> None:
     st.subheader(t("Headline figures"))
     previous = data.state.previous
     description = (t("since {as_of}", as_of=previous.as_of.isoformat())
@@ -218,7 +219,7 @@ def _headline(view: ui_widgets.View, data: MeetingPage) -> None:
             with column:
                 _card(card, description)
     with st.expander(t("Definitions")):
-        ui_widgets.definitions(data.headline)
+        widgets.definitions(data.headline)
         st.caption(t("Stock figures are counted on {as_of}; referral figures over the period "
                      "from {start} to {as_of}. Households with a PMT score at or below {cutoff} "
                      "are poor; an open referral is overdue after {days} days. A change is the "
@@ -242,7 +243,7 @@ def _gap(gap: gaps.Gap) -> None:
                          "Name": st.column_config.TextColumn(t(gap.name_label), width="medium"),
                          "Value": st.column_config.NumberColumn(
                              t(ind.label), help=t(ind.definition), width="small",
-                             format=ui_widgets.VALUE_FORMATS.get(ind.unit, "%.2f")),
+                             format=widgets.VALUE_FORMATS.get(ind.unit, "%.2f")),
                          "Numerator": st.column_config.NumberColumn(
                              t("Numerator"), format="%d", help=t(ind.numerator), width="small"),
                          "Denominator": st.column_config.NumberColumn(
@@ -254,7 +255,7 @@ def _gap(gap: gaps.Gap) -> None:
     st.caption(t("{label}: {definition}.", label=t(ind.label), definition=t(ind.definition)))
 
 
-def _gaps(view: ui_widgets.View, data: MeetingPage) -> None:
+def _gaps(view: widgets.View, data: MeetingPage) -> None:
     st.subheader(t("Biggest gaps"))
     st.caption(t("Counted as of {as_of}; programmes, access points and the district's double "
                  "dipping come from the figures above, the {level} lists from the registry.",
@@ -281,9 +282,9 @@ def _action_columns() -> dict:
     }
 
 
-def _action_points(view: ui_widgets.View, data: MeetingPage) -> None:
+def _action_points(view: widgets.View, data: MeetingPage) -> None:
     st.subheader(t("Action points"))
-    store = ui.app_store_engine(view.settings.app_store_url)
+    store = queries.app_store_engine(view.settings.app_store_url)
     current = data.state.current
     role = _who(view)
 
@@ -306,7 +307,7 @@ def _action_points(view: ui_widgets.View, data: MeetingPage) -> None:
                         width="stretch", disabled=chosen is None):
             try:
                 meetings.close_action_point(
-                    store, chosen, scope=ui.scope(view.context, view.settings),
+                    store, chosen, scope=queries.scope(view.context, view.settings),
                     meeting_id=current.meeting_id if current else None,
                     closed_by=role)
             except (KeyError, ValueError):
@@ -326,7 +327,7 @@ def _action_points(view: ui_widgets.View, data: MeetingPage) -> None:
                          column_config=_action_columns())
 
 
-def _add_form(view: ui_widgets.View, data: MeetingPage) -> None:
+def _add_form(view: widgets.View, data: MeetingPage) -> None:
     due_key = f"{DUE_KEY}_{view.as_of.isoformat()}"  # the default follows the as-of date
     if st.session_state.pop(CLEAR_FORM_KEY, False):
         for key in (TEXT_KEY, OWNER_KEY, due_key):
@@ -351,16 +352,16 @@ def _add_form(view: ui_widgets.View, data: MeetingPage) -> None:
         st.warning(" ".join(t(p) for p in problems))
         return
     meetings.add_action_point(
-        ui.app_store_engine(view.settings.app_store_url),
-        scope=ui.scope(view.context, view.settings), area_id=view.area_id, text=text,
+        queries.app_store_engine(view.settings.app_store_url),
+        scope=queries.scope(view.context, view.settings), area_id=view.area_id, text=text,
         owner=owner, due_on=due, meeting_id=current.meeting_id if current else None,
         created_by=_who(view))
     _done(t("Action point added."), clear_form=True)
 
 
-def _brief(view: ui_widgets.View, data: MeetingPage) -> bytes:
+def _brief(view: widgets.View, data: MeetingPage) -> bytes:
     state, current = data.state, data.state.current
-    loaded = ui.last_loaded(view.settings.database_url)
+    loaded = queries.last_loaded(view.settings.database_url)
     closed_here = gaps.closed_at(data.closed_points, current)
     return briefs.brief_bytes(briefs.Brief(
         area_name=view.area_name, level_name=view.level_name, as_of=view.as_of,
@@ -377,15 +378,15 @@ def _brief(view: ui_widgets.View, data: MeetingPage) -> bytes:
 
 
 def main() -> None:
-    view = ui_widgets.page_view()
+    view = widgets.page_view()
     if view is None:  # a start-up problem, already shown
         return
     st.title(t("Committee meeting"))
-    areas = ui.areas(view.context, view.settings.database_url)
+    areas = queries.areas(view.context, view.settings.database_url)
     if view.area_id is None:
         _pick_district(view, areas)
         return
-    ui_widgets.view_caption(view)
+    widgets.view_caption(view)
     data = _read(view, areas)
     _flash()
     _status(view, data, _brief(view, data))
@@ -395,4 +396,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    ui_widgets.guarded(main)
+    widgets.guarded(main)

@@ -4,36 +4,35 @@ from __future__ import annotations
 
 import streamlit as st
 
-import ui_widgets
-from data_access import ui
-from i18n import t
+from core.i18n import t
+from ui import queries, widgets
 
 
 def main() -> None:
-    view = ui_widgets.page_view()
+    view = widgets.page_view()
     if view is None:  # a start-up problem, already shown
         return
-    ui_widgets.page_header("Overview", view)
+    widgets.page_header("Overview", view)
 
-    figures = ui.figures(view.context, view.settings, as_of=view.as_of, level=view.level,
-                         period_start=view.period_start, indicator_ids=ui.HEADLINE_IDS)
-    headline = ui.headline_figures(figures, view.area_id)
+    figures = queries.figures(view.context, view.settings, as_of=view.as_of, level=view.level,
+                         period_start=view.period_start, indicator_ids=queries.HEADLINE_IDS)
+    headline = queries.headline_figures(figures, view.area_id)
 
-    empty_area = not ui.figure(headline, "households").value
+    empty_area = not queries.figure(headline, "households").value
     if empty_area:
         st.info(t("No households are registered in {area} on {as_of}, so its figures are empty. "
                   "Pick another area, or a later as-of date.",
                   area=view.area_name, as_of=view.as_of.isoformat()))
-    left_out = ui.figure(headline, "dq.invalid_rows")
+    left_out = queries.figure(headline, "dq.invalid_rows")
     if left_out.numerator:
         st.warning(t("{count} rows of the registry break the registry contract and are left out "
                      "of the indicators (data-quality figures count them).",
                      count=f"{left_out.numerator:,}"))
 
-    ui_widgets.metric_grid(headline, explain_empty=not empty_area)
+    widgets.metric_grid(headline, explain_empty=not empty_area)
 
     with st.expander(t("Definitions")):
-        ui_widgets.definitions(headline)
+        widgets.definitions(headline)
         st.caption(t("Stock figures are counted on {as_of}; referral figures over the period "
                      "from {start} to {as_of}. Households with a PMT score at or below {cutoff} "
                      "are poor; an open referral is overdue after {days} days.",
@@ -43,4 +42,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    ui_widgets.guarded(main)
+    widgets.guarded(main)

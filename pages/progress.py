@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-import ui_widgets
-from data_access import ui
+from core.i18n import t
+from exports import targets as targets_file
 from exports.targets import build_template
-from i18n import t
-from indicators import progress
 from indicators.catalogue import BY_ID
+from ui import queries, widgets
+from views import progress
 
 INDICATORS_KEY = "indicators"
 PROGRAMME_KEY = "programme"
@@ -39,17 +39,17 @@ def _pick(programmes: dict[str, str]) -> tuple[list[str], str | None]:
         help=t("The indicators to follow; each gets its own chart."))
     programme_id = None
     if progress.needs_programme(ids) and programmes:
-        ui_widgets.linked_choice(PROGRAMME_KEY, list(programmes), next(iter(programmes)))
+        widgets.linked_choice(PROGRAMME_KEY, list(programmes), next(iter(programmes)))
         programme_id = right.selectbox(
             t("Programme"), list(programmes), key=PROGRAMME_KEY,
             format_func=lambda p: programmes.get(p, p),
             help=t("The programme of the indicators given per programme."))
-    ui_widgets.link({INDICATORS_KEY: progress.indicators_param(ids),
+    widgets.link({INDICATORS_KEY: progress.indicators_param(ids),
                      PROGRAMME_KEY: programme_id})
     return ids, programme_id
 
 
-def _show_import(outcome: progress.ImportOutcome) -> None:
+def _show_import(outcome: targets_file.ImportOutcome) -> None:
     if outcome.file_error:
         st.warning(t("The file cannot be imported: {problem}. Nothing was imported.",
                      problem=outcome.file_error))
@@ -66,7 +66,7 @@ def _show_import(outcome: progress.ImportOutcome) -> None:
         st.success(t("{count} targets imported.", count=outcome.stored))
 
 
-def _targets(view: ui_widgets.View, store, scope, areas, programmes: dict[str, str]) -> None:
+def _targets(view: widgets.View, store, scope, areas, programmes: dict[str, str]) -> None:
     """Template download and, for admins, upload; an upload is imported once (before the
     charts read)."""
     st.subheader(t("Targets and baselines"))
@@ -91,14 +91,14 @@ def _targets(view: ui_widgets.View, store, scope, areas, programmes: dict[str, s
         return
     done = st.session_state.get(IMPORTED_KEY)
     if done is None or done[0] != upload.file_id:
-        outcome = progress.import_targets(
+        outcome = targets_file.import_targets(
             store, upload.getvalue(), scope=scope, known_areas=set(areas["area_id"]),
             known_programmes=set(programmes), whole_registry=view.context.whole_registry)
         done = st.session_state[IMPORTED_KEY] = (upload.file_id, outcome)
     _show_import(done[1])
 
 
-def _snapshots(view: ui_widgets.View, store, plan: progress.LinePlan) -> None:
+def _snapshots(view: widgets.View, store, plan: progress.LinePlan) -> None:
     st.subheader(t("Snapshots"))
     levels = plan.levels
     if view.context.role == "admin" and view.context.whole_registry and levels:
@@ -107,7 +107,7 @@ def _snapshots(view: ui_widgets.View, store, plan: progress.LinePlan) -> None:
                             "snapshot (again replaces it).", as_of=view.as_of.isoformat())):
             bar = st.progress(0.0, text=t("Computing…"))
             stored = progress.take_snapshots(
-                store, lambda level: ui.figures(view.context, view.settings, as_of=view.as_of,
+                store, lambda level: queries.figures(view.context, view.settings, as_of=view.as_of,
                                                 level=level, period_start=view.period_start),
                 levels=levels, as_of=view.as_of, period_start=view.period_start,
                 parameters=progress.snapshot_parameters(view.settings),
@@ -129,7 +129,7 @@ def _snapshots(view: ui_widgets.View, store, plan: progress.LinePlan) -> None:
     st.code(progress.snapshot_command(view.as_of, levels), language="bash")
 
 
-def _no_snapshots(view: ui_widgets.View, data: progress.Progress) -> bool:
+def _no_snapshots(view: widgets.View, data: progress.Progress) -> bool:
     """Say why there is nothing to draw; True when nothing is."""
     if not data.plan.lines:
         if data.plan.omitted:
@@ -163,7 +163,7 @@ def _no_snapshots(view: ui_widgets.View, data: progress.Progress) -> bool:
     return False
 
 
-def _charts(view: ui_widgets.View, data: progress.Progress, programme: str | None) -> None:
+def _charts(view: widgets.View, data: progress.Progress, programme: str | None) -> None:
     threshold = view.settings["privacy.small_cell_threshold"]
     donor = view.context.role == "donor"
     for item in data.indicators:
@@ -232,16 +232,16 @@ def _table(data: progress.Progress) -> None:
 
 
 def main() -> None:
-    view = ui_widgets.page_view()
+    view = widgets.page_view()
     if view is None:
         return
     settings = view.settings
     url = settings.database_url
-    ui_widgets.page_header("Donor progress", view)
-    areas = ui.areas(view.context, url)
-    programmes = ui.programmes(url)
-    store = ui.app_store_engine(settings.app_store_url)
-    scope = ui.scope(view.context, settings)
+    widgets.page_header("Donor progress", view)
+    areas = queries.areas(view.context, url)
+    programmes = queries.programmes(url)
+    store = queries.app_store_engine(settings.app_store_url)
+    scope = queries.scope(view.context, settings)
     ids, programme_id = _pick(programmes)
     plan = progress.plan_lines(areas, level=view.level, area_id=view.area_id,
                                whole_registry=view.context.whole_registry)
@@ -268,4 +268,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    ui_widgets.guarded(main)
+    widgets.guarded(main)

@@ -13,13 +13,11 @@ import datetime as dt
 
 import streamlit as st
 
-import list_widgets
-import ui_widgets
-from data_access import ui, ui_lists
-from data_access.lists import ListPermissionError
-from i18n import t
-from indicators import referral_views as rv
+from core.i18n import t
 from indicators.catalogue import BY_ID
+from indicators.lists import ListPermissionError
+from ui import list_queries, list_views, queries, widgets
+from views import referrals as rv
 
 PROGRAMME_KEY = "programme"
 PERIOD_KEY = "period"
@@ -31,28 +29,28 @@ OVERDUE_SHOWN = ("days_open", "household_id", "person_name", "person_id", "progr
                  "access_point_name", "area_name", "referred_on", "status")
 
 
-def _choices(view: ui_widgets.View, programmes: dict[str, str]) -> tuple[str | None, dt.date]:
+def _choices(view: widgets.View, programmes: dict[str, str]) -> tuple[str | None, dt.date]:
     options = [ALL, *programmes]
-    ui_widgets.linked_choice(PROGRAMME_KEY, options, ALL)
+    widgets.linked_choice(PROGRAMME_KEY, options, ALL)
     left, right = st.columns([3, 2], vertical_alignment="bottom")
     choice = left.selectbox(
         t("Programme"), options, key=PROGRAMME_KEY,
         format_func=lambda p: t("All programmes") if p == ALL else programmes.get(p, p),
         help=t("The programme referred to; the table by programme always shows every one."))
     state = st.session_state
-    linked = ui_widgets.parse_date(st.query_params.get(PERIOD_KEY), ui_widgets.MIN_DATE,
+    linked = widgets.parse_date(st.query_params.get(PERIOD_KEY), widgets.MIN_DATE,
                                    view.as_of)
     state[PERIOD_KEY] = rv.period_start_choice(state.get(PERIOD_KEY), linked, view.period_start,
                                                state.get(PERIOD_DEFAULT_KEY), view.as_of)
     state[PERIOD_DEFAULT_KEY] = view.period_start
     start = right.date_input(
-        t("Period from"), key=PERIOD_KEY, min_value=ui_widgets.MIN_DATE, max_value=view.as_of,
+        t("Period from"), key=PERIOD_KEY, min_value=widgets.MIN_DATE, max_value=view.as_of,
         format="YYYY-MM-DD",
         help=t("Referrals made from this day to the as-of date (the sidebar's). By default the "
                "{months} months ending on it.", months=view.settings.period_months),
     ) or view.period_start
     programme_id = None if choice == ALL else choice
-    ui_widgets.link({PROGRAMME_KEY: programme_id,
+    widgets.link({PROGRAMME_KEY: programme_id,
                      PERIOD_KEY: None if start == view.period_start else start.isoformat()})
     return programme_id, start
 
@@ -100,8 +98,8 @@ def _count_columns(first: dict) -> dict:
     }
 
 
-def _trend(view: ui_widgets.View, programme_id: str | None) -> None:
-    trend = ui_lists.referral_trend(view.context, view.settings, as_of=view.as_of,
+def _trend(view: widgets.View, programme_id: str | None) -> None:
+    trend = list_queries.referral_trend(view.context, view.settings, as_of=view.as_of,
                                     area_id=view.area_id, programme_id=programme_id)
     if not trend[["made", "open"]].to_numpy().any():
         st.info(t("No referral was made or open in {area} in the twelve months to {as_of}.",
@@ -126,13 +124,13 @@ def _trend(view: ui_widgets.View, programme_id: str | None) -> None:
                      as_of=view.as_of.isoformat()))
 
 
-def _overdue_list(view: ui_widgets.View, programme_id: str | None, start: dt.date) -> None:
+def _overdue_list(view: widgets.View, programme_id: str | None, start: dt.date) -> None:
     filters = (((("programme_id",), (programme_id,)),) if programme_id else ())
     try:
-        scan = ui_lists.list_scan(view.context, view.settings, OVERDUE_LIST,
+        scan = list_queries.list_scan(view.context, view.settings, OVERDUE_LIST,
                                   area_id=view.area_id, as_of=view.as_of, period_start=start,
                                   filters=filters)
-        download = ui_lists.csv_download(view.context, view.settings, OVERDUE_LIST,
+        download = list_queries.csv_download(view.context, view.settings, OVERDUE_LIST,
                                          area_id=view.area_id, as_of=view.as_of,
                                          period_start=start, filters=filters)
     except ListPermissionError:
@@ -142,21 +140,21 @@ def _overdue_list(view: ui_widgets.View, programme_id: str | None, start: dt.dat
     st.caption(t("Referrals open on {as_of} that were made {days} days or more before it, "
                  "longest open first.", as_of=view.as_of.isoformat(),
                  days=view.settings.referral_sla_days))
-    list_widgets.show_list(
-        scan, ui_lists.list_columns(OVERDUE_LIST, view.context), key="overdue_list",
+    list_views.show_list(
+        scan, list_queries.list_columns(OVERDUE_LIST, view.context), key="overdue_list",
         empty_text=t("No referral is overdue in {area} on {as_of}.", area=view.area_name,
                      as_of=view.as_of.isoformat()),
-        download=download, file_name=list_widgets.file_name(OVERDUE_LIST, view.area_id, view.as_of),
+        download=download, file_name=list_views.file_name(OVERDUE_LIST, view.area_id, view.as_of),
         shown_columns=OVERDUE_SHOWN)
 
 
 def main() -> None:
-    view = ui_widgets.page_view()
+    view = widgets.page_view()
     if view is None:
         return
     settings = view.settings
     st.title(t("Referrals"))
-    programmes = ui.programmes(settings.database_url)
+    programmes = queries.programmes(settings.database_url)
     programme_id, start = _choices(view, programmes)
     programme_name = programmes.get(programme_id, programme_id) if programme_id else None
     where = {"area": view.area_name, "level": view.level_name, "programme": programme_name,
@@ -166,10 +164,10 @@ def main() -> None:
                t("{area} · {level} · referrals to {programme} made from {start} to {end}",
                  **where))
 
-    figures = ui.figures(view.context, settings, as_of=view.as_of, level=view.level,
+    figures = queries.figures(view.context, settings, as_of=view.as_of, level=view.level,
                          period_start=start, indicator_ids=IDS)
-    cards = [ui_lists.figure(figures, i, view.area_id, programme_id) for i in IDS]
-    counts = ui_lists.referral_counts(view.context, settings, as_of=view.as_of,
+    cards = [list_queries.figure(figures, i, view.area_id, programme_id) for i in IDS]
+    counts = list_queries.referral_counts(view.context, settings, as_of=view.as_of,
                                       period_start=start, area_id=view.area_id)
     chosen = rv.within(counts, None, programme_id)
     nothing = not cards[0].numerator and not cards[3].denominator
@@ -180,7 +178,7 @@ def main() -> None:
                 t("No referral to {programme} was made in {area} from {start} to {end}, and "
                   "none was open at its end, so its referral figures are empty. Pick another "
                   "area, programme or period.", **where))
-    ui_widgets.metric_grid(cards, per_row=5, explain_empty=not nothing)
+    widgets.metric_grid(cards, per_row=5, explain_empty=not nothing)
 
     if not nothing:
         st.subheader(t("Pipeline"))
@@ -198,7 +196,7 @@ def main() -> None:
         st.caption(t("Every programme, whichever is chosen above. Click a column header to "
                      "sort."))
     with tabs[1]:
-        points = rv.by_access_point(chosen, ui.access_points(view.context,
+        points = rv.by_access_point(chosen, queries.access_points(view.context,
                                                              settings.database_url),
                                     translate=t)
         if points.empty:
@@ -217,7 +215,7 @@ def main() -> None:
         _overdue_list(view, programme_id, start)
 
     with st.expander(t("Definitions")):
-        ui_widgets.definitions(cards)
+        widgets.definitions(cards)
         st.markdown("\n".join(f"- **{t(rv.STAGE_LABELS[s])}**: {t(rv.STAGE_DEFINITIONS[s])}"
                                for s in rv.STAGES))
         st.caption(t("Referrals made from {start} to {end}; an open referral is overdue after "
@@ -227,4 +225,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    ui_widgets.guarded(main)
+    widgets.guarded(main)

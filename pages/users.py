@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-import ui_widgets
-from data_access import admin, ui, users
+from core.i18n import t
+from data_access import admin, users
 from data_access.context import ROLES
-from i18n import t
+from ui import queries, widgets
 
 FLASH_KEY = "_users_flash"
 PASSWORD_FLASH_KEY = "_users_password"
@@ -35,14 +35,14 @@ def _flash() -> None:
         st.code(password, language=None)
 
 
-def _area_options(view: ui_widgets.View) -> dict[str, str]:
-    areas = ui.areas(view.context, view.settings.database_url)
+def _area_options(view: widgets.View) -> dict[str, str]:
+    areas = queries.areas(view.context, view.settings.database_url)
     return {a: f"{name} ({a}) — {t(view.settings.level_name(int(level)))}"
             for a, name, level in zip(areas["area_id"], areas["name"], areas["level"],
                                       strict=True)}
 
 
-def _create(view: ui_widgets.View, store, options: dict[str, str]) -> None:
+def _create(view: widgets.View, store, options: dict[str, str]) -> None:
     with st.form("user_create", clear_on_submit=True):
         left, middle = st.columns(2)
         username = left.text_input(t("Username"), key="user_new_name",
@@ -72,7 +72,7 @@ def _create(view: ui_widgets.View, store, options: dict[str, str]) -> None:
     _done(t("User {name} created ({role}).", name=user.username, role=t(user.role)), generated)
 
 
-def _change(view: ui_widgets.View, store, names: list[str], options: dict[str, str]) -> None:
+def _change(view: widgets.View, store, names: list[str], options: dict[str, str]) -> None:
     name = st.selectbox(t("User"), names, key="user_change_name")
     if name is None:
         return
@@ -116,11 +116,11 @@ def _change(view: ui_widgets.View, store, names: list[str], options: dict[str, s
 
 
 def main() -> None:
-    view = ui_widgets.page_view()
+    view = widgets.page_view()
     if view is None:
         return
     st.title(t("Users"))
-    store = ui.app_store_engine(view.settings.app_store_url)
+    store = queries.app_store_engine(view.settings.app_store_url)
     _flash()
     table = admin.users_table(store, view.context)
     st.dataframe(table, hide_index=True, column_config={
@@ -144,4 +144,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    ui_widgets.guarded(main)
+    widgets.guarded(main)

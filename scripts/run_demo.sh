@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 if [ ! -f data/registry.db ]; then
-  .venv/bin/python -m data_access.demo --out data/registry.db \
+  .venv/bin/python -m demo --out data/registry.db \
     --households "${SOCLE_DEMO_HOUSEHOLDS:-20000}" --seed 1
   # One account per role on the new registry; their passwords are printed only now
   # (run `.venv/bin/python -m data_access.users demo` again for new ones).

@@ -33,20 +33,19 @@ from shapely.ops import unary_union
 from streamlit.testing.v1 import AppTest
 from test_suppression import determined
 
-import ui_widgets
-from data_access import admin, audit, lists, ui_lists, users
+from core.settings import load_settings
+from data_access import admin, audit, users
 from data_access.app_store import open_app_store
 from data_access.context import UserContext
-from data_access.figures import COMPUTED_LEVEL, Parameters, donor_long_form
-from data_access.lists import ListPermissionError, load_areas
 from data_access.loader import write_registry
 from data_access.registry import open_registry
 from data_access.scope import ScopeError, scope_of
-from data_access.snapshots import series
 from exports.page_export import ExportChoices, build_export
-from indicators import compute, default_period_start
+from indicators import compute, default_period_start, lists
+from indicators.figures import COMPUTED_LEVEL, Parameters, donor_long_form, series
+from indicators.lists import ListPermissionError, load_areas
 from indicators.suppression import figure_cells
-from settings import load_settings
+from ui import list_queries, widgets
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
@@ -457,13 +456,13 @@ EXPECTED_PAGES = {
 @pytest.mark.parametrize("key", list(ACCOUNTS))
 def test_each_role_gets_its_pages(key: str):
     role = ACCOUNTS[key][1]
-    assert [p.title for p in ui_widgets.pages_for(role)] == EXPECTED_PAGES[key]
+    assert [p.title for p in widgets.pages_for(role)] == EXPECTED_PAGES[key]
 
 
 def visit_every_page(at: AppTest, role: str, *, level: int | None = None) -> str:
     """Every page of the role (each with lists drilled and the map drawn); all rendered."""
     texts = []
-    for spec in ui_widgets.pages_for(role):
+    for spec in widgets.pages_for(role):
         at.switch_page(spec.path).run()
         assert_clean(at)
         texts.append(rendered(at))
@@ -529,9 +528,9 @@ def test_data_access_refuses_donors_lists_and_raw_counts(store: sa.Engine, regis
     donor = context_of("donor")
     period = default_period_start(AS_OF, 3)
     with pytest.raises(ListPermissionError):
-        ui_lists.referral_counts(donor, settings, as_of=AS_OF, period_start=period, area_id=None)
+        list_queries.referral_counts(donor, settings, as_of=AS_OF, period_start=period, area_id=None)
     with pytest.raises(ListPermissionError):
-        ui_lists.list_scan(donor, settings, "overdue_referrals", area_id=None, as_of=AS_OF,
+        list_queries.list_scan(donor, settings, "overdue_referrals", area_id=None, as_of=AS_OF,
                            period_start=period)
     engine = open_registry(registry_url)
     try:
@@ -797,7 +796,7 @@ def test_a_csv_download_is_audited_and_a_chairs_has_no_personal_column(store: sa
                                   "SOCLE_GEOGRAPHY_BOUNDARY_FILE": ""}, check_files=False)
     period = default_period_start(AS_OF, 3)
     for key in ("chair", "officer"):
-        build = ui_lists.csv_download(context_of(key), settings, "double_dipping",
+        build = list_queries.csv_download(context_of(key), settings, "double_dipping",
                                       area_id=None, as_of=AS_OF, period_start=period)
         text = build().decode("utf-8")
         if key == "chair":  # the households, not their heads' names

@@ -17,11 +17,11 @@ import sqlalchemy as sa
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from data_access import ui
 from data_access.context import UserContext
 from data_access.loader import write_registry
 from data_access.registry import open_registry
 from indicators import BY_ID, compute, default_as_of, default_period_start
+from ui import queries
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
@@ -331,7 +331,7 @@ def test_an_unexpected_error_is_a_plain_message(registry_url: str, monkeypatch):
     def broken(*args, **kwargs):
         raise ZeroDivisionError("boom")
 
-    monkeypatch.setattr(ui, "headline_figures", broken)
+    monkeypatch.setattr(queries, "headline_figures", broken)
     at = run_app()
     assert not at.exception
     assert "Something went wrong while drawing this page" in at.error[0].value
@@ -350,7 +350,7 @@ def test_missing_registry_file_is_named(tmp_path: Path, monkeypatch):
     message = at.error[0].value
     assert str(missing) in message
     assert "does not exist" in message
-    assert "python -m data_access.demo" in message
+    assert "python -m demo" in message
     assert not at.metric
 
 
@@ -428,33 +428,33 @@ def area_frame() -> pd.DataFrame:
     (("nowhere",), set()),
 ])
 def test_visible_areas_are_the_context_areas_and_below(areas, visible):
-    assert ui.visible_area_ids(area_frame(), UserContext("officer", areas)) == visible
+    assert queries.visible_area_ids(area_frame(), UserContext("officer", areas)) == visible
 
 
 def test_visible_areas_survive_a_parent_cycle():
     frame = pd.DataFrame([("A", "A", 2, "B"), ("B", "B", 2, "A")],
                          columns=["area_id", "name", "level", "parent_id"])
-    assert ui.visible_area_ids(frame, UserContext("chair", ("Z",))) == set()
+    assert queries.visible_area_ids(frame, UserContext("chair", ("Z",))) == set()
 
 
 def test_area_choices_disambiguate_equal_names():
     frame = pd.DataFrame([("A1", "Kalam", 3, None), ("A2", "Kalam", 3, None),
                           ("A3", "Bahrain", 3, None)],
                          columns=["area_id", "name", "level", "parent_id"])
-    assert ui.area_choices(frame, 3) == {"A1": "Kalam (A1)", "A2": "Kalam (A2)",
+    assert queries.area_choices(frame, 3) == {"A1": "Kalam (A1)", "A2": "Kalam (A2)",
                                          "A3": "Bahrain"}
 
 
 @pytest.mark.parametrize(("levels", "expected"), [([1, 2, 3, 4], 2), ([3, 4], 3), ([1], 1)])
 def test_default_level_is_the_district_level_when_offered(levels, expected):
-    assert ui.default_level(levels) == expected
+    assert queries.default_level(levels) == expected
 
 
 def test_headline_figures_of_missing_rows_are_empty():
     empty = pd.DataFrame(columns=["indicator_id", "area_id", "area_name", "level",
                                   "programme_id", "breakdown", "period_start", "period_end",
                                   "numerator", "denominator", "value"])
-    figures = ui.headline_figures(empty, "D1")
+    figures = queries.headline_figures(empty, "D1")
     assert [f.label for f in figures] == LABELS
     assert all(f.text == "–" for f in figures)
 
@@ -473,7 +473,7 @@ def test_headline_figures_pick_the_area_and_the_whole_registry():
         row("cov.population", None, 60, 100, 0.6),
         row("dq.invalid_rows", None, 7, 700, 0.01),
     ])
-    figures = {f.key: f for f in ui.headline_figures(frame, "D1")}
+    figures = {f.key: f for f in queries.headline_figures(frame, "D1")}
     assert figures["households"].text == "1,200"
     assert figures["households"].registry_text == "5,000"
     assert figures["persons"].text == "40"
@@ -488,15 +488,15 @@ def test_headline_figures_pick_the_area_and_the_whole_registry():
 
 def test_scoped_figures_drop_other_areas_and_the_whole_registry():
     frame = pd.DataFrame({"area_id": ["D1", "D2", None], "value": [1.0, 2.0, 3.0]})
-    scoped = ui.scope_figures(frame, {"D2"}, UserContext("officer", ("D2",)))
+    scoped = queries.scope_figures(frame, {"D2"}, UserContext("officer", ("D2",)))
     assert scoped["area_id"].tolist() == ["D2"]
-    assert len(ui.scope_figures(frame, None, UserContext("admin"))) == 3
+    assert len(queries.scope_figures(frame, None, UserContext("admin"))) == 3
 
 
 # Translation ----------------------------------------------------------------------------------
 
 def test_translation_falls_back_to_english(monkeypatch):
-    import i18n
+    from core import i18n
 
     monkeypatch.setitem(i18n.CATALOGUES, "fr", {"Overview": "Vue d'ensemble",
                                                 "{n} areas": "{m} zones"})

@@ -14,10 +14,10 @@ import pytest
 import shapely
 from geopandas.testing import assert_geodataframe_equal
 
-from data_access.demo import Options, generate
-from data_access.demo_geography import SYNTHETIC_DISTRICTS
+from core.settings import load_settings
 from data_access.registry import open_registry
-from data_access.ui import read_areas
+from demo.generator import Options, generate
+from demo.geography import SYNTHETIC_DISTRICTS
 from maps.boundaries import (
     COLUMNS,
     BoundaryError,
@@ -32,7 +32,7 @@ from maps.boundaries import (
     simplify,
     simplify_with_notes,
 )
-from settings import load_settings
+from ui.queries import read_areas
 
 GEO = Path(__file__).resolve().parents[1].parent / "shared" / "geo"
 DEFAULT_TOLERANCE, DEFAULT_DECIMALS = 0.002, 4  # config.toml's [map] defaults

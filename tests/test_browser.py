@@ -24,9 +24,9 @@ import pytest
 from PIL import Image
 
 from data_access.registry import open_registry
-from data_access.ui import read_areas
 from maps import coverage, layers
 from maps.boundaries import BoundarySource, read_boundaries
+from ui.queries import read_areas
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -61,7 +61,7 @@ def _wait_healthy(url: str, process: subprocess.Popen, timeout: float = 60) -> N
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("browser")
     subprocess.run(
-        [sys.executable, "-m", "data_access.demo", "--out", str(folder / "registry.db"),
+        [sys.executable, "-m", "demo", "--out", str(folder / "registry.db"),
          "--households", "1500", "--seed", "5", "--union-councils", "40"],
         cwd=ROOT, check=True, capture_output=True,
     )

@@ -44,7 +44,7 @@ def test_every_indicator_declares_what_pages_and_exports_need() -> None:
 
 
 def test_readme_documents_every_setting() -> None:
-    from settings import SETTINGS
+    from core.settings import SETTINGS
 
     readme = (ROOT / "README.md").read_text()
     for setting in SETTINGS:

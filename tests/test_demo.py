@@ -15,9 +15,9 @@ import pytest
 import shapely
 import sqlalchemy as sa
 
-from data_access.demo import Options, generate, main, output_paths
 from data_access.registry import open_registry
 from data_access.schema import check_schema
+from demo.generator import Options, generate, main, output_paths
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_GEO = ROOT.parent / "shared" / "geo"

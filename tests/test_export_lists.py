@@ -25,15 +25,6 @@ import sqlalchemy as sa
 from openpyxl import Workbook
 
 from data_access.context import UserContext
-from data_access.lists import (
-    LIST_BY_ID,
-    LIST_IDS,
-    ListPermissionError,
-    UnknownAreaError,
-    UnknownListError,
-    count_rows,
-    list_frame,
-)
 from data_access.loader import write_registry
 from data_access.registry import open_registry
 from exports import SHEETS, build_workbook, write_workbook
@@ -44,6 +35,15 @@ from exports.lists import (
     write_list_sheets,
 )
 from indicators import compute
+from indicators.lists import (
+    LIST_BY_ID,
+    LIST_IDS,
+    ListPermissionError,
+    UnknownAreaError,
+    UnknownListError,
+    count_rows,
+    list_frame,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_PYTHON = ROOT / ".venv" / "bin" / "python"

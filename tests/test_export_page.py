@@ -28,14 +28,14 @@ from test_app import (  # noqa: F401  (fixtures are used by name)
     run_app,
 )
 
+from core.settings import load_settings
 from data_access.context import UserContext
-from data_access.lists import LIST_BY_ID, count_rows
 from data_access.registry import open_registry
 from exports import page_export
 from exports.page_export import ExportChoices, ExportError, build_export, sheet_values
 from exports.workbook import SHEETS, describe_engine
 from indicators import default_as_of, default_period_start
-from settings import load_settings
+from indicators.lists import LIST_BY_ID, count_rows
 
 PAGE = "pages/export.py"
 THREE_LISTS = ("overdue_referrals", "double_dipping", "data_quality_rows")

@@ -1,4 +1,4 @@
-"""The meeting page's plain logic (indicators.gaps) and its brief (exports.brief), on frames
+"""The meeting page's plain logic (views.gaps) and its brief (exports.brief), on frames
 written by hand: ranking, ties, missing values, areas outside the district, changes, meeting
 choice, action points, and the HTML brief."""
 
@@ -13,8 +13,8 @@ import pytest
 
 from data_access.meetings import ActionPoint, changes
 from exports import brief as briefs
-from indicators import gaps
 from indicators.catalogue import BY_ID
+from views import gaps
 
 AS_OF = dt.date(2026, 10, 31)
 
@@ -221,7 +221,7 @@ def test_changes_read_in_the_indicator_unit(indicator_id, change, text):
 
 @dataclass(frozen=True)
 class Figure:
-    """Stands for data_access.ui.HeadlineFigure."""
+    """Stands for ui.queries.HeadlineFigure."""
 
     key: str
     label: str

@@ -3,7 +3,7 @@ child process, under two different PYTHONHASHSEEDs) and ``run_linkage()`` from P
 
 The two routes once disagreed because the command line's threshold (0.5) and
 ``ModelOptions``' default (0.9) were two constants; both now come from
-indicators.linkage.model.DEFAULT_THRESHOLD.
+linkage.model.DEFAULT_THRESHOLD.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 
 from data_access.registry import open_registry
-from indicators.linkage.job import run_linkage
-from indicators.linkage.model import DEFAULT_THRESHOLD, ModelOptions
+from linkage.job import run_linkage
+from linkage.model import DEFAULT_THRESHOLD, ModelOptions
 
 ROOT = Path(__file__).resolve().parents[1]
 KEYS = ["person_id_a", "person_id_b"]
@@ -28,7 +28,7 @@ KEYS = ["person_id_a", "person_id_b"]
 def demo(tmp_path_factory) -> Path:
     """The demo of the issue: 800 households (~5,200 persons), seed 3."""
     out = tmp_path_factory.mktemp("determinism") / "registry.db"
-    subprocess.run([sys.executable, "-m", "data_access.demo", "--out", str(out),
+    subprocess.run([sys.executable, "-m", "demo", "--out", str(out),
                     "--households", "800", "--seed", "3"], cwd=ROOT, check=True,
                    capture_output=True)
     return out
@@ -36,7 +36,7 @@ def demo(tmp_path_factory) -> Path:
 
 def cli_pairs(database: Path, out: Path, hash_seed: str) -> pd.DataFrame:
     env = {**os.environ, "PYTHONHASHSEED": hash_seed}
-    subprocess.run([sys.executable, "-m", "indicators.linkage",
+    subprocess.run([sys.executable, "-m", "linkage",
                     "--database-url", f"sqlite:///{database}", "--no-store", "--quiet",
                     "--out", str(out)], cwd=ROOT, env=env, check=True, capture_output=True)
     return pd.read_csv(out, dtype={"person_id_a": str, "person_id_b": str})

@@ -10,7 +10,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from data_access.demo import Options, generate
 from data_access.linkage_store import (
     record_decision,
     review_queue,
@@ -18,9 +17,10 @@ from data_access.linkage_store import (
     suspected_pairs,
 )
 from data_access.registry import open_registry
-from indicators.linkage import evaluate, names
-from indicators.linkage.__main__ import main
-from indicators.linkage.job import (
+from demo.generator import Options, generate
+from linkage import evaluate, names
+from linkage.__main__ import main
+from linkage.job import (
     PERSON_COLUMNS,
     LinkageResult,
     connect,
@@ -30,7 +30,7 @@ from indicators.linkage.job import (
     read_raw_persons,
     run_linkage,
 )
-from indicators.linkage.model import BLOCKING_RULES, MODEL_COLUMNS, ModelOptions
+from linkage.model import BLOCKING_RULES, MODEL_COLUMNS, ModelOptions
 
 # Small enough for a test: fewer random pairs for u than a real run.
 OPTIONS = ModelOptions(seed=7, u_max_pairs=2e5, blocking_sample=1.0)
@@ -324,7 +324,7 @@ def test_command_line_errors_exit_2(args, message, capsys, tmp_path):
         base += ["--database-url", "sqlite:////no/such/registry.db"]
     assert main(base + args) == 2
     err = capsys.readouterr().err
-    assert err.startswith("python -m indicators.linkage: error:")
+    assert err.startswith("python -m linkage: error:")
     assert message in err
     assert err.count("\n") == 1
 

@@ -7,8 +7,8 @@ import datetime as dt
 
 import pytest
 
-from indicators.linkage import names
-from indicators.linkage.model import compare_records
+from linkage import names
+from linkage.model import compare_records
 
 D = dt.date
 
@@ -158,7 +158,7 @@ def test_a_year_only_date_on_the_left_counts_too():
 
 
 def test_placeholder_days_are_those_the_model_is_given():
-    from indicators.linkage.model import comparisons, level_sql
+    from linkage.model import comparisons, level_sql
 
     birth = next(c for c in comparisons(((7, 1),)) if c["output_column_name"] == "birth_date")
     default = next(c for c in comparisons() if c["output_column_name"] == "birth_date")
@@ -169,7 +169,7 @@ def test_placeholder_days_are_those_the_model_is_given():
 def test_placeholder_days_are_found_in_the_data():
     import duckdb
 
-    from indicators.linkage.dates import placeholder_days, placeholder_days_sql
+    from linkage.dates import placeholder_days, placeholder_days_sql
 
     con = duckdb.connect()
     # 2,000 dates spread over the year, 300 more on 1 July and 100 on 1 January.

@@ -27,8 +27,8 @@ from data_access.linkage_store import (
     undismissed_pairs,
     wilson,
 )
-from indicators.linkage.job import EVIDENCE_COLUMNS, PAIR_COLUMNS, LinkageResult
-from indicators.linkage.model import ModelOptions
+from linkage.job import EVIDENCE_COLUMNS, PAIR_COLUMNS, LinkageResult
+from linkage.model import ModelOptions
 
 COMPARISONS = ("first_name", "birth_date", "national_id", "sex", "household")
 

@@ -23,14 +23,14 @@ from test_app import (  # noqa: F401  (fixtures are used by name)
     run_app,
 )
 
-from data_access import ui_lists
 from data_access.context import UserContext
-from data_access.demo import Options, generate
-from data_access.lists import LIST_BY_ID, load_areas
 from data_access.registry import open_registry
+from demo.generator import Options, generate
 from indicators import BY_ID, compute, default_period_start
-from indicators import referral_views as rv
+from indicators.lists import LIST_BY_ID, load_areas
 from maps import layers
+from ui import list_queries
+from views import referrals as rv
 
 REFERRALS, DUPLICATES, DATA_QUALITY = ("pages/referrals.py", "pages/duplicates.py",
                                        "pages/data_quality.py")
@@ -369,10 +369,10 @@ def test_the_csv_download_is_the_whole_filtered_list(demo: str):
         options = dict(area_id=None, areas=load_areas(engine), as_of=DEMO_END,
                        period_start=default_period_start(DEMO_END, 3), referral_sla_days=30,
                        poverty_cutoff=32.0)
-        admin = ui_lists.csv_bytes(engine, "data_quality_rows", context=UserContext("admin"),
+        admin = list_queries.csv_bytes(engine, "data_quality_rows", context=UserContext("admin"),
                                    filters=[(rv.RULE_COLUMNS, ("person.malformed_national_id",))],
                                    **options)
-        officer = ui_lists.csv_bytes(engine, "overdue_referrals",
+        officer = list_queries.csv_bytes(engine, "overdue_referrals",
                                      context=UserContext("officer"), **options)
     finally:
         engine.dispose()

@@ -1,4 +1,4 @@
-"""The lists officers work (data_access.lists): each list has exactly the rows its indicator's
+"""The lists officers work (indicators.lists): each list has exactly the rows its indicator's
 numerator counts, in every area, on SQLite and PostgreSQL; planted problems of the demo
 registry are on them; rights and areas are enforced; rows stream in chunks."""
 
@@ -17,8 +17,11 @@ from conftest import BACKENDS, postgres_admin_url
 from sqlalchemy.engine import make_url
 
 from data_access.context import UserContext
-from data_access.demo import Options, generate, output_paths
-from data_access.lists import (
+from data_access.loader import copy_sqlite_to_postgres
+from data_access.registry import open_registry
+from demo.generator import Options, generate, output_paths
+from indicators import BY_ID, compute, default_period_start
+from indicators.lists import (
     DQ_RULES,
     LIST_BY_ID,
     LIST_IDS,
@@ -34,9 +37,6 @@ from data_access.lists import (
     parse_list_ids,
     visible_columns,
 )
-from data_access.loader import copy_sqlite_to_postgres
-from data_access.registry import open_registry
-from indicators import BY_ID, compute, default_period_start
 
 ADMIN = UserContext("admin")
 DONOR = UserContext("donor")

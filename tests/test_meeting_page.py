@@ -18,12 +18,13 @@ from test_app import (  # noqa: F401  (fixtures are used by name)
     run_app,
 )
 
-from data_access import ui
 from data_access.app_store import open_app_store
 from data_access.loader import write_registry
-from data_access.meetings import action_points, meeting_figures, meetings
+from data_access.meetings import action_points, meetings
 from data_access.scope import Scope  # noqa: E402
 from indicators import BY_ID
+from indicators.figures import meeting_figures
+from ui import queries
 
 ALL = Scope.everything()  # a whole-registry admin: these tests are not about scope
 
@@ -227,8 +228,8 @@ def test_a_frozen_meeting_keeps_its_figures(registry_url: str, store, monkeypatc
         frame["value"] = frame["value"] * 0 + 0.5
         return frame
 
-    original = ui.figures
-    monkeypatch.setattr(ui, "figures", changed)
+    original = queries.figures
+    monkeypatch.setattr(queries, "figures", changed)
     at.run()
     assert_clean(at)
     assert metrics(at) == before
@@ -261,7 +262,7 @@ def test_an_unexpected_error_is_a_plain_message(registry_url: str, monkeypatch):
     def broken(*args, **kwargs):
         raise ZeroDivisionError("boom")
 
-    from indicators import gaps
+    from views import gaps
     monkeypatch.setattr(gaps, "highest_exclusion", broken)
     at = run_app({"level": "2", "area": "D1"})
     at.switch_page(PAGE).run()

@@ -15,7 +15,6 @@ from data_access.meetings import (
     close_action_point,
     get_meeting,
     latest_meeting,
-    meeting_figures,
     meetings,
     previous_meeting,
     set_meeting_notes,
@@ -24,6 +23,7 @@ from data_access.meetings import (
 from data_access.scope import Scope  # noqa: E402
 from data_access.snapshots import snapshot_dates, snapshots
 from indicators.catalogue import LONG_FORM_COLUMNS
+from indicators.figures import meeting_figures
 
 ALL = Scope.everything()  # a whole-registry admin: these tests are not about scope
 

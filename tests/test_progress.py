@@ -1,4 +1,4 @@
-"""indicators.progress: lines, units, small cells, targets, on-track status, import, snapshots.
+"""views.progress: lines, units, small cells, targets, on-track status, import, snapshots.
 
 Pure functions on frames built here; the store functions on a real app store (SQLite file and
 PostgreSQL).
@@ -17,11 +17,12 @@ from openpyxl import load_workbook
 from data_access.scope import Scope  # noqa: E402
 from data_access.snapshots import snapshot_dates, snapshots, store_snapshot
 from data_access.targets import targets
+from exports import targets as targets_file
 from exports.targets import build_template
-from indicators import progress
 from indicators.catalogue import BY_ID
-from indicators.progress import Line, LinePlan
 from indicators.snapshot import month_ends
+from views import progress
+from views.progress import Line, LinePlan
 
 ALL = Scope.everything()  # a whole-registry admin: these tests are not about scope
 
@@ -481,7 +482,7 @@ def known(whole_registry: bool = True) -> dict:
 
 
 def test_import_with_one_bad_row_reports_it_and_stores_nothing(store: sa.Engine):
-    outcome = progress.import_targets(store, filled_template([GOOD_ROW, BAD_ROW, WHOLE_ROW]),
+    outcome = targets_file.import_targets(store, filled_template([GOOD_ROW, BAD_ROW, WHOLE_ROW]),
                                       **known(), scope=ALL)
     assert not outcome.ok and outcome.stored == 0
     assert outcome.problems.to_dict("records") == [
@@ -492,7 +493,7 @@ def test_import_with_one_bad_row_reports_it_and_stores_nothing(store: sa.Engine)
 
 
 def test_import_of_good_rows_stores_them_on_the_engines_scale(store: sa.Engine):
-    outcome = progress.import_targets(store, filled_template([GOOD_ROW, WHOLE_ROW]), **known(), scope=ALL)
+    outcome = targets_file.import_targets(store, filled_template([GOOD_ROW, WHOLE_ROW]), **known(), scope=ALL)
     assert outcome.ok and outcome.stored == 2
     stored = targets(store, scope=ALL)
     assert list(stored["target_value"]) == pytest.approx([0.8, 0.7])
@@ -500,7 +501,7 @@ def test_import_of_good_rows_stores_them_on_the_engines_scale(store: sa.Engine):
 
 
 def test_a_user_of_some_areas_cannot_set_a_whole_registry_target(store: sa.Engine):
-    outcome = progress.import_targets(store, filled_template([GOOD_ROW, WHOLE_ROW]),
+    outcome = targets_file.import_targets(store, filled_template([GOOD_ROW, WHOLE_ROW]),
                                       **known(whole_registry=False), scope=ALL)
     assert [(p["row"], p["column"]) for p in outcome.problems.to_dict("records")] == [
         (3, "area_id")]
@@ -512,7 +513,7 @@ def test_a_user_of_some_areas_cannot_set_a_whole_registry_target(store: sa.Engin
     (None, "no rows to import"),
 ])
 def test_a_file_that_cannot_be_imported_says_why(store: sa.Engine, data, message):
-    outcome = progress.import_targets(store, data or filled_template([]), **known(), scope=ALL)
+    outcome = targets_file.import_targets(store, data or filled_template([]), **known(), scope=ALL)
     assert not outcome.ok and message in outcome.file_error
     assert targets(store, scope=ALL).empty
 

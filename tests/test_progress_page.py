@@ -28,17 +28,18 @@ from test_app import (  # noqa: F401  (fixtures are used by name)
 
 from data_access.app_store import open_app_store
 from data_access.context import UserContext
-from data_access.demo import Options, generate
-from data_access.lists import load_areas
 from data_access.registry import open_registry
 from data_access.scope import Scope, scope_of
-from data_access.snapshots import series, snapshot_dates, snapshot_figures, snapshots
+from data_access.snapshots import snapshot_dates, snapshots
 from data_access.targets import store_targets, targets
+from demo.generator import Options, generate
 from exports.targets import build_template
-from indicators import progress
 from indicators.catalogue import BY_ID
+from indicators.figures import series, snapshot_long_form
+from indicators.lists import load_areas
 from indicators.snapshot import main as snapshot_main
 from indicators.snapshot import month_ends
+from views import progress
 
 ALL = Scope.everything()  # a whole-registry admin: these tests are not about scope
 
@@ -350,8 +351,8 @@ def test_an_admin_takes_a_snapshot_now(empty_store: sa.Engine, demo):
         (by_page,) = snapshots(empty_store, level=2)
         assert by_page.parameters == by_command.parameters
         assert by_page.period_start == by_command.period_start
-        pd.testing.assert_frame_equal(snapshot_figures(empty_store, by_page.snapshot_id),
-                                      snapshot_figures(command_store, by_command.snapshot_id))
+        pd.testing.assert_frame_equal(snapshot_long_form(empty_store, by_page.snapshot_id),
+                                      snapshot_long_form(command_store, by_command.snapshot_id))
     finally:
         command_store.dispose()
     drawn = charts(at)

@@ -1,4 +1,4 @@
-"""indicators.referral_views: referral stages and the monthly trend agree with the engine on
+"""views.referrals: referral stages and the monthly trend agree with the engine on
 both databases (hand-counted on the fixture registry), and the shaping of tables and lists.
 
 Fixture period [2025-12-01, 2026-02-28]: referrals made R1, R2, R4, R5, R7, R8, R9, R10, R12,
@@ -16,9 +16,9 @@ import fixture_registry as fx
 import pandas as pd
 import pytest
 
-from data_access.lists import DQ_RULES, descendant_area_ids, load_areas
 from indicators import compute
-from indicators import referral_views as rv
+from indicators.lists import DQ_RULES, descendant_area_ids, load_areas
+from views import referrals as rv
 
 D = dt.date.fromisoformat
 REFERRAL_IDS = ["ref.made", "ref.completed", "ref.rejected", "ref.overdue"]

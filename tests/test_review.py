@@ -1,4 +1,4 @@
-"""The review of suspected duplicate pairs on the Duplicates page (review_widgets.py), its
+"""The review of suspected duplicate pairs on the Duplicates page (review_queue.py), its
 shaping (indicators/linkage/review.py) and the records behind it
 (data_access/linkage_records.py).
 
@@ -25,14 +25,14 @@ from data_access import linkage_store
 from data_access.app_store import open_app_store
 from data_access.audit import audit_rows
 from data_access.context import UserContext
-from data_access.demo import Options, generate
 from data_access.linkage_records import person_records
-from data_access.lists import ListPermissionError, load_areas
 from data_access.registry import open_registry
+from demo.generator import Options, generate
 from indicators import BY_ID, compute
-from indicators.linkage import review
-from indicators.linkage.job import LinkageResult, run_linkage
-from indicators.linkage.model import ModelOptions
+from indicators.lists import ListPermissionError, load_areas
+from linkage import review
+from linkage.job import LinkageResult, run_linkage
+from linkage.model import ModelOptions
 
 DUPLICATES = "pages/duplicates.py"
 OPTIONS = ModelOptions(u_max_pairs=2e5)  # small registry: fewer random pairs for u
@@ -219,12 +219,11 @@ def _donor_review() -> None:
     """The review section drawn for a donor (AppTest.from_function runs this alone)."""
     import datetime as dt
 
-    import review_widgets
-    import ui_widgets
+    from core.settings import load_settings
     from data_access.context import UserContext
-    from settings import load_settings
+    from ui import review_queue, widgets
 
-    review_widgets.review_queue(ui_widgets.View(
+    review_queue.review_queue(widgets.View(
         settings=load_settings(), context=UserContext("donor"), level=2, level_name="District",
         area_id=None, area_name="All areas", as_of=dt.date(2026, 10, 31),
         period_start=dt.date(2026, 8, 1)))
@@ -330,7 +329,7 @@ def test_without_a_linkage_run_the_page_gives_the_command(linked, tmp_path, monk
     monkeypatch.setenv("SOCLE_APP_STORE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
     at = open_page()
     assert any("has not run yet" in i.value for i in at.info)
-    assert any("python -m indicators.linkage" in c.value for c in at.code)
+    assert any("python -m linkage" in c.value for c in at.code)
     assert SUSPECTED not in metrics(at)
 
 
@@ -523,7 +522,7 @@ def test_the_exported_workbook_counts_the_suspected_pairs(demo, linked, tmp_path
 def test_donors_get_the_suspected_pairs_suppressed_not_missing(demo, linked):
     """The donors' long form (every level suppressed together) carries dup.suspected_pairs:
     the whole registry's count is shown, small counts are hidden as suppressed."""
-    from data_access.figures import Parameters, donor_long_form
+    from indicators.figures import Parameters, donor_long_form
 
     registry, _, result = linked
     store = open_app_store(demo)

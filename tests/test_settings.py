@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from core.settings import DEFAULT_CONFIG, SETTINGS, SettingsError, load_settings
 from data_access.context import UserContext, default_context
-from settings import DEFAULT_CONFIG, SETTINGS, SettingsError, load_settings
 
 NO_BOUNDARY = '[geography]\nboundary_file = ""\n'
 

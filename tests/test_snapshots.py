@@ -13,23 +13,23 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from core.cli import ProgressBar
 from data_access import snapshots as snapshots_module
 from data_access.app_store import open_app_store
-from data_access.demo import Options, generate
 from data_access.meetings import action_point, meeting
 from data_access.registry import open_registry
 from data_access.scope import Scope  # noqa: E402
 from data_access.snapshots import (
     metadata,
-    series,
     snapshot_dates,
-    snapshot_figures,
     snapshots,
     store_snapshot,
 )
 from data_access.targets import target
+from demo.generator import Options, generate
 from indicators import compute, default_period_start
-from indicators.snapshot import ProgressBar, main, month_ends
+from indicators.figures import series, snapshot_long_form
+from indicators.snapshot import main, month_ends
 
 ALL = Scope.everything()  # a whole-registry admin: these tests are not about scope
 
@@ -96,7 +96,7 @@ def test_snapshot_round_trips_in_chunks(store: sa.Engine, computed, monkeypatch)
     snapshot_id = store_snapshot(store, figures, as_of=AS_OF, level=2,
                                  period_start=default_period_start(AS_OF, 3), period_end=AS_OF,
                                  parameters=PARAMETERS)
-    back = snapshot_figures(store, snapshot_id)
+    back = snapshot_long_form(store, snapshot_id)
     pd.testing.assert_frame_equal(back, figures)
     assert back["value"].isna().any() and back["area_id"].isna().any()  # NULLs survived
     (info,) = snapshots(store)
@@ -115,7 +115,7 @@ def test_command_twice_leaves_one_snapshot_per_level(store: sa.Engine, command_e
     assert {s.source for s in second} == {"command"}
     assert all(s.snapshot_id != first[s.level] for s in second)  # replaced, not kept
     for info in second:
-        pd.testing.assert_frame_equal(snapshot_figures(store, info.snapshot_id),
+        pd.testing.assert_frame_equal(snapshot_long_form(store, info.snapshot_id),
                                       computed[info.level])
     assert figure_count(store) == len(computed[2]) + len(computed[4])  # no orphan figures
     out = capsys.readouterr()
@@ -130,7 +130,7 @@ def test_monthly_snapshots_and_series(store: sa.Engine, command_env, registry_ur
     assert snapshot_dates(store, 2) == months
     assert snapshot_dates(store, 4) == []
 
-    by_date = {s.as_of: snapshot_figures(store, s.snapshot_id) for s in snapshots(store, level=2)}
+    by_date = {s.as_of: snapshot_long_form(store, s.snapshot_id) for s in snapshots(store, level=2)}
     district = next(a for a in by_date[months[0]]["area_id"] if a is not None)
     got = series(store, indicator_ids=["cov.poor_households", "ref.made"],
                  area_ids=[district, None], level=2, scope=ALL)

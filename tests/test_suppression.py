@@ -369,7 +369,7 @@ def test_groups_of_a_long_form_cover_areas_breakdowns_programmes_and_relations()
 
 
 def test_rule_matches_the_donor_page():
-    from indicators import progress
+    from views import progress
 
     for count in (None, 0, 1, 4, 5, 6, 100):
         for threshold in (1, 3, 5, 10):

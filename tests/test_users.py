@@ -212,7 +212,7 @@ def test_identity_provider_sign_in_needs_a_local_enabled_account(officer):
 
 
 def test_policy_comes_from_the_settings(tmp_path: Path):
-    from settings import SettingsError, load_settings
+    from core.settings import SettingsError, load_settings
 
     path = tmp_path / "config.toml"
     path.write_text('[geography]\nboundary_file = ""\n', encoding="utf-8")

@@ -5,7 +5,7 @@ Revision ID: 0003
 Revises: 0002
 Create Date: 2026-12-01
 
-- ``linkage_run``: one run of ``python -m indicators.linkage`` (when, on how many persons,
+- ``linkage_run``: one run of ``python -m linkage`` (when, on how many persons,
   seed, threshold, the trained model and blocking counts as JSON).
 - ``linkage_pair``: the pairs a run suspects (match probability at or above its threshold),
   ``person_id_a < person_id_b``, with their cluster and what each person receives.

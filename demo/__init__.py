@@ -1,0 +1,1 @@
+"""The demo registry generator: a deterministic, realistic registry for trying and testing Socle."""

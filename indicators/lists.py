@@ -1,0 +1,846 @@
+"""The lists officers work: the rows behind an indicator's numerator, streamed from the database.
+
+Each list is declared as data (:data:`LISTS`): an id, a title, its columns (which of them are
+personal) and the indicator whose numerator it lists. The rows are selected with SQLAlchemy
+Core from the indicator engine's building blocks (registered units, active enrolments, what a
+household receives, valid referrals), so a list has exactly as many rows as the indicator's
+numerator counts, for the whole registry and for any area. Everything runs in the database;
+rows come back in chunks through a server-side cursor. No Streamlit here.
+
+    for chunk in list_rows(engine, "overdue_referrals", context=ctx, area_id="PK601",
+                           areas=areas, as_of=d, period_start=start,
+                           referral_sla_days=30, poverty_cutoff=32):
+        ...
+
+Area filter: a list restricted to an area holds the rows whose household's area (as
+recorded) is that area or one below it, by the engine's roll-up rule (an area of level k is
+below A of level L when following ``parent_id`` k - L times reaches A). The descendant ids are
+computed in Python from the area table; up to :data:`IN_LIST_LIMIT` of them are sent as an
+``IN`` list, beyond that the database walks the parent chain itself (``IN`` a select over the
+area table joined to its parents), which both SQLite and PostgreSQL plan as a semi-join.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
+
+from data_access.context import UserContext
+from data_access.schema import access_point, area, enrolment, household, person, programme, referral
+from data_access.scope import ListPermissionError, require_lists  # noqa: F401  (part of the lists API)
+from indicators import dialects
+from indicators.engine import (
+    CLOSED_STATUSES,
+    REFERRAL_STATUSES,
+    Blocks,
+    Parameters,
+    as_date,
+    building_blocks,
+    default_as_of,
+    default_period_start,
+    years_before,
+)
+
+DEFAULT_CHUNK_SIZE = 50_000
+# Descendant area ids sent as bound parameters at most; more are selected in the database.
+IN_LIST_LIMIT = 2_000
+AREA_COLUMNS = ("area_id", "name", "level", "parent_id")
+
+
+# --------------------------------------------------------------------------------------
+# The catalogue of lists
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ListColumn:
+    name: str
+    label: str
+    personal: bool = False  # personal data (names, national ids): shown only to who may see it
+    kind: str = "text"  # text, int or date: how chunks and sheets hold the values
+
+
+@dataclass(frozen=True)
+class ListSpec:
+    id: str
+    title: str  # also the sheet name in the workbook: at most 31 characters
+    description: str
+    columns: tuple[ListColumn, ...]
+    indicator_id: str  # the indicator whose numerator the list's rows are
+
+    def column(self, name: str) -> ListColumn:
+        return next(c for c in self.columns if c.name == name)
+
+
+C = ListColumn
+_AREA = (C("area_id", "Area"), C("area_name", "Area name"))
+
+LISTS: tuple[ListSpec, ...] = (
+    ListSpec(
+        "overdue_referrals", "Overdue referrals",
+        "Referrals open at the end of the period that were made at least the referral SLA "
+        "days before it, longest open first.",
+        (C("referral_id", "Referral"), C("household_id", "Household"), C("person_id", "Person"),
+         C("person_name", "Person name", personal=True), C("programme_id", "Programme"),
+         C("programme_name", "Programme name"), C("access_point_id", "Access point"),
+         C("access_point_name", "Access point name"), *_AREA,
+         C("referred_on", "Referred on", kind="date"), C("status", "Status"),
+         C("days_open", "Days open", kind="int")),
+        "ref.overdue",
+    ),
+    ListSpec(
+        "shared_national_ids", "Shared national ids",
+        "Registered persons whose well-formed national id is also held by another registered "
+        "person, grouped by id.",
+        (C("national_id", "National id", personal=True), C("person_id", "Person"),
+         C("person_name", "Name", personal=True), C("household_id", "Household"), *_AREA,
+         C("registered_on", "Registered on", kind="date"),
+         C("holders", "Persons holding the id", kind="int")),
+        "dup.shared_id",
+    ),
+    ListSpec(
+        "double_enrolments", "Double enrolments",
+        "Units (households or persons) with two or more active enrolments in the same "
+        "programme.",
+        (C("unit", "Unit kind"), C("unit_id", "Unit"), C("household_id", "Household"),
+         C("programme_id", "Programme"), C("programme_name", "Programme name"),
+         C("enrolments", "Active enrolments", kind="int"),
+         C("first_enrolled_on", "First enrolled on", kind="date"),
+         C("last_enrolled_on", "Last enrolled on", kind="date"), *_AREA),
+        "dup.double_enrolment",
+    ),
+    ListSpec(
+        "double_dipping", "Double dipping",
+        "Registered households that receive two or more programmes of the same exclusive "
+        "group.",
+        (C("household_id", "Household"), C("head_name", "Head of household", personal=True),
+         *_AREA, C("exclusive_group", "Exclusive group"), C("programmes", "Programmes received"),
+         C("programme_count", "Programmes in the group", kind="int")),
+        "dup.double_dipping",
+    ),
+    ListSpec(
+        "data_quality_rows", "Data quality rows",
+        "Every row that breaks a data-quality rule, with the rule: adults without a national "
+        "id, malformed ids, unassessed households, and the rows left out of the indicators.",
+        (C("table", "Table"), C("row_id", "Row"), *_AREA, C("indicator_id", "Indicator"),
+         C("rule_id", "Rule"), C("rule", "What is wrong"), C("field", "Field"),
+         C("value", "Value", personal=True)),
+        "dq.*",
+    ),
+)
+del C
+LIST_BY_ID: dict[str, ListSpec] = {spec.id: spec for spec in LISTS}
+LIST_IDS: tuple[str, ...] = tuple(LIST_BY_ID)
+
+
+@dataclass(frozen=True)
+class DqRule:
+    indicator_id: str
+    table: str
+    rule_id: str
+    text: str
+    field: str
+
+
+# In the order the data-quality list shows them. The left-out rules follow how the engine
+# decides a row is left out (indicators.engine._Blocks.valid_*); a left-out row is listed
+# under the first of its table's rules it breaks, row-local rules before relational ones.
+DQ_RULES: tuple[DqRule, ...] = (
+    DqRule("dq.adults_without_id", "person", "adult_without_id",
+           "aged 18 or more on the as-of date, with no national id", "national_id"),
+    DqRule("dq.malformed_id", "person", "malformed_national_id",
+           "national id recorded but not exactly 13 digits", "national_id"),
+    DqRule("dq.unassessed_households", "household", "unassessed_household",
+           "no PMT score (not assessed)", "pmt_score"),
+    DqRule("dq.invalid_rows", "household", "unknown_area",
+           "left out: its area is not in the area table", "area_id"),
+    DqRule("dq.invalid_rows", "household", "area_not_lowest",
+           "left out: its area is not of the lowest level", "area_id"),
+    DqRule("dq.invalid_rows", "person", "household_missing",
+           "left out: its household does not exist", "household_id"),
+    DqRule("dq.invalid_rows", "person", "household_left_out",
+           "left out: its household is left out", "household_id"),
+    DqRule("dq.invalid_rows", "enrolment", "unknown_programme",
+           "left out: its programme does not exist", "programme_id"),
+    DqRule("dq.invalid_rows", "enrolment", "programme_unit_unknown",
+           "left out: its programme's unit is neither household nor person", "programme.unit"),
+    DqRule("dq.invalid_rows", "enrolment", "both_unit_ids",
+           "left out: both household_id and person_id are set", "household_id, person_id"),
+    DqRule("dq.invalid_rows", "enrolment", "no_unit_id",
+           "left out: neither household_id nor person_id is set", "household_id, person_id"),
+    DqRule("dq.invalid_rows", "enrolment", "unit_mismatch",
+           "left out: the unit id does not match the programme's unit",
+           "household_id / person_id"),
+    DqRule("dq.invalid_rows", "enrolment", "unit_missing",
+           "left out: the enrolled household or person does not exist",
+           "household_id / person_id"),
+    DqRule("dq.invalid_rows", "enrolment", "unit_left_out",
+           "left out: the enrolled household or person is left out",
+           "household_id / person_id"),
+    DqRule("dq.invalid_rows", "referral", "bad_status",
+           "left out: status is not pending, accepted, rejected or completed", "status"),
+    DqRule("dq.invalid_rows", "referral", "closed_on_missing",
+           "left out: rejected or completed without closed_on", "closed_on"),
+    DqRule("dq.invalid_rows", "referral", "closed_on_before_referred_on",
+           "left out: closed_on is earlier than referred_on", "closed_on"),
+    DqRule("dq.invalid_rows", "referral", "household_missing",
+           "left out: its household does not exist", "household_id"),
+    DqRule("dq.invalid_rows", "referral", "household_left_out",
+           "left out: its household is left out", "household_id"),
+)
+_RANK: dict[tuple[str, str, str], int] = {
+    (r.indicator_id, r.table, r.rule_id): n for n, r in enumerate(DQ_RULES)
+}
+
+
+class UnknownListError(ValueError):
+    """A list id that is not in the catalogue; the message names the valid ones."""
+
+
+class UnknownAreaError(ValueError):
+    """An area id that is not in the registry's area table."""
+
+
+def get_list(list_id: str) -> ListSpec:
+    try:
+        return LIST_BY_ID[list_id]
+    except KeyError:
+        raise UnknownListError(
+            f"unknown list `{list_id}`; the lists are: {', '.join(LIST_IDS)}") from None
+
+
+def parse_list_ids(text: str | Iterable[str]) -> list[str]:
+    """List ids from ``a,b`` text (or an iterable), in order, without repeats; ``all`` = every
+    list. Raises UnknownListError naming the valid ids."""
+    items = text.split(",") if isinstance(text, str) else list(text)
+    ids: list[str] = []
+    for item in (i.strip() for i in items):
+        if not item:
+            continue
+        for list_id in (LIST_IDS if item == "all" else (item,)):
+            get_list(list_id)
+            if list_id not in ids:
+                ids.append(list_id)
+    return ids
+
+
+def _sees_personal_data(context: UserContext, export: bool) -> bool:
+    # Lists on screen: every role that sees lists sees their personal columns. Exports
+    # (workbook sheets, CSV downloads): only the roles that may take personal data out.
+    return context.exports_personal_data if export else context.sees_lists
+
+
+def visible_columns(spec: ListSpec, context: UserContext, *,
+                    export: bool = False) -> tuple[ListColumn, ...]:
+    """The columns of ``spec`` the context may see (personal ones only if it may see them);
+    ``export``: for a file that leaves the app (a chair's has no personal column)."""
+    if _sees_personal_data(context, export):
+        return spec.columns
+    return tuple(c for c in spec.columns if not c.personal)
+
+
+def has_personal_columns(spec: ListSpec, context: UserContext, *, export: bool = False) -> bool:
+    """Whether what the context sees of the list holds personal data (for the audit log)."""
+    return any(c.personal for c in visible_columns(spec, context, export=export))
+
+
+# --------------------------------------------------------------------------------------
+# Areas: which ids a list keeps
+# --------------------------------------------------------------------------------------
+
+
+def load_areas(engine: sa.Engine) -> pd.DataFrame:
+    """The area table (area_id, name, level, parent_id); rows without id or level dropped."""
+    with engine.connect() as conn:
+        result = conn.execute(sa.select(*(area.c[name] for name in AREA_COLUMNS)))
+        frame = pd.DataFrame(result.all(), columns=list(AREA_COLUMNS))
+    frame["level"] = pd.to_numeric(frame["level"], errors="coerce")
+    frame = frame[frame["area_id"].notna() & frame["level"].notna()].copy()
+    frame["area_id"] = frame["area_id"].astype(str)
+    frame["level"] = frame["level"].astype(int)
+    frame["parent_id"] = frame["parent_id"].astype(object).where(frame["parent_id"].notna(), None)
+    return frame.drop_duplicates("area_id").reset_index(drop=True)
+
+
+def _tree(areas: pd.DataFrame) -> tuple[dict[str, str | None], dict[str, int]]:
+    frame = areas.dropna(subset=["area_id", "level"])
+    ids = frame["area_id"].astype(str)
+    parents = {a: (None if p is None or pd.isna(p) else str(p))
+               for a, p in zip(ids, frame["parent_id"], strict=True)}
+    levels = {a: int(v) for a, v in zip(ids, frame["level"], strict=True)}
+    return parents, levels
+
+
+def descendant_area_ids(areas: pd.DataFrame, area_id: str) -> set[str]:
+    """``area_id`` and every area below it, by the engine's roll-up rule: an area of level
+    k >= L is below A (of level L) when following parent_id k - L times reaches A."""
+    parents, levels = _tree(areas)
+    if area_id not in levels:
+        raise UnknownAreaError(f"no area `{area_id}` in the registry")
+    level = levels[area_id]
+    found = set()
+    for candidate, own in levels.items():
+        node: str | None = candidate
+        for _ in range(own - level):
+            node = parents.get(node) if node is not None else None
+        if node == area_id:
+            found.add(candidate)
+    return found
+
+
+@dataclass(frozen=True)
+class AreaScope:
+    """The areas a list keeps: ``roots`` and everything below them; whole registry if None."""
+
+    roots: tuple[str, ...] | None
+    area_ids: frozenset[str]
+    levels: dict[str, int]
+    lowest_level: int
+
+    @property
+    def whole_registry(self) -> bool:
+        return self.roots is None
+
+
+def area_scope(areas: pd.DataFrame, area_id: str | None, context: UserContext) -> AreaScope:
+    """The scope of a list for ``area_id`` (None: all the context may see), checked against
+    the context: PermissionError for an area outside it, UnknownAreaError for an unknown one."""
+    _, levels = _tree(areas)
+    lowest = max(levels.values(), default=0)
+    allowed: set[str] | None = None
+    if not context.whole_registry:
+        allowed = set()
+        for root in context.areas:
+            if root in levels:
+                allowed |= descendant_area_ids(areas, root)
+    if area_id is None:
+        if allowed is None:
+            return AreaScope(None, frozenset(), levels, lowest)
+        roots = tuple(r for r in context.areas if r in levels)
+        return AreaScope(roots, frozenset(allowed), levels, lowest)
+    ids = descendant_area_ids(areas, area_id)
+    if allowed is not None and area_id not in allowed:
+        raise ListPermissionError(
+            f"Area `{area_id}` is outside the areas this user may see "
+            f"({', '.join(context.areas)}).")
+    return AreaScope((area_id,), frozenset(ids if allowed is None else ids & allowed),
+                     levels, lowest)
+
+
+def _below_roots(scope: AreaScope) -> sa.Select:
+    """The ids of the scope's areas, selected in the database by walking parent_id: an area of
+    level L + j is kept when its j-th ancestor is a root of level L."""
+    assert scope.roots is not None
+    by_level: dict[int, list[str]] = {}
+    for root in scope.roots:
+        by_level.setdefault(scope.levels[root], []).append(root)
+    depth = scope.lowest_level - min(by_level, default=scope.lowest_level)
+    hops = [area.alias("scope_area0")]
+    from_clause: sa.FromClause = hops[0]
+    for j in range(1, depth + 1):
+        hop = area.alias(f"scope_area{j}")
+        from_clause = from_clause.outerjoin(hop, hop.c.area_id == hops[-1].c.parent_id)
+        hops.append(hop)
+    conditions = [
+        sa.and_(hops[0].c.level == level + j, hops[j].c.area_id.in_(sorted(roots)))
+        for level, roots in by_level.items()
+        for j in range(scope.lowest_level - level + 1)
+    ]
+    return sa.select(hops[0].c.area_id).select_from(from_clause).where(sa.or_(*conditions))
+
+
+def area_condition(column: ColumnElement, scope: AreaScope,
+                   in_list_limit: int = IN_LIST_LIMIT) -> ColumnElement[bool] | None:
+    """The condition keeping rows whose area ``column`` is in the scope (None: no condition)."""
+    if scope.whole_registry:
+        return None
+    if not scope.area_ids:
+        return sa.false()
+    if len(scope.area_ids) <= in_list_limit:
+        return column.in_(sorted(scope.area_ids))
+    return column.in_(_below_roots(scope))
+
+
+# --------------------------------------------------------------------------------------
+# The queries: one builder per list, each a subquery with an area_id column
+# --------------------------------------------------------------------------------------
+
+
+def _true(condition: ColumnElement) -> ColumnElement[bool]:
+    """The condition with NULL read as false (as a WHERE clause reads it)."""
+    return sa.case((condition, 1), else_=0) == 1
+
+
+def _full_name(first: ColumnElement, last: ColumnElement) -> ColumnElement:
+    joined = sa.func.coalesce(first, "") + " " + sa.func.coalesce(last, "")
+    return sa.func.nullif(sa.func.trim(joined), "")
+
+
+def _text(value: ColumnElement) -> ColumnElement:
+    return sa.cast(value, sa.Text)
+
+
+def _group_concat(dialect: str, column: ColumnElement) -> ColumnElement:
+    """The column's values in a group joined with _SEP, in no particular order (sorted later)."""
+    if dialect == "sqlite":
+        # SQLite has group_concat; ordering inside the aggregate needs 3.44, so sort in Python.
+        return sa.func.group_concat(column, _SEP)
+    if dialect in ("postgresql", "duckdb"):
+        return sa.func.string_agg(column, _SEP)
+    raise dialects.UnsupportedBackend(f"lists are not implemented for the `{dialect}` database")
+
+
+_SEP = "\x1f"
+
+
+@dataclass(frozen=True)
+class _Built:
+    base: sa.Subquery  # every SQL column of the list by name, and area_id
+    order: tuple[tuple[str, bool], ...]  # (column, descending), area_name allowed
+    finish: Callable[[pd.DataFrame], pd.DataFrame] | None = None
+
+
+def _overdue_referrals(b: Blocks) -> _Built:
+    vr = b.valid_referrals()
+    end = b.date(b.p.period_end)
+    overdue_since = b.date(b.p.period_end - dt.timedelta(days=b.p.referral_sla_days))
+    # As the engine's count_referrals: open at end unless completed/rejected by then.
+    open_at_end = sa.not_(sa.and_(vr.c.status.in_(CLOSED_STATUSES), vr.c.closed_on.is_not(None),
+                                  vr.c.closed_on <= end))
+    r = referral.alias("lr")
+    who = person.alias("lr_person")
+    prog = programme.alias("lr_programme")
+    ap = access_point.alias("lr_access_point")
+    days = sa.cast(dialects.days_between(b.dialect, end, vr.c.referred_on), sa.Integer)
+    base = (
+        sa.select(
+            vr.c.referral_id, r.c.household_id, r.c.person_id,
+            _full_name(who.c.first_name, who.c.last_name).label("person_name"),
+            vr.c.to_programme_id.label("programme_id"), prog.c.name.label("programme_name"),
+            vr.c.access_point_id, ap.c.name.label("access_point_name"), vr.c.area_id,
+            vr.c.referred_on, vr.c.status, days.label("days_open"),
+        )
+        .select_from(
+            vr.join(r, r.c.referral_id == vr.c.referral_id)
+            .outerjoin(who, who.c.person_id == r.c.person_id)
+            .outerjoin(prog, prog.c.programme_id == vr.c.to_programme_id)
+            .outerjoin(ap, ap.c.access_point_id == vr.c.access_point_id)
+        )
+        .where(vr.c.referred_on <= overdue_since, open_at_end)
+        .subquery("overdue_referral")
+    )
+    return _Built(base, (("referred_on", False), ("referral_id", False)))
+
+
+def _shared_national_ids(b: Blocks) -> _Built:
+    ps = b.registered_persons()
+    # The holders of an id are counted over the whole registry, before any area filter.
+    ids = (
+        sa.select(ps.c.person_id, ps.c.household_id, ps.c.area_id, ps.c.registered_on,
+                  dialects.as_text(ps.c.national_id).label("national_id"),
+                  sa.func.count().over(partition_by=ps.c.national_id).label("holders"))
+        .where(dialects.is_thirteen_digits(b.dialect, ps.c.national_id))
+        .subquery("well_formed_id")
+    )
+    who = person.alias("ls_person")
+    base = (
+        sa.select(ids.c.national_id, ids.c.person_id,
+                  _full_name(who.c.first_name, who.c.last_name).label("person_name"),
+                  ids.c.household_id, ids.c.area_id, ids.c.registered_on, ids.c.holders)
+        .select_from(ids.join(who, who.c.person_id == ids.c.person_id))
+        .where(ids.c.holders >= 2)
+        .subquery("shared_id")
+    )
+    return _Built(base, (("national_id", False), ("person_id", False)))
+
+
+def _double_enrolments(b: Blocks) -> _Built:
+    ae = b.active_enrolments()
+    pairs = (
+        sa.select(ae.c.unit, ae.c.unit_id, ae.c.household_id, ae.c.programme_id, ae.c.area_id,
+                  sa.func.count().label("enrolments"),
+                  sa.func.min(ae.c.enrolled_on).label("first_enrolled_on"),
+                  sa.func.max(ae.c.enrolled_on).label("last_enrolled_on"))
+        .group_by(ae.c.area_id, ae.c.unit, ae.c.unit_id, ae.c.household_id, ae.c.programme_id)
+        .having(sa.func.count() >= 2)
+        .subquery("double_pair")
+    )
+    prog = programme.alias("ld_programme")
+    base = (
+        sa.select(pairs, prog.c.name.label("programme_name"))
+        .select_from(pairs.outerjoin(prog, prog.c.programme_id == pairs.c.programme_id))
+        .subquery("double_enrolment")
+    )
+    return _Built(base, (("enrolments", True), ("programme_id", False), ("unit", False),
+                         ("unit_id", False)))
+
+
+def _double_dipping(b: Blocks) -> _Built:
+    hp = b.household_programmes()
+    received = (
+        sa.select(hp.c.household_id, hp.c.programme_id, programme.c.exclusive_group)
+        .join(programme, programme.c.programme_id == hp.c.programme_id)
+        .where(hp.c.receives == 1, programme.c.exclusive_group.is_not(None))
+        .subquery("received_in_group")
+    )
+    groups = (
+        sa.select(received.c.household_id, received.c.exclusive_group,
+                  sa.func.count().label("n"),
+                  _group_concat(b.dialect, received.c.programme_id).label("programmes"))
+        .group_by(received.c.household_id, received.c.exclusive_group)
+        .having(sa.func.count() >= 2)
+        .subquery("dipping_group")
+    )
+    per_household = (
+        sa.select(groups.c.household_id,
+                  _group_concat(b.dialect, groups.c.exclusive_group).label("_groups"),
+                  _group_concat(b.dialect, groups.c.programmes).label("_programmes"),
+                  sa.func.sum(groups.c.n).label("programme_count"))
+        .group_by(groups.c.household_id)
+        .subquery("dipping_household")
+    )
+    head = person.alias("ldd_head")
+    head_name = (
+        sa.select(sa.func.min(_full_name(head.c.first_name, head.c.last_name)))
+        .where(head.c.household_id == per_household.c.household_id, head.c.is_head == sa.true())
+        .scalar_subquery()
+    )
+    base = (
+        sa.select(per_household.c.household_id, head_name.label("head_name"),
+                  household.c.area_id, per_household.c["_groups"],
+                  per_household.c["_programmes"], per_household.c.programme_count)
+        .select_from(per_household.join(
+            household, household.c.household_id == per_household.c.household_id))
+        # As the engine: a registered member makes a row for an unregistered household.
+        .where(household.c.registered_on <= b.d)
+        .subquery("double_dipping")
+    )
+
+    def finish(frame: pd.DataFrame) -> pd.DataFrame:
+        def joined(value: object) -> str | None:
+            if not isinstance(value, str):
+                return None
+            return ", ".join(sorted(set(value.split(_SEP))))
+
+        frame["exclusive_group"] = frame.pop("_groups").map(joined)
+        frame["programmes"] = frame.pop("_programmes").map(joined)
+        return frame
+
+    return _Built(base, (("area_name", False), ("household_id", False)), finish)
+
+
+def _dq_branch(*, table: str, indicator_id: str, row_id: ColumnElement, area_id: ColumnElement,
+               from_clause: sa.FromClause, where: ColumnElement,
+               rules: Sequence[tuple[ColumnElement | None, str, ColumnElement | None]]
+               ) -> sa.Select:
+    """One table's rows that break ``indicator_id``: the first rule whose condition holds (the
+    last rule's condition is None: otherwise) names the rule and the offending value."""
+    ranks = [(cond, _RANK[(indicator_id, table, rule)], value) for cond, rule, value in rules]
+    if len(ranks) == 1:
+        rank: ColumnElement = sa.literal(ranks[0][1], sa.Integer)
+        value = ranks[0][2] if ranks[0][2] is not None else sa.null()
+    else:
+        *whens, (_, last_rank, last_value) = ranks
+        rank = sa.case(*((cond, r) for cond, r, _ in whens), else_=last_rank)
+        value = sa.case(*((cond, v if v is not None else sa.null()) for cond, _, v in whens),
+                        else_=last_value if last_value is not None else sa.null())
+    return (
+        sa.select(sa.literal(table, sa.Text).label("table"), _text(row_id).label("row_id"),
+                  area_id.label("area_id"), rank.label("_rank"),
+                  sa.cast(value, sa.Text).label("value"))
+        .select_from(from_clause)
+        .where(where)
+    )
+
+
+def _data_quality_rows(b: Blocks) -> _Built:
+    lowest, d = b.lowest_level, b.d
+    branches: list[sa.Select] = []
+
+    # Persons: adults without id, malformed ids (registered persons, every row).
+    p, ph = person.alias("q_p"), household.alias("q_ph")
+    persons = p.outerjoin(ph, ph.c.household_id == p.c.household_id)
+    adult = sa.and_(p.c.birth_date.is_not(None),
+                    p.c.birth_date <= b.date(years_before(b.p.as_of, 18)))
+    branches.append(_dq_branch(
+        table="person", indicator_id="dq.adults_without_id", row_id=p.c.person_id,
+        area_id=ph.c.area_id, from_clause=persons,
+        where=sa.and_(p.c.registered_on <= d, adult, p.c.national_id.is_(None)),
+        rules=[(None, "adult_without_id", None)]))
+    well_formed = dialects.is_thirteen_digits(b.dialect, p.c.national_id)
+    branches.append(_dq_branch(
+        table="person", indicator_id="dq.malformed_id", row_id=p.c.person_id,
+        area_id=ph.c.area_id, from_clause=persons,
+        where=sa.and_(p.c.registered_on <= d, p.c.national_id.is_not(None),
+                      sa.not_(well_formed)),
+        rules=[(None, "malformed_national_id", dialects.as_text(p.c.national_id))]))
+    # Households without a PMT score.
+    h = household.alias("q_h")
+    branches.append(_dq_branch(
+        table="household", indicator_id="dq.unassessed_households", row_id=h.c.household_id,
+        area_id=h.c.area_id, from_clause=h,
+        where=sa.and_(h.c.registered_on <= d, h.c.pmt_score.is_(None)),
+        rules=[(None, "unassessed_household", None)]))
+
+    # Left-out rows, whatever their dates. Validity mirrors the engine's joins, with outer
+    # joins so that the rows failing them stay (as valid_households, valid_persons,
+    # valid_enrolments and valid_referrals).
+    invalid = "dq.invalid_rows"
+    a_any, a_low = area.alias("q_h_area"), area.alias("q_h_lowest")
+    households = (h.outerjoin(a_any, a_any.c.area_id == h.c.area_id)
+                  .outerjoin(a_low, sa.and_(a_low.c.area_id == h.c.area_id,
+                                            a_low.c.level == lowest)))
+    level_text = sa.func.coalesce(_text(a_any.c.level), "?")
+    branches.append(_dq_branch(
+        table="household", indicator_id=invalid, row_id=h.c.household_id, area_id=h.c.area_id,
+        from_clause=households, where=a_low.c.area_id.is_(None),
+        rules=[(a_any.c.area_id.is_(None), "unknown_area", h.c.area_id),
+               (None, "area_not_lowest",
+                _text(h.c.area_id) + " (level " + level_text + ")")]))
+
+    pa_low = area.alias("q_p_lowest")
+    people = persons.outerjoin(pa_low, sa.and_(pa_low.c.area_id == ph.c.area_id,
+                                                pa_low.c.level == lowest))
+    branches.append(_dq_branch(
+        table="person", indicator_id=invalid, row_id=p.c.person_id, area_id=ph.c.area_id,
+        from_clause=people, where=pa_low.c.area_id.is_(None),
+        rules=[(ph.c.household_id.is_(None), "household_missing", p.c.household_id),
+               (None, "household_left_out", p.c.household_id)]))
+
+    e, prog = enrolment.alias("q_e"), programme.alias("q_e_programme")
+    eh, eh_low = household.alias("q_e_household"), area.alias("q_e_household_lowest")
+    ep, eph = person.alias("q_e_person"), household.alias("q_e_person_household")
+    eph_low = area.alias("q_e_person_lowest")
+    enrolments = (
+        e.outerjoin(prog, prog.c.programme_id == e.c.programme_id)
+        .outerjoin(eh, eh.c.household_id == e.c.household_id)
+        .outerjoin(eh_low, sa.and_(eh_low.c.area_id == eh.c.area_id, eh_low.c.level == lowest))
+        .outerjoin(ep, ep.c.person_id == e.c.person_id)
+        .outerjoin(eph, eph.c.household_id == ep.c.household_id)
+        .outerjoin(eph_low, sa.and_(eph_low.c.area_id == eph.c.area_id,
+                                    eph_low.c.level == lowest))
+    )
+    unit = sa.func.coalesce(prog.c.unit, "")
+    by_household, by_person = unit == "household", unit == "person"
+    has_household, has_person = e.c.household_id.is_not(None), e.c.person_id.is_not(None)
+    valid_enrolment = sa.or_(
+        sa.and_(by_household, sa.not_(has_person), eh_low.c.area_id.is_not(None)),
+        sa.and_(by_person, sa.not_(has_household), eph_low.c.area_id.is_not(None)),
+    )
+    unit_id = sa.func.coalesce(e.c.household_id, e.c.person_id)
+    branches.append(_dq_branch(
+        table="enrolment", indicator_id=invalid, row_id=e.c.enrolment_id,
+        area_id=sa.func.coalesce(eh.c.area_id, eph.c.area_id), from_clause=enrolments,
+        where=sa.not_(valid_enrolment),
+        rules=[
+            (prog.c.programme_id.is_(None), "unknown_programme", e.c.programme_id),
+            (sa.not_(unit.in_(("household", "person"))), "programme_unit_unknown", prog.c.unit),
+            (sa.and_(has_household, has_person), "both_unit_ids",
+             _text(e.c.household_id) + ", " + _text(e.c.person_id)),
+            (sa.and_(sa.not_(has_household), sa.not_(has_person)), "no_unit_id", None),
+            (sa.or_(sa.and_(by_household, sa.not_(has_household)),
+                    sa.and_(by_person, sa.not_(has_person))), "unit_mismatch", unit_id),
+            (sa.or_(sa.and_(by_household, eh.c.household_id.is_(None)),
+                    sa.and_(by_person, ep.c.person_id.is_(None))), "unit_missing", unit_id),
+            (None, "unit_left_out", unit_id),
+        ]))
+
+    r, rh = referral.alias("q_r"), household.alias("q_r_household")
+    rh_low = area.alias("q_r_household_lowest")
+    referrals = (r.outerjoin(rh, rh.c.household_id == r.c.household_id)
+                 .outerjoin(rh_low, sa.and_(rh_low.c.area_id == rh.c.area_id,
+                                            rh_low.c.level == lowest)))
+    status = sa.func.coalesce(r.c.status, "")
+    status_ok = status.in_(REFERRAL_STATUSES)
+    closed_missing = sa.and_(status.in_(CLOSED_STATUSES), r.c.closed_on.is_(None))
+    dates_ok = sa.or_(r.c.closed_on.is_(None), _true(r.c.closed_on >= r.c.referred_on))
+    branches.append(_dq_branch(
+        table="referral", indicator_id=invalid, row_id=r.c.referral_id, area_id=rh.c.area_id,
+        from_clause=referrals,
+        where=sa.not_(sa.and_(rh_low.c.area_id.is_not(None), status_ok,
+                              sa.not_(closed_missing), dates_ok)),
+        rules=[
+            (sa.not_(status_ok), "bad_status", r.c.status),
+            (closed_missing, "closed_on_missing", r.c.status),
+            (sa.not_(dates_ok), "closed_on_before_referred_on",
+             "closed " + _text(r.c.closed_on) + ", referred " + _text(r.c.referred_on)),
+            (rh.c.household_id.is_(None), "household_missing", r.c.household_id),
+            (None, "household_left_out", r.c.household_id),
+        ]))
+
+    base = sa.union_all(*branches).subquery("dq_row")
+
+    def finish(frame: pd.DataFrame) -> pd.DataFrame:
+        rules = [DQ_RULES[int(n)] for n in frame.pop("_rank")]
+        frame["indicator_id"] = [rule.indicator_id for rule in rules]
+        frame["rule_id"] = [rule.rule_id for rule in rules]
+        frame["rule"] = [rule.text for rule in rules]
+        frame["field"] = [rule.field for rule in rules]
+        return frame
+
+    return _Built(base, (("_rank", False), ("row_id", False)), finish)
+
+
+_BUILDERS: dict[str, Callable[[Blocks], _Built]] = {
+    "overdue_referrals": _overdue_referrals,
+    "shared_national_ids": _shared_national_ids,
+    "double_enrolments": _double_enrolments,
+    "double_dipping": _double_dipping,
+    "data_quality_rows": _data_quality_rows,
+}
+assert set(_BUILDERS) == set(LIST_IDS)
+
+
+# --------------------------------------------------------------------------------------
+# Running a list
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Request:
+    spec: ListSpec
+    columns: tuple[ListColumn, ...]
+    scope: AreaScope
+    params: Parameters
+    in_list_limit: int
+
+
+def _request(engine: sa.Engine, list_id: str, *, context: UserContext, area_id: str | None,
+             areas: pd.DataFrame | None, as_of: dt.date | None, period_start: dt.date | None,
+             referral_sla_days: int, poverty_cutoff: float, in_list_limit: int,
+             export: bool = False) -> _Request:
+    spec = get_list(list_id)
+    require_lists(context)
+    if areas is None:
+        areas = load_areas(engine)
+    scope = area_scope(areas, area_id, context)
+    as_of = as_of or default_as_of(engine)
+    params = Parameters(as_of=as_of, period_start=period_start or default_period_start(as_of),
+                        poverty_cutoff=float(poverty_cutoff),
+                        referral_sla_days=int(referral_sla_days))
+    return _Request(spec, visible_columns(spec, context, export=export), scope, params,
+                    in_list_limit)
+
+
+def _query(conn: sa.Connection, request: _Request, *, ordered: bool = True) -> tuple[
+        sa.Select, Callable[[pd.DataFrame], pd.DataFrame] | None]:
+    blocks = building_blocks(conn, request.params)
+    built = _BUILDERS[request.spec.id](blocks)
+    base = built.base
+    named = area.alias("list_area")
+    exprs: dict[str, ColumnElement] = {c.name: c for c in base.c}
+    exprs["area_name"] = named.c.name
+    hidden = [name for name in exprs if name.startswith("_")]
+    wanted = [c for c in request.columns if c.name in exprs]
+    selected = []
+    for column in wanted:
+        expr = exprs[column.name]
+        if column.kind == "date":
+            # Read dates as stored (ISO text on SQLite) and parse them leniently in Python, so
+            # a malformed date in a dirty registry cannot stop the list.
+            expr = sa.type_coerce(expr, sa.Text)
+        selected.append(expr.label(column.name))
+    selected += [exprs[name].label(name) for name in hidden]
+    query = sa.select(*selected).select_from(
+        base.outerjoin(named, named.c.area_id == base.c.area_id))
+    condition = area_condition(base.c.area_id, request.scope, request.in_list_limit)
+    if condition is not None:
+        query = query.where(condition)
+    if ordered:
+        query = query.order_by(*(exprs[name].desc() if desc else exprs[name].asc()
+                                 for name, desc in built.order))
+    return query, built.finish
+
+
+def _frame(rows: Sequence, keys: list[str], request: _Request,
+           finish: Callable[[pd.DataFrame], pd.DataFrame] | None) -> pd.DataFrame:
+    frame = pd.DataFrame(list(rows), columns=keys, dtype=object)
+    if finish is not None:
+        frame = finish(frame)
+    names = [c.name for c in request.columns]
+    frame = frame[names]
+    for column in request.columns:
+        if column.kind == "date":
+            frame[column.name] = frame[column.name].map(as_date).astype(object)
+        elif column.kind == "int":
+            frame[column.name] = pd.array(
+                [None if v is None else int(v) for v in frame[column.name]], dtype="Int64")
+        else:
+            values = frame[column.name]
+            frame[column.name] = values.astype(object).where(values.notna(), None)
+    return frame
+
+
+def _chunks(engine: sa.Engine, request: _Request, chunk_size: int, limit: int | None
+            ) -> Iterator[pd.DataFrame]:
+    with engine.connect() as conn:
+        query, finish = _query(conn, request)
+        if limit is not None:
+            query = query.limit(limit)
+        streaming = conn.execution_options(stream_results=True, yield_per=chunk_size)
+        result = streaming.execute(query)
+        keys = list(result.keys())
+        with contextlib.closing(result):
+            for part in result.partitions():
+                yield _frame(part, keys, request, finish)
+
+
+def list_rows(engine: sa.Engine, list_id: str, *, context: UserContext,
+              area_id: str | None = None, areas: pd.DataFrame | None = None,
+              as_of: dt.date | None = None, period_start: dt.date | None = None,
+              referral_sla_days: int = 30, poverty_cutoff: float = 32.0,
+              chunk_size: int = DEFAULT_CHUNK_SIZE, limit: int | None = None,
+              in_list_limit: int = IN_LIST_LIMIT, export: bool = False
+              ) -> Iterator[pd.DataFrame]:
+    """The rows of a list, in chunks of at most ``chunk_size`` rows, streamed from the database.
+
+    ``area_id`` keeps that area and every area below it (None: everything the context may
+    see); ``areas`` is the area table (area_id, name, level, parent_id), read when None.
+    ``as_of``/``period_start`` default as the indicators do. The columns are those
+    :func:`visible_columns` gives the context (``export``: for a file leaving the app), in
+    the list's order; dates are
+    ``datetime.date``, counts nullable integers. Checks run before the first chunk:
+    PermissionError (a context that may not see lists, an area outside its scope),
+    UnknownListError, UnknownAreaError. An empty list yields no chunk.
+    """
+    if chunk_size < 1:
+        raise ValueError("chunk_size must be at least 1")
+    request = _request(engine, list_id, context=context, area_id=area_id, areas=areas,
+                       as_of=as_of, period_start=period_start,
+                       referral_sla_days=referral_sla_days, poverty_cutoff=poverty_cutoff,
+                       in_list_limit=in_list_limit, export=export)
+    return _chunks(engine, request, chunk_size, limit)
+
+
+def list_frame(engine: sa.Engine, list_id: str, *, context: UserContext,
+               limit: int | None = None, **options) -> pd.DataFrame:
+    """The list (its first ``limit`` rows when given) as one frame; options as list_rows."""
+    spec = get_list(list_id)
+    chunks = list(list_rows(engine, list_id, context=context, limit=limit, **options))
+    if chunks:
+        return pd.concat(chunks, ignore_index=True)
+    return pd.DataFrame({c.name: pd.Series(dtype="Int64" if c.kind == "int" else object)
+                         for c in visible_columns(spec, context,
+                                                  export=bool(options.get("export")))})
+
+
+def count_rows(engine: sa.Engine, list_id: str, *, context: UserContext,
+               area_id: str | None = None, areas: pd.DataFrame | None = None,
+               as_of: dt.date | None = None, period_start: dt.date | None = None,
+               referral_sla_days: int = 30, poverty_cutoff: float = 32.0,
+               in_list_limit: int = IN_LIST_LIMIT) -> int:
+    """How many rows the list has (same arguments and checks as :func:`list_rows`)."""
+    request = _request(engine, list_id, context=context, area_id=area_id, areas=areas,
+                       as_of=as_of, period_start=period_start,
+                       referral_sla_days=referral_sla_days, poverty_cutoff=poverty_cutoff,
+                       in_list_limit=in_list_limit)
+    with engine.connect() as conn:
+        query, _ = _query(conn, request, ordered=False)
+        return int(conn.execute(sa.select(sa.func.count()).select_from(query.subquery()))
+                   .scalar_one())

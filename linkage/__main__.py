@@ -1,0 +1,204 @@
+"""``python -m linkage``: find persons registered more than once.
+
+    python -m linkage [--database-url URL] [--app-store-url URL] [--config PATH]
+                                 [--out pairs.csv] [--threshold 0.5] [--seed 1]
+                                 [--threads 2] [--memory-limit 1GB] [--truth truth.csv]
+                                 [--no-store] [--quiet]
+
+Reads the registry's persons (read-only), scores candidate pairs with the linkage model
+(linkage.model, Splink on an in-process DuckDB), and stores the run, its
+suspected pairs (match probability ≥ threshold) and the evidence per field in the app store
+(data_access.linkage_store), in one transaction. Decisions officers took on pairs are kept:
+a pair dismissed before stays dismissed. ``--out`` also writes the pairs as CSV:
+person_id_a, person_id_b, match_probability, match_weight, cluster_id, cross_programme,
+then one ``<comparison>`` (level label) and ``<comparison>_weight`` column per comparison.
+``--truth`` (a CSV of person_id_a, person_id_b known to be duplicates, such as the demo's
+``registry.truth/fuzzy_duplicates.csv``) prints precision, recall, F1 and blocking recall.
+
+A progress bar goes to stderr. Any problem — a bad argument, a configuration, registry or
+app store that cannot be used — prints one message and exits 2. Never imports Streamlit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from pathlib import Path
+
+from core.cli import Parser, UsageError, database_problem, whole_number
+from linkage.model import (
+    DEFAULT_MEMORY_LIMIT,
+    DEFAULT_SEED,
+    DEFAULT_THREADS,
+    DEFAULT_THRESHOLD,
+)
+
+PROG = "python -m linkage"
+
+
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"`{text}` is not a number between 0 and 1") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"{value} is not between 0 and 1 (e.g. 0.5)")
+    return value
+
+
+def _memory(text: str) -> str:
+    """A DuckDB memory limit: a number and a unit (500MB, 1GB, 1.5GiB)."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B)\s*", text, re.IGNORECASE)
+    if not match or float(match.group(1)) <= 0:
+        raise argparse.ArgumentTypeError(f"`{text}` is not a memory size (e.g. 1GB, 500MB)")
+    return f"{match.group(1)}{match.group(2).upper().replace('I', 'i')}"
+
+
+def parser() -> argparse.ArgumentParser:
+    p = Parser(prog=PROG, description="Find persons registered more than once (record "
+               "linkage) and store the suspected pairs in the app store.")
+    p.add_argument("--database-url", help="registry URL (default: the configuration's "
+                   "database.url)")
+    p.add_argument("--app-store-url", help="app store URL (default: the configuration's "
+                   "app_store.url)")
+    p.add_argument("--config", help="configuration file (default: config.toml, or SOCLE_CONFIG)")
+    p.add_argument("--out", type=Path, help="also write the pairs to this CSV file")
+    p.add_argument("--threshold", type=_probability, default=DEFAULT_THRESHOLD,
+                   help="match probability from which a pair is suspected "
+                        f"(default {DEFAULT_THRESHOLD})")
+    p.add_argument("--seed", type=whole_number(0, too_small="{value} is negative"), default=DEFAULT_SEED,
+                   help=f"seed of the random pairs (default {DEFAULT_SEED})")
+    p.add_argument("--threads", type=whole_number(1), default=DEFAULT_THREADS,
+                   help=f"DuckDB threads (default {DEFAULT_THREADS})")
+    p.add_argument("--memory-limit", type=_memory, default=DEFAULT_MEMORY_LIMIT,
+                   help="DuckDB memory limit, beyond which it spills to disk "
+                        f"(default {DEFAULT_MEMORY_LIMIT})")
+    p.add_argument("--truth", type=Path, help="CSV of known duplicate pairs (person_id_a, "
+                   "person_id_b): print precision, recall, F1")
+    p.add_argument("--no-store", action="store_true", help="do not write the app store")
+    p.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
+    return p
+
+
+def _fail(message: str) -> int:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return 2
+
+
+def pairs_csv(pairs, evidence):
+    """The pairs with one label and one weight column per comparison (the --out file)."""
+    import pandas as pd
+
+    from linkage.model import comparisons
+
+    out = pairs[["person_id_a", "person_id_b", "match_probability", "match_weight",
+                 "cluster_id", "cross_programme", "same_programme"]].copy()
+    if evidence.empty:
+        return out
+    keys = ["person_id_a", "person_id_b"]
+    for comp in [c["output_column_name"] for c in comparisons()]:
+        part = evidence[evidence["comparison"] == comp][keys + ["label", "match_weight"]]
+        part = part.rename(columns={"label": comp, "match_weight": f"{comp}_weight"})
+        out = out.merge(part, on=keys, how="left")
+    return pd.DataFrame(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = parser().parse_args(argv)
+        if args.out is not None and not args.out.parent.exists():
+            raise UsageError(f"argument --out: the folder `{args.out.parent}` does not exist")
+        if args.truth is not None and not args.truth.is_file():
+            raise UsageError(f"argument --truth: no file `{args.truth}`")
+    except UsageError as exc:
+        return _fail(str(exc))
+
+    # Imported here so that --help and argument errors stay fast.
+    import sqlalchemy as sa
+
+    from core.cli import ProgressBar
+    from core.settings import SettingsError, load_settings
+    from data_access.app_store import AppStoreError, open_app_store
+    from data_access.linkage_store import store_linkage_run
+    from data_access.registry import RegistryError, open_registry
+    from data_access.schema import SchemaError
+    from linkage import evaluate
+    from linkage.job import run_linkage
+    from linkage.model import ModelOptions
+
+    database_url, store_url = args.database_url, args.app_store_url
+    if database_url is None or (store_url is None and not args.no_store):
+        try:
+            settings = load_settings(args.config, check_files=False)
+        except SettingsError as exc:
+            return _fail(f"configuration: {exc}")
+        database_url = database_url or settings.database_url
+        store_url = store_url or settings.app_store_url
+
+    steps = 20
+    bar = ProgressBar(steps, enabled=not args.quiet)
+    done = [0]
+
+    def progress(fraction: float, message: str) -> None:
+        target = min(int(fraction * steps), steps)
+        while done[0] < target:
+            bar.step_done(done[0], message)
+            done[0] += 1
+        bar.update(done[0], fraction * steps - done[0], message)
+
+    registry = store = None
+    started = time.perf_counter()
+    try:
+        truth = evaluate.read_truth(args.truth) if args.truth else None
+        registry = open_registry(database_url)
+        if not args.no_store:
+            store = open_app_store(store_url)
+        options = ModelOptions(seed=args.seed, threshold=args.threshold)
+        try:
+            result = run_linkage(registry, options, threads=args.threads,
+                                 memory_limit=args.memory_limit, truth=truth,
+                                 progress=lambda f, m: progress(0.95 * f, m))
+            run_id = None
+            if store is not None:
+                progress(0.95, "storing")
+                run_id = store_linkage_run(store, result)
+            if args.out is not None:
+                pairs_csv(result.pairs, result.evidence).to_csv(args.out, index=False,
+                                                                 lineterminator="\n")
+            progress(1.0, "done")
+        finally:
+            bar.close()
+    except (RegistryError, SchemaError, AppStoreError, ValueError, OSError) as exc:
+        return _fail(str(exc))
+    except sa.exc.SQLAlchemyError as exc:
+        return _fail(database_problem(exc))
+    finally:
+        for engine in (registry, store):
+            if engine is not None:
+                engine.dispose()
+    if not args.quiet:
+        where = f"run {run_id} in the app store" if run_id is not None else "not stored"
+        cross = int(result.pairs["cross_programme"].sum()) if len(result.pairs) else 0
+        print(f"{result.persons:,} persons: {len(result.pairs):,} suspected pairs "
+              f"(match probability ≥ {options.threshold}), {result.clusters:,} persons "
+              f"registered more than once ({result.records_in_clusters:,} records), "
+              f"{cross:,} pairs enrolled in different programmes; {where}; "
+              f"{time.perf_counter() - started:.1f} s")
+        for row in result.blocking.itertuples(index=False):
+            print(f"  blocking pass {row.rule}: ~{row.comparisons:,} pairs")
+        if args.out is not None:
+            print(f"  pairs written to {args.out}")
+    if truth is not None:
+        scores = evaluate.evaluate(result.pairs, truth)
+        print(f"against {args.truth}: {scores.line()}")
+        if result.blocking_recall is not None:
+            for row in result.blocking_recall.itertuples(index=False):
+                print(f"  blocking recall {row.rule}: {row.recall:.3f} "
+                      f"(cumulative {row.cumulative_recall:.3f})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,354 @@
+"""What an officer reads when reviewing a suspected duplicate pair, shaped without Streamlit.
+
+review_widgets.py draws these; the data comes from data_access.linkage_store (the pairs, their
+evidence, the decisions, the precision estimate) and data_access.linkage_records (the two
+persons' registry fields, as the user may see them).
+
+- ``visible_pairs``: the pairs whose two persons the user may see (and whose first person is
+  in the focus area, as dup.suspected_pairs counts it);
+- ``side_by_side``: the two records field by field, with whether each field is written the
+  same (the data, not the model);
+- ``evidence_table``: the model's reading per comparison — what it found (the level's
+  label), whether the two records agree there, and, unless the review is blind, the match
+  weight and what it points to; ``evidence_totals`` adds the weights up to the pair's score;
+- ``explanation``: the same in one plain sentence; ``cross_programme_text``: what the pair
+  means for double enrolment; ``pairs_table``: every pair for the list under the queue;
+- ``precision_text``: the officers' decisions as a precision estimate with its interval.
+
+A match weight is a log2 Bayes factor: +1 doubles the odds that the two records are one
+person, −1 halves them. The pair's weight is the prior's (how rare duplicates are) plus its
+comparisons'; its match probability follows from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import pandas as pd
+
+from linkage import model
+
+# The comparisons in the officer's words, in the model's order.
+COMPARISON_NAMES: dict[str, str] = {
+    "first_name": "First name (spelling-aware; swapped with the family name)",
+    "birth_date": "Birth date",
+    "national_id": "National id",
+    "sex": "Sex",
+    "household": "Household and family (household, family name, father, area, phone)",
+}
+COMPARISON_ORDER: tuple[str, ...] = tuple(COMPARISON_NAMES)
+
+# Readings of a comparison's level (Splink numbers levels from the last: 0 = the "else"
+# level, -1 = null; the highest is the closest match).
+AGREES, PARTLY, DIFFERS, MISSING = "agrees", "partly agrees", "differs", "missing"
+
+FIELDS: tuple[tuple[str, str], ...] = (
+    ("Person", "person_id"),
+    ("First name", "first_name"),
+    ("Family name", "last_name"),
+    ("Father's name", "father_name"),
+    ("Sex", "sex"),
+    ("Birth date", "birth_date"),
+    ("National id", "national_id"),
+    ("Phone", "phone"),
+    ("Household", "household_id"),
+    ("Area", "area"),
+    ("Registered on", "registered_on"),
+    ("Programmes received", "programmes"),
+)
+SAME, NOT_SAME, NOT_RECORDED = "same", "differs", "—"
+EMPTY = "not recorded"
+# Fields whose sameness says nothing about the person (shown, not compared).
+NOT_COMPARED: frozenset[str] = frozenset({"person_id", "registered_on"})
+
+
+def _top_levels() -> dict[str, int]:
+    """Each comparison's agreeing level (Splink's number: else = 0): its first level, or the
+    one model.AGREEING_LEVEL names (a level placed above it is a partial agreement)."""
+    out = {}
+    for comp in model.comparisons():
+        non_null = [lv["label_for_charts"] for lv in comp["comparison_levels"]
+                    if not lv.get("is_null_level")]
+        name = comp["output_column_name"]
+        agreeing = non_null.index(model.AGREEING_LEVEL.get(name, non_null[0]))
+        out[name] = len(non_null) - 1 - agreeing
+    return out
+
+
+TOP_LEVEL: dict[str, int] = _top_levels()
+
+
+def _blank(value: Any) -> bool:
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _text(value: Any) -> str | None:
+    if _blank(value):
+        return None
+    if hasattr(value, "isoformat"):
+        return value.isoformat()[:10]
+    text = str(value).strip()
+    return text or None
+
+
+def level_reading(comparison: str, level: Any) -> str:
+    """What a comparison's level says about the two records: agrees (its closest level),
+    partly agrees, differs (its "else" level) or missing (a value missing on either side)."""
+    if _blank(level):
+        return MISSING
+    level = int(level)
+    if level < 0:
+        return MISSING
+    if level == 0:
+        return DIFFERS
+    return AGREES if level == TOP_LEVEL.get(comparison, level) else PARTLY
+
+
+def probability_words(probability: float) -> str:
+    """What a match probability says, for the reviewer (not shown in blind review)."""
+    if probability >= 0.99:
+        return "almost certainly one person by the model; check it all the same"
+    if probability >= 0.8:
+        return "probably one person, by the model"
+    return "uncertain: the model can hardly tell"
+
+
+def weight_words(weight: float | None) -> str:
+    """A match weight in words (+1 doubles the odds of one person, −1 halves them)."""
+    if weight is None or weight != weight:
+        return "–"
+    if weight >= 4:
+        return "strongly for one person"
+    if weight >= 1:
+        return "for one person"
+    if weight > -1:
+        return "hardly either way"
+    if weight > -4:
+        return "against"
+    return "strongly against"
+
+
+# --- which pairs -------------------------------------------------------------------------
+
+def pair_keys(pairs: pd.DataFrame) -> list[tuple[str, str]]:
+    return list(zip(pairs["person_id_a"].astype(str), pairs["person_id_b"].astype(str),
+                    strict=True))
+
+
+def visible_pairs(pairs: pd.DataFrame, records: pd.DataFrame,
+                  focus: Iterable[str] | None = None) -> pd.DataFrame:
+    """The pairs whose two persons are among ``records`` (those the user may see) and, when
+    ``focus`` (area ids) is given, whose first person lives there. Order kept."""
+    if pairs.empty:
+        return pairs.reset_index(drop=True)
+    seen = set(records["person_id"].astype(str))
+    keep = pairs["person_id_a"].astype(str).isin(seen) & pairs["person_id_b"].astype(str).isin(seen)
+    if focus is not None:
+        area = dict(zip(records["person_id"].astype(str), records["area_id"], strict=True))
+        wanted = set(focus)
+        keep &= pairs["person_id_a"].astype(str).map(area).isin(wanted)
+    return pairs[keep].reset_index(drop=True)
+
+
+# --- one pair ------------------------------------------------------------------------------
+
+def programme_text(ids: Any, names: Mapping[str, str]) -> str | None:
+    """Programme ids as stored with a pair ("cash,food") in their names."""
+    text = _text(ids)
+    if text is None:
+        return None
+    return ", ".join(names.get(p, p) for p in text.split(",") if p)
+
+
+def _record_values(record: Mapping[str, Any], programmes: Any,
+                   area_names: Mapping[str, str], programme_names: Mapping[str, str]
+                   ) -> dict[str, str | None]:
+    area_id = _text(record.get("area_id"))
+    return {
+        "person_id": _text(record.get("person_id")),
+        "first_name": _text(record.get("first_name")),
+        "last_name": _text(record.get("last_name")),
+        "father_name": _text(record.get("father_name")),
+        "sex": _text(record.get("sex")),
+        "birth_date": _text(record.get("birth_date")),
+        "national_id": _text(record.get("national_id")),
+        "phone": _text(record.get("phone")),
+        "household_id": _text(record.get("household_id")),
+        "area": None if area_id is None else
+        (f"{area_names[area_id]} ({area_id})" if area_id in area_names else area_id),
+        "registered_on": _text(record.get("registered_on")),
+        "programmes": programme_text(programmes, programme_names) or "none",
+    }
+
+
+def _same(a: str | None, b: str | None) -> str:
+    if a is None or b is None:
+        return NOT_RECORDED
+    return SAME if " ".join(a.casefold().split()) == " ".join(b.casefold().split()) else NOT_SAME
+
+
+def side_by_side(pair: Mapping[str, Any], records: pd.DataFrame, *,
+                 area_names: Mapping[str, str] | None = None,
+                 programme_names: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """The two records field by field: Field, Record A, Record B, Same (written the same,
+    differs, or — when either is not recorded; blank for the person id and registration
+    date). Fields the user may not see are left out.
+    KeyError when a person of the pair is not among ``records``."""
+    by_id = {str(r["person_id"]): r for r in records.to_dict("records")}
+    a = by_id[str(pair["person_id_a"])]
+    b = by_id[str(pair["person_id_b"])]
+    area_names = area_names or {}
+    programme_names = programme_names or {}
+    values_a = _record_values(a, pair.get("programmes_a"), area_names, programme_names)
+    values_b = _record_values(b, pair.get("programmes_b"), area_names, programme_names)
+    hidden = {key for key in ("first_name", "last_name", "father_name", "birth_date",
+                              "national_id", "phone") if key not in records.columns}
+    rows = []
+    for label, key in FIELDS:
+        if key in hidden:
+            continue
+        same = "" if key in NOT_COMPARED else _same(values_a[key], values_b[key])
+        rows.append({"Field": label, "Record A": values_a[key] or EMPTY,
+                     "Record B": values_b[key] or EMPTY, "Same": same})
+    return pd.DataFrame(rows, columns=["Field", "Record A", "Record B", "Same"])
+
+
+def evidence_table(evidence: pd.DataFrame, *, blind: bool = False) -> pd.DataFrame:
+    """The model's reading per comparison: Compared, Found, Reading (agrees / partly agrees /
+    differs / missing), and unless ``blind`` the match Weight and what it Points to."""
+    rows = []
+    order = {c: i for i, c in enumerate(COMPARISON_ORDER)}
+    for item in sorted(evidence.to_dict("records"),
+                       key=lambda r: (order.get(r["comparison"], 99), r["comparison"])):
+        weight = None if _blank(item.get("match_weight")) else float(item["match_weight"])
+        row = {"Compared": COMPARISON_NAMES.get(item["comparison"], item["comparison"]),
+               "Found": item["label"],
+               "Reading": level_reading(item["comparison"], item["level"])}
+        if not blind:
+            row["Weight"] = None if weight is None else round(weight, 2)
+            row["Points to"] = weight_words(weight)
+        rows.append(row)
+    columns = ["Compared", "Found", "Reading"] + ([] if blind else ["Weight", "Points to"])
+    return pd.DataFrame(rows, columns=columns)
+
+
+def evidence_totals(pair: Mapping[str, Any], evidence: pd.DataFrame) -> dict[str, float]:
+    """prior (the starting weight: how rare duplicates are), fields (the comparisons' sum),
+    total (the pair's match weight) and probability."""
+    fields = float(pd.to_numeric(evidence["match_weight"], errors="coerce").fillna(0).sum())
+    total = float(pair["match_weight"])
+    return {"prior": total - fields, "fields": fields, "total": total,
+            "probability": float(pair["match_probability"])}
+
+
+def explanation(evidence: pd.DataFrame) -> str:
+    """One plain sentence: where the two records agree, partly agree, differ, are missing."""
+    table = evidence_table(evidence, blind=True)
+    parts = []
+    for reading, words in ((AGREES, "They agree on"), (PARTLY, "partly agree on"),
+                           (DIFFERS, "differ on"), (MISSING, "cannot be compared on")):
+        items = [f"{row['Compared'].split(' (')[0].lower()} ({row['Found']})"
+                 for row in table.to_dict("records") if row["Reading"] == reading]
+        if items:
+            parts.append(f"{words} {', '.join(items)}")
+    if not parts:
+        return ""
+    text = "; ".join(parts)
+    return text[0].upper() + text[1:] + "."
+
+
+def cross_programme_text(pair: Mapping[str, Any], programme_names: Mapping[str, str]
+                         ) -> str | None:
+    """What the pair means for enrolment when its two records are one person."""
+    a = programme_text(pair.get("programmes_a"), programme_names) or "nothing"
+    b = programme_text(pair.get("programmes_b"), programme_names) or "nothing"
+    if bool(pair.get("cross_programme")):
+        return (f"Cross-programme double enrolment if they are one person: record A receives "
+                f"{a}, record B receives {b}.")
+    if bool(pair.get("same_programme")):
+        return (f"Enrolled twice in one programme if they are one person: record A receives "
+                f"{a}, record B receives {b}.")
+    return None
+
+
+# --- every pair, and the estimate ------------------------------------------------------------
+
+PAIRS_TABLE_COLUMNS: tuple[str, ...] = (
+    "person_id_a", "name_a", "person_id_b", "name_b", "area", "match_probability",
+    "programmes_a", "programmes_b", "cross_programme", "cluster_id", "decision", "note",
+)
+
+
+def pairs_table(pairs: pd.DataFrame, records: pd.DataFrame, *,
+                area_names: Mapping[str, str] | None = None,
+                programme_names: Mapping[str, str] | None = None,
+                decision_labels: Mapping[str, str] | None = None,
+                blind: bool = False) -> pd.DataFrame:
+    """Every pair for the list: both persons, the first person's area, the probability
+    (not when ``blind``), the programmes and the cross-programme flag, the decision."""
+    area_names = area_names or {}
+    programme_names = programme_names or {}
+    decision_labels = decision_labels or {}
+    columns = [c for c in PAIRS_TABLE_COLUMNS if not (blind and c == "match_probability")]
+    if pairs.empty:
+        return pd.DataFrame(columns=columns)
+    by_id = records.set_index(records["person_id"].astype(str))
+
+    def name(pid: str) -> str | None:
+        if "first_name" not in by_id.columns or pid not in by_id.index:
+            return None
+        row = by_id.loc[pid]
+        return " ".join(x for x in (_text(row["first_name"]), _text(row["last_name"])) if x)
+
+    def area(pid: str) -> str | None:
+        if pid not in by_id.index:
+            return None
+        area_id = _text(by_id.loc[pid, "area_id"])
+        return None if area_id is None else area_names.get(area_id, area_id)
+
+    out = pd.DataFrame({
+        "person_id_a": pairs["person_id_a"].astype(str),
+        "name_a": [name(p) for p in pairs["person_id_a"].astype(str)],
+        "person_id_b": pairs["person_id_b"].astype(str),
+        "name_b": [name(p) for p in pairs["person_id_b"].astype(str)],
+        "area": [area(p) for p in pairs["person_id_a"].astype(str)],
+        "match_probability": pairs["match_probability"].astype(float).round(3),
+        "programmes_a": [programme_text(v, programme_names) for v in pairs["programmes_a"]],
+        "programmes_b": [programme_text(v, programme_names) for v in pairs["programmes_b"]],
+        "cross_programme": pairs["cross_programme"].astype(bool),
+        "cluster_id": pairs["cluster_id"].astype(str),
+        "decision": [None if _blank(d) else decision_labels.get(d, d)
+                     for d in pairs["decision"]],
+        "note": [_text(n) for n in pairs["note"]],
+    })
+    for column in ("name_a", "name_b", "area", "programmes_a", "programmes_b", "decision",
+                   "note"):
+        out[column] = out[column].astype(object).where(out[column].notna(), None)
+    return out[columns]
+
+
+def precision_text(estimate: Any) -> str:
+    """The officers' decisions as a precision estimate (data_access.linkage_store's
+    PrecisionEstimate), in one or two sentences."""
+    if not estimate.pairs:
+        return "No suspected pairs in this run."
+    if not estimate.reviewed:
+        text = (f"No pair of the {estimate.pairs:,} has been decided yet "
+                "(pairs marked unsure do not count)." if not estimate.unsure else
+                f"{estimate.unsure:,} pair(s) marked unsure; none decided same or different yet.")
+        return text + " Decide a few pairs to estimate how many of the suspected pairs are right."
+    low, high = estimate.interval
+    text = (f"{estimate.same:,} of the {estimate.reviewed:,} pairs reviewed are the same person: "
+            f"precision {estimate.reviewed_precision:.0%} (95 % interval {low:.0%}–{high:.0%}).")
+    if estimate.unsure:
+        text += f" {estimate.unsure:,} marked unsure are left out."
+    if estimate.estimated_precision is not None:
+        text += (f" Over all {estimate.pairs:,} suspected pairs, weighting each band of match "
+                 f"probability by its pairs: about {estimate.estimated_precision:.0%} right.")
+    return text

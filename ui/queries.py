@@ -1,0 +1,464 @@
+"""What the pages ask for, cached for Streamlit: engines, areas, figures. Every page goes through here.
+
+- ``st.cache_resource`` holds the engines (one per URL and process).
+- ``st.cache_data`` holds figures and areas, keyed on the registry URL, the registry's
+  last-loaded time (a reloaded SQLite registry is read afresh) and the parameters; entries
+  also expire after ``CACHE_TTL`` (PostgreSQL registries have no last-loaded time).
+- Engines go to cached functions as underscore arguments (not hashed).
+- Functions that return registry data take the UserContext and keep only the areas it may
+  see: an area is visible when it is one of the context's areas or below one. Whole-registry
+  rows are kept only for a context that sees the whole registry (data_access.scope). Donors
+  get suppressed figures (indicators.figures); ``scope()`` gives the app-store functions
+  (meetings, snapshots, targets) what they filter by.
+
+The plain functions here (``read_areas``, ``visible_area_ids``, ``headline_figures``...)
+do not need a Streamlit session and are tested directly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+import streamlit as st
+
+from core.settings import Settings
+from data_access import audit
+from data_access.app_store import open_app_store
+from data_access.context import UserContext
+from data_access.registry import open_registry, registry_last_loaded
+from data_access.schema import access_point as access_point_table
+from data_access.schema import area as area_table
+from data_access.schema import programme as programme_table
+from data_access.scope import Scope, scope_areas, scope_figures, scope_of, visible_area_ids
+from indicators import CATALOGUE, Indicator, compute, default_period_start
+from indicators import default_as_of as _engine_default_as_of
+from indicators.figures import Parameters, donor_level, donor_long_form
+
+CACHE_TTL = dt.timedelta(minutes=10)
+AREA_COLUMNS = ("area_id", "name", "level", "parent_id")
+
+# Indicators whose rows give the headline figures (the Overview page, the Summary sheet).
+HEADLINE_INDICATORS: tuple[Indicator, ...] = tuple(i for i in CATALOGUE if i.headline)
+HEADLINE_IDS: tuple[str, ...] = tuple(
+    dict.fromkeys(("dq.unassessed_households", *(i.id for i in HEADLINE_INDICATORS)))
+)
+
+
+# Engines ---------------------------------------------------------------------------------
+
+@st.cache_resource(show_spinner=False)
+def registry_engine(url: str) -> sa.Engine:
+    """The read-only registry engine (RegistryError / SchemaError are not cached: retried)."""
+    return open_registry(url)
+
+
+@st.cache_resource(show_spinner=False)
+def app_store_engine(url: str) -> sa.Engine:
+    """The app store engine, upgraded to the newest schema once per process."""
+    return open_app_store(url)
+
+
+def last_loaded(url: str) -> dt.datetime | None:
+    """When the registry was last written (None when unknown, e.g. PostgreSQL)."""
+    return registry_last_loaded(registry_engine(url))
+
+
+# Areas ----------------------------------------------------------------------------------
+
+def read_areas(engine: sa.Engine) -> pd.DataFrame:
+    """The area table (area_id, name, level, parent_id); rows without id or level are dropped."""
+    query = sa.select(*(area_table.c[name] for name in AREA_COLUMNS))
+    with engine.connect() as conn:
+        frame = pd.DataFrame(conn.execute(query).all(), columns=list(AREA_COLUMNS))
+    frame["level"] = pd.to_numeric(frame["level"], errors="coerce")
+    frame = frame[frame["area_id"].notna() & frame["level"].notna()].copy()
+    frame["area_id"] = frame["area_id"].astype(str)
+    frame["level"] = frame["level"].astype(int)
+    frame["name"] = frame["name"].where(frame["name"].notna(), frame["area_id"]).astype(str)
+    frame["parent_id"] = frame["parent_id"].astype(object).where(frame["parent_id"].notna(), None)
+    return frame.sort_values(["level", "name", "area_id"]).reset_index(drop=True)
+
+
+@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
+def _cached_areas(_engine: sa.Engine, url: str, version: dt.datetime | None) -> pd.DataFrame:
+    return read_areas(_engine)
+
+
+def areas(context: UserContext, url: str) -> pd.DataFrame:
+    """The areas of the registry the context may see."""
+    engine = registry_engine(url)
+    return scope_areas(_cached_areas(engine, url, registry_last_loaded(engine)), context)
+
+
+def level_choices(areas: pd.DataFrame, level_count: int) -> list[int]:
+    """Levels to offer: those holding a visible area (every configured level if none)."""
+    levels = sorted(int(x) for x in areas["level"].unique())
+    return levels or list(range(1, level_count + 1))
+
+
+def default_level(levels: list[int], preferred: int = 2) -> int:
+    """Level 2 (districts) when offered, else the offered level closest to it."""
+    return min(levels, key=lambda level: (abs(level - preferred), level))
+
+
+def area_choices(areas: pd.DataFrame, level: int) -> dict[str, str]:
+    """area_id -> label for the areas of ``level``, by name; clashing names get their id."""
+    rows = areas[areas["level"] == level]
+    clashing = set(rows["name"][rows["name"].duplicated(keep=False)])
+    return {
+        area_id: (f"{name} ({area_id})" if name in clashing else name)
+        for area_id, name in zip(rows["area_id"], rows["name"], strict=True)
+    }
+
+
+# Programmes and access points -----------------------------------------------------------
+
+def read_programmes(engine: sa.Engine) -> dict[str, str]:
+    """programme_id -> name, by name (the id stands in for a missing name)."""
+    query = sa.select(programme_table.c.programme_id, programme_table.c.name)
+    with engine.connect() as conn:
+        rows = [(str(pid), str(name) if name else str(pid))
+                for pid, name in conn.execute(query) if pid is not None]
+    return dict(sorted(rows, key=lambda item: (item[1], item[0])))
+
+
+@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
+def _cached_programmes(_engine: sa.Engine, url: str, version: dt.datetime | None) -> dict[str, str]:
+    return read_programmes(_engine)
+
+
+def programmes(url: str) -> dict[str, str]:
+    """The registry's programmes: programme_id -> name."""
+    engine = registry_engine(url)
+    return _cached_programmes(engine, url, registry_last_loaded(engine))
+
+
+ACCESS_POINT_COLUMNS = ("access_point_id", "name", "kind", "area_id", "latitude", "longitude")
+
+
+def read_access_points(engine: sa.Engine) -> pd.DataFrame:
+    """The access points with their place (latitude and longitude may be missing)."""
+    query = sa.select(*(access_point_table.c[name] for name in ACCESS_POINT_COLUMNS))
+    with engine.connect() as conn:
+        frame = pd.DataFrame(conn.execute(query).all(), columns=list(ACCESS_POINT_COLUMNS))
+    for column in ("latitude", "longitude"):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce")
+    frame["access_point_id"] = frame["access_point_id"].astype(str)
+    return frame
+
+
+@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
+def _cached_access_points(_engine: sa.Engine, url: str, version: dt.datetime | None) -> pd.DataFrame:
+    return read_access_points(_engine)
+
+
+def access_points(context: UserContext, url: str) -> pd.DataFrame:
+    """The access points the context may see (those in its areas, or all)."""
+    engine = registry_engine(url)
+    version = registry_last_loaded(engine)
+    frame = _cached_access_points(engine, url, version)
+    visible = visible_area_ids(_cached_areas(engine, url, version), context)
+    return frame if visible is None else frame[frame["area_id"].isin(visible)].reset_index(drop=True)
+
+
+# Boundaries -----------------------------------------------------------------------------
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _cached_boundaries(_settings: Settings, key: tuple, _area_levels: dict[str, int]):
+    from maps.boundaries import load_boundaries  # geopandas loads only for map pages
+
+    return load_boundaries(_settings, area_levels=_area_levels)
+
+
+def boundaries(settings: Settings, context: UserContext):
+    """The configured boundaries the context may see (a BoundarySet), or None if none.
+
+    Cached per process on the boundary settings and the registry's levels; the simplified
+    result is also cached on disk beside the files (see maps.boundaries). Raise
+    BoundaryError naming the file and the problem.
+    """
+    geography = tuple(
+        (name, tuple(value) if isinstance(value, list) else value)
+        for name, value in sorted(settings.values.items())
+        if name.startswith(("geography.", "map.simplify", "map.coordinate", "map.max_vertices"))
+    )
+    if not settings["geography.boundary_file"] and not any(settings["geography.boundary_files"]):
+        return None
+    url = settings.database_url
+    engine = registry_engine(url)
+    all_areas = _cached_areas(engine, url, registry_last_loaded(engine))
+    area_levels = dict(zip(all_areas["area_id"], all_areas["level"].astype(int), strict=True))
+    key = (geography, url, registry_last_loaded(engine))
+    found = _cached_boundaries(settings, key, area_levels)
+    visible = visible_area_ids(all_areas, context)
+    if visible is None:
+        return found
+    # A scoped user gets the polygons of their areas only (no outline, name or id of
+    # another area reaches the map), and not the file's problems, which name features.
+    from maps.boundaries import BoundarySet
+
+    frame = found.frame[found.frame["area_id"].isin(visible)].reset_index(drop=True)
+    return BoundarySet(frame, [])
+
+
+# Audit ----------------------------------------------------------------------------------
+
+def audited_download(context: UserContext, settings: Settings,
+                     data: bytes | Callable[[], bytes], what: str,
+                     filters: dict | None = None) -> Callable[[], bytes]:
+    """The data of a download button, recorded in the audit log as an ``export`` when the
+    button is clicked (the callable runs on another thread: no Streamlit call in it)."""
+    store = app_store_engine(settings.app_store_url)
+    details = dict(filters or {})
+
+    def build() -> bytes:
+        content = data() if callable(data) else data
+        audit.record(store, context, "export", what, {**details, "bytes": len(content)})
+        return content
+
+    return build
+
+
+# Dates ----------------------------------------------------------------------------------
+
+@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
+def _cached_default_as_of(
+    _engine: sa.Engine, url: str, version: dt.datetime | None, today: dt.date
+) -> dt.date:
+    return _engine_default_as_of(_engine, today=today)
+
+
+def default_as_of(url: str, today: dt.date | None = None) -> dt.date:
+    """Today, or the latest registration date of the registry if that is earlier."""
+    engine = registry_engine(url)
+    return _cached_default_as_of(engine, url, registry_last_loaded(engine),
+                                 today or dt.date.today())
+
+
+def period_start(settings: Settings, as_of: dt.date) -> dt.date:
+    """Start of the default referral period ending on ``as_of``."""
+    return default_period_start(as_of, settings.period_months)
+
+
+# Figures --------------------------------------------------------------------------------
+
+@st.cache_data(ttl=CACHE_TTL, max_entries=64, show_spinner=False)
+def _cached_figures(
+    _engine: sa.Engine,
+    url: str,
+    version: dt.datetime | None,
+    as_of: dt.date,
+    level: int,
+    period_start: dt.date,
+    poverty_cutoff: float,
+    referral_sla_days: int,
+    period_months: int,
+    indicator_ids: tuple[str, ...] | None,
+    suspected_pairs: pd.DataFrame | None = None,  # hashed: a decision changes the figure
+) -> pd.DataFrame:
+    return compute(
+        _engine, as_of=as_of, level=level, period_start=period_start,
+        poverty_cutoff=poverty_cutoff, referral_sla_days=referral_sla_days,
+        period_months=period_months,
+        indicator_ids=list(indicator_ids) if indicator_ids is not None else None,
+        suspected_pairs=suspected_pairs,
+    )
+
+
+def linkage_pairs(settings: Settings, indicator_ids: Iterable[str] | None = None
+                  ) -> pd.DataFrame | None:
+    """The latest linkage run's pairs not dismissed (person_id_a, person_id_b), for
+    dup.suspected_pairs; None before the job has run, or when that figure is not asked for."""
+    if indicator_ids is not None and "dup.suspected_pairs" not in set(indicator_ids):
+        return None
+    from data_access.linkage_store import undismissed_pairs
+
+    pairs = undismissed_pairs(app_store_engine(settings.app_store_url))
+    return None if pairs is None else pairs[["person_id_a", "person_id_b"]]
+
+
+@st.cache_data(ttl=CACHE_TTL, max_entries=8, show_spinner=False)
+def _cached_donor_figures(_engine: sa.Engine, url: str, version: dt.datetime | None,
+                          as_of: dt.date, period_start: dt.date, parameters: Parameters,
+                          suspected_pairs: pd.DataFrame | None = None,  # hashed
+                          ) -> pd.DataFrame:
+    return donor_long_form(_engine, _cached_areas(_engine, url, version), as_of=as_of,
+                           period_start=period_start, parameters=parameters,
+                           suspected_pairs=suspected_pairs)
+
+
+def figures(
+    context: UserContext,
+    settings: Settings,
+    *,
+    as_of: dt.date,
+    level: int,
+    period_start: dt.date | None = None,
+    indicator_ids: Iterable[str] | None = None,
+) -> pd.DataFrame:
+    """The long form of the indicators for the areas of ``level`` the context may see.
+
+    Whole-registry rows (area_id empty) are included for a context that sees the whole
+    registry. ``period_start`` defaults to the configured period ending on ``as_of``.
+    For a donor the figures are suppressed (indicators.figures: every level of the date
+    computed and protected together, then cut): hidden counts and values are empty and
+    the ``suppressed`` column says which.
+    """
+    url = settings.database_url
+    engine = registry_engine(url)
+    version = registry_last_loaded(engine)
+    start = period_start or default_period_start(as_of, settings.period_months)
+    ids = tuple(indicator_ids) if indicator_ids is not None else None
+    if context.role == "donor":
+        # Every figure, whatever was asked: one suppression pattern per date (figures.py).
+        published = _cached_donor_figures(engine, url, version, as_of, start,
+                                          Parameters.from_settings(settings),
+                                          linkage_pairs(settings))
+        frame = donor_level(published, int(level), ids)
+    else:
+        frame = _cached_figures(
+            engine, url, version, as_of, int(level), start,
+            float(settings.poverty_cutoff), int(settings.referral_sla_days),
+            int(settings.period_months), ids, linkage_pairs(settings, ids),
+        )
+    visible = visible_area_ids(_cached_areas(engine, url, version), context)
+    return scope_figures(frame, visible, context)
+
+
+def scope(context: UserContext, settings: Settings) -> Scope:
+    """The context's scope over the registry's area tree, with the donors' threshold: what the
+    app-store functions (meetings, snapshots, targets) take."""
+    url = settings.database_url
+    engine = registry_engine(url)
+    return scope_of(context, _cached_areas(engine, url, registry_last_loaded(engine)),
+                    int(settings["privacy.small_cell_threshold"]))
+
+
+# Headline figures ------------------------------------------------------------------------
+
+def _count_text(value: float | None) -> str:
+    if value is None or value != value:
+        return "–"
+    return f"{value:,.0f}"
+
+
+@dataclass(frozen=True)
+class HeadlineFigure:
+    """One figure of the Overview: the chosen area's value and, beside it, the whole registry's.
+
+    Texts (label, definition) are English; the page translates them.
+    """
+
+    key: str  # "households", "persons" or the indicator id
+    label: str
+    definition: str
+    indicator: Indicator | None  # None for the plain counts
+    value: float | None  # the chosen area's (the whole registry's when whole_registry_only)
+    numerator: int | None = None
+    denominator: int | None = None
+    registry_value: float | None = None  # whole registry, when an area is chosen
+    whole_registry_only: bool = False
+    hidden: bool = False  # suppressed for a donor (a small count, or one that would give it)
+
+    def format(self, value: float | None) -> str:
+        if self.indicator is None:
+            return _count_text(value)
+        return self.indicator.format_value(value)
+
+    @property
+    def text(self) -> str:
+        return self.format(self.value)
+
+    @property
+    def registry_text(self) -> str | None:
+        return None if self.registry_value is None else self.format(self.registry_value)
+
+    @property
+    def empty(self) -> bool:
+        """A ratio with nothing to count (its denominator is 0 or unknown, and not hidden)."""
+        return (not self.hidden and self.indicator is not None
+                and bool(self.indicator.denominator) and not self.denominator)
+
+
+COUNT_DEFINITIONS: dict[str, tuple[str, str, str]] = {
+    # key: (label, definition, indicator whose denominator gives the count)
+    "households": (
+        "Registered households",
+        "households registered on or before the as-of date, rows left out of the other "
+        "indicators included (the denominator of “Households without PMT score”)",
+        "dq.unassessed_households",
+    ),
+    "persons": (
+        "Registered persons",
+        "persons registered on or before the as-of date, rows left out excluded "
+        "(the denominator of “Population coverage”)",
+        "cov.population",
+    ),
+}
+
+
+def _int(value) -> int | None:
+    return None if value is None or pd.isna(value) else int(value)
+
+
+def _float(value) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)
+
+
+def _hidden(row: dict | None, column: str) -> bool:
+    """Whether a donor's suppression blanked ``column`` of the row."""
+    flag = row.get("suppressed") if row else None
+    return isinstance(flag, (bool, np.bool_)) and bool(flag) and _float(row.get(column)) is None
+
+
+def headline_row(figures: pd.DataFrame, indicator_id: str, area_id: str | None) -> dict | None:
+    """The row of an indicator for an area (None: the whole registry), without breakdown."""
+    rows = figures[
+        (figures["indicator_id"] == indicator_id)
+        & figures["programme_id"].isna()
+        & figures["breakdown"].isna()
+        & (figures["area_id"].isna() if area_id is None else figures["area_id"] == area_id)
+    ]
+    return None if rows.empty else rows.iloc[0].to_dict()
+
+
+def headline_figures(figures: pd.DataFrame, area_id: str | None) -> list[HeadlineFigure]:
+    """The Overview's figures for an area (None: the whole registry), in display order.
+
+    Registered households and persons first, then the catalogue's headline indicators.
+    Missing rows (an area out of scope, an indicator not computed) give empty values.
+    """
+    result: list[HeadlineFigure] = []
+    for key, (label, definition, source) in COUNT_DEFINITIONS.items():
+        row = headline_row(figures, source, area_id)
+        whole = headline_row(figures, source, None) if area_id is not None else None
+        result.append(HeadlineFigure(
+            key=key, label=label, definition=definition, indicator=None,
+            value=_float(row["denominator"]) if row else None,
+            registry_value=_float(whole["denominator"]) if whole else None,
+            hidden=_hidden(row, "denominator"),
+        ))
+    for ind in HEADLINE_INDICATORS:
+        registry_only = ind.id == "dq.invalid_rows"
+        row = headline_row(figures, ind.id, None if registry_only else area_id)
+        whole = (headline_row(figures, ind.id, None)
+                 if area_id is not None and not registry_only else None)
+        result.append(HeadlineFigure(
+            key=ind.id, label=ind.label, definition=ind.definition, indicator=ind,
+            value=_float(row["value"]) if row else None,
+            numerator=_int(row["numerator"]) if row else None,
+            denominator=_int(row["denominator"]) if row else None,
+            registry_value=_float(whole["value"]) if whole else None,
+            whole_registry_only=registry_only,
+            hidden=_hidden(row, "value"),
+        ))
+    return result
+
+
+def figure(figures: list[HeadlineFigure], key: str) -> HeadlineFigure:
+    return next(f for f in figures if f.key == key)

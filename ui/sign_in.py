@@ -1,0 +1,231 @@
+"""Sign-in for the app: who the user of this browser session is (ui_widgets.start() asks here).
+
+- **Local accounts**: a form (username, password) calls data_access.users.authenticate
+  (argon2, lock-out, audited); the session's token is kept in ``st.session_state`` (never in
+  the URL) and every run resumes it (data_access.users.resume_session): an expired, ended or
+  disabled session goes back to the form with the reason. "Sign out" ends it (audited).
+  Reloading the browser tab starts a new Streamlit session, so it asks to sign in again.
+- **Identity provider** (``auth.oidc`` true): a button calls ``st.login()``; once
+  ``st.user`` is signed in, its e-mail address (else its name) must be a local, enabled
+  account, whose role and areas apply (data_access.users.start_session, audited). Signing
+  out also calls ``st.logout()``.
+- **Demo mode** (``app.demo_mode``): before sign-in the app runs as the settings' default
+  user, and the sidebar offers the form to sign in with an account (the demo's are printed
+  by ``python -m data_access.users demo``). Outside demo mode nothing but the form is drawn
+  until the user is signed in (:class:`SignInRequired`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+import streamlit as st
+from streamlit.errors import StreamlitAuthError
+
+from core.i18n import t
+from core.settings import Settings
+from data_access import users
+from data_access.context import UserContext
+from ui import queries
+
+log = logging.getLogger(__name__)
+
+TOKEN_KEY = "socle_session_token"
+OIDC_KEY = "_socle_session_via_oidc"  # the session was opened through the identity provider
+NOTICE_KEY = "_socle_sign_in_notice"  # why the user must sign in again (shown once)
+REFUSED_KEY = "_socle_oidc_refused"  # the identity-provider name refused this session
+FORM_KEY = "socle_sign_in"
+USERNAME_KEY = "sign_in_username"
+PASSWORD_KEY = "sign_in_password"
+SIGN_OUT_KEY = "socle_sign_out"
+OIDC_BUTTON_KEY = "socle_sign_in_oidc"
+
+
+class SignInRequired(Exception):
+    """Nobody is signed in outside demo mode: the sign-in form is drawn, nothing else."""
+
+
+@dataclass(frozen=True)
+class Who:
+    """The user of this run: a signed-in session, or the demo's default user (no session)."""
+
+    context: UserContext
+    session: users.Session | None
+
+
+def _policy(settings: Settings) -> users.AuthPolicy:
+    return users.AuthPolicy.from_settings(settings)
+
+
+def _client() -> dict[str, str]:
+    """What the audit log keeps about the browser (its address when known)."""
+    try:
+        address = st.context.ip_address
+    except Exception:  # no request behind this run (tests, bare mode)
+        address = None
+    return {"ip": address} if address else {}
+
+
+def _resume(store: sa.Engine) -> users.Session | None:
+    token = st.session_state.get(TOKEN_KEY)
+    if not token:
+        return None
+    try:
+        return users.resume_session(store, token)
+    except users.AuthError as exc:
+        st.session_state.pop(TOKEN_KEY, None)
+        st.session_state[NOTICE_KEY] = str(exc)
+        if st.session_state.pop(OIDC_KEY, False) and _provider_user():
+            # A session of the identity provider ends with it: sign in there again.
+            st.logout()
+        return None
+
+
+def _provider_user() -> str | None:
+    """The identity provider's signed-in user (e-mail, else name), or None."""
+    try:
+        info = st.user.to_dict()
+    except Exception:  # no [auth] configuration behind st.user
+        return None
+    if not info.get("is_logged_in"):
+        return None
+    name = str(info.get("email") or info.get("name") or "").strip().lower()
+    return name or None
+
+
+def _provider_session(settings: Settings, store: sa.Engine) -> users.Session | None:
+    name = _provider_user()
+    if name is None or st.session_state.get(REFUSED_KEY) == name:
+        return None
+    try:
+        session = users.start_session(store, name, policy=_policy(settings), via="oidc",
+                                      filters=_client())
+    except users.AuthError:
+        st.session_state[REFUSED_KEY] = name  # audited once, not on every rerun
+        return None
+    st.session_state[TOKEN_KEY] = session.token
+    st.session_state[OIDC_KEY] = True
+    st.session_state.pop(REFUSED_KEY, None)
+    return session
+
+
+def current_user(settings: Settings, default: UserContext | None) -> Who:
+    """The user of this run. ``default``: the demo's default user (None outside demo mode:
+    the form is drawn and SignInRequired raised when nobody is signed in)."""
+    store = queries.app_store_engine(settings.app_store_url)
+    session = _resume(store)
+    if session is None and settings["auth.oidc"]:
+        session = _provider_session(settings, store)
+    if session is not None:
+        _signed_in_box(settings, store, session)
+        return Who(session.context, session)
+    if default is not None:
+        _demo_box(settings, store, default)
+        return Who(default, None)
+    _sign_in_page(settings, store)
+    raise SignInRequired
+
+
+# Drawing ------------------------------------------------------------------------------------
+
+def _locked_text(exc: users.AuthError) -> str:
+    if exc.reason == "invalid" and exc.locked_until is not None:
+        return t("Wrong username or password. Too many failed sign-ins: the account is locked "
+                 "until {time} UTC.", time=exc.locked_until.strftime("%H:%M"))
+    return t(str(exc))
+
+
+def sign_in_form(settings: Settings, store: sa.Engine) -> None:
+    """The username and password form; a success reruns the app as the new user."""
+    notice = st.session_state.pop(NOTICE_KEY, None)
+    if notice:
+        st.warning(t(notice))
+    with st.form(FORM_KEY, clear_on_submit=True):
+        username = st.text_input(t("Username"), key=USERNAME_KEY, autocomplete="username")
+        password = st.text_input(t("Password"), key=PASSWORD_KEY, type="password",
+                                 autocomplete="current-password")
+        submitted = st.form_submit_button(t("Sign in"), icon=":material/login:")
+    if not submitted:
+        return
+    if not username.strip() or not password:
+        st.warning(t("Give your username and password."))
+        return
+    try:
+        session = users.authenticate(store, username, password, policy=_policy(settings),
+                                     filters={"via": "form", **_client()})
+    except users.AuthError as exc:
+        st.error(_locked_text(exc))
+        return
+    st.session_state[TOKEN_KEY] = session.token
+    st.session_state.pop(OIDC_KEY, None)
+    st.rerun()
+
+
+def _provider_button(settings: Settings) -> None:
+    if not settings["auth.oidc"]:
+        return
+    refused = st.session_state.get(REFUSED_KEY)
+    if refused and _provider_user() == refused:
+        st.warning(t("You are signed in with your organisation's account as {name}, but Socle "
+                     "has no enabled account of that name: ask an administrator to create it.",
+                     name=refused))
+        if st.button(t("Sign out of the organisation's account"), key="socle_oidc_logout"):
+            st.session_state.pop(REFUSED_KEY, None)
+            st.logout()
+        return
+    if st.button(t("Sign in with your organisation's account"), key=OIDC_BUTTON_KEY,
+                 icon=":material/badge:", type="primary"):
+        try:
+            st.login()
+        except StreamlitAuthError:
+            log.exception("st.login is not configured")
+            st.error(t("Signing in with the organisation's account is not set up on this "
+                       "server (an [auth] section in .streamlit/secrets.toml). Tell the "
+                       "administrator, or sign in with a Socle account below."))
+
+
+def _sign_in_page(settings: Settings, store: sa.Engine) -> None:
+    st.title(t("Sign in to Socle"))
+    st.caption(t("Socle shows the social registry's figures and lists to the committee members, "
+                 "officers and partners who have an account. Ask an administrator for one."))
+    _provider_button(settings)
+    sign_in_form(settings, store)
+
+
+def _area_names(settings: Settings, context: UserContext) -> str:
+    if context.whole_registry:
+        return t("the whole registry")
+    areas = queries.areas(context, settings.database_url)
+    names = dict(zip(areas["area_id"], areas["name"], strict=True))
+    return ", ".join(names.get(a, a) for a in context.areas)
+
+
+def _signed_in_box(settings: Settings, store: sa.Engine, session: users.Session) -> None:
+    context = session.context
+    box = st.sidebar.container(border=True)
+    box.markdown(t("Signed in as **{user}** ({role})", user=context.username,
+                   role=t(context.role)))
+    box.caption(t("Sees {areas}.", areas=_area_names(settings, context)))
+    if box.button(t("Sign out"), key=SIGN_OUT_KEY, icon=":material/logout:"):
+        users.sign_out(store, session.token)
+        st.session_state.pop(TOKEN_KEY, None)
+        via_provider = st.session_state.pop(OIDC_KEY, False)
+        st.session_state[NOTICE_KEY] = "You are signed out."
+        if via_provider and _provider_user():
+            st.logout()
+        st.rerun()
+
+
+def _demo_box(settings: Settings, store: sa.Engine, default: UserContext) -> None:
+    box = st.sidebar.container(border=True)
+    box.markdown(t("Demo mode: you are the default user ({role}).", role=t(default.role)))
+    box.caption(t("Sign in with a demo account to see what each role sees (`python -m "
+                  "data_access.users demo` prints them)."))
+    notice = st.session_state.pop(NOTICE_KEY, None)
+    if notice:
+        box.warning(t(notice))
+    with box.popover(t("Sign in"), icon=":material/login:"):
+        _provider_button(settings)
+        sign_in_form(settings, store)

@@ -1,0 +1,496 @@
+"""Widget helpers shared by app.py and the pages: start-up, the sidebar's view, metrics, errors.
+
+``start()`` loads the settings, opens the registry and the app store, finds who is signed
+in (auth_widgets: the session's UserContext, the demo's default user in demo mode, or the
+sign-in form and ``SignInRequired``) and draws the sidebar; a problem comes back as a
+``StartupProblem`` (a plain message and what to do), never as a traceback. app.py calls it on
+every run and leaves the ``View`` for the page, which takes it with ``page_view()``.
+
+``PAGES`` lists the pages and the roles each is for; app.py builds the navigation of the
+user's role from it, and ``page_view()`` refuses a page run for another role.
+
+The sidebar's choices (level, area, as-of date) live in ``st.session_state`` under the
+widget keys below and are mirrored in ``st.query_params`` (``?level=2&area=PK-KP-PSH&
+as_of=2026-11-29``), so a copied link reopens the same view.
+
+Why ``page_view()`` can call ``start()`` itself: while no script of the process has called
+``st.navigation`` yet, Streamlit treats the ``pages/`` folder the old way and may run a
+page file without the entry script (the first request after the server starts, if it
+deep-links to a page; every rerun under AppTest). The page then draws the sidebar itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+import streamlit as st
+
+from core import i18n
+from core.i18n import t
+from core.settings import Settings, SettingsError, load_settings
+from data_access.app_store import AppStoreError
+from data_access.context import LIST_ROLES, ROLES, UserContext, default_context
+from data_access.registry import RegistryError, sqlite_path
+from data_access.schema import SchemaError
+from indicators.catalogue import Indicator
+from ui import queries, sign_in
+from ui.sign_in import SignInRequired
+
+log = logging.getLogger(__name__)
+
+LEVEL_KEY = "level"
+AREA_KEY = "area"
+AS_OF_KEY = "as_of"
+VIEW_KEY = "socle_view"
+ALL_AREAS = "__all__"  # the area option standing for the whole registry
+MIN_DATE = dt.date(1970, 1, 1)
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    """A page of the app and the roles it is for."""
+
+    path: str
+    title: str  # English; app.py translates it
+    icon: str
+    url_path: str
+    roles: frozenset[str]
+    default: bool = False
+
+    @property
+    def file_name(self) -> str:
+        return Path(self.path).name
+
+
+EVERYONE = frozenset(ROLES)
+# Donors see the pages whose every figure comes through data_access's suppression (the
+# Overview, the Coverage map, Donor progress and the export's indicator sheets); the pages
+# built on lists and referral counts are not theirs.
+PAGES: tuple[PageSpec, ...] = (
+    PageSpec("pages/overview.py", "Overview", ":material/dashboard:", "overview", EVERYONE,
+             default=True),
+    PageSpec("pages/coverage.py", "Coverage map", ":material/map:", "coverage", EVERYONE),
+    PageSpec("pages/referrals.py", "Referrals", ":material/swap_horiz:", "referrals",
+             LIST_ROLES),
+    PageSpec("pages/duplicates.py", "Duplicates", ":material/content_copy:", "duplicates",
+             LIST_ROLES),
+    PageSpec("pages/data_quality.py", "Data quality", ":material/rule:", "data-quality",
+             LIST_ROLES),
+    PageSpec("pages/meeting.py", "Committee meeting", ":material/groups:", "meeting",
+             LIST_ROLES),
+    PageSpec("pages/progress.py", "Donor progress", ":material/trending_up:", "progress",
+             EVERYONE),
+    PageSpec("pages/export.py", "Excel export", ":material/download:", "export", EVERYONE),
+    PageSpec("pages/users.py", "Users", ":material/manage_accounts:", "users",
+             frozenset({"admin"})),
+    PageSpec("pages/audit_log.py", "Audit log", ":material/history:", "audit-log",
+             frozenset({"admin"})),
+)
+
+
+def pages_for(role: str | None) -> tuple[PageSpec, ...]:
+    """The pages of a role, in menu order (None: every page)."""
+    return tuple(p for p in PAGES if role is None or role in p.roles)
+
+
+@dataclass(frozen=True)
+class View:
+    """What the sidebar chose: the pages draw this."""
+
+    settings: Settings
+    context: UserContext
+    level: int
+    level_name: str
+    area_id: str | None  # None: all areas (the whole registry)
+    area_name: str
+    as_of: dt.date
+    period_start: dt.date
+
+
+# Query parameters ---------------------------------------------------------------------------
+
+def _param(name: str) -> str | None:
+    value = st.query_params.get(name)
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def parse_level(text: str | None, levels: Sequence[int]) -> int | None:
+    try:
+        level = int(text) if text is not None else None
+    except ValueError:
+        return None
+    return level if level in levels else None
+
+
+def parse_date(text: str | None, earliest: dt.date, latest: dt.date) -> dt.date | None:
+    try:
+        day = dt.date.fromisoformat(text) if text is not None else None
+    except ValueError:
+        return None
+    return day if day is not None and earliest <= day <= latest else None
+
+
+def _sync_query_params(level: int, area: str, as_of: dt.date) -> None:
+    wanted = {LEVEL_KEY: str(level), AS_OF_KEY: as_of.isoformat()}
+    if area != ALL_AREAS:
+        wanted[AREA_KEY] = area
+    for name, value in wanted.items():
+        if st.query_params.get(name) != value:
+            st.query_params[name] = value
+    if area == ALL_AREAS and AREA_KEY in st.query_params:
+        del st.query_params[AREA_KEY]
+
+
+def linked_choice(key: str, options: Sequence[str], default: str) -> None:
+    """Give a page widget its first value from the link (``?key=...``), else ``default``.
+
+    Call before drawing the widget with the same ``key``; a value not among ``options``
+    (a stale or hand-edited link) falls back to the default.
+    """
+    state = st.session_state
+    if key not in state or state[key] not in options:
+        linked = _param(key)
+        state[key] = linked if linked in options else default
+
+
+def link(params: dict[str, str | None]) -> None:
+    """Mirror a page's choices in the URL (None removes a parameter)."""
+    for name, value in params.items():
+        if value is None:
+            if name in st.query_params:
+                del st.query_params[name]
+        elif st.query_params.get(name) != value:
+            st.query_params[name] = value
+
+
+def choose_area(level: int, area_id: str | None) -> None:
+    """Make ``area_id`` (None: all areas) of ``level`` the sidebar's choice.
+
+    For widget callbacks (a click on the map, a breadcrumb button): they run before the
+    sidebar is drawn, when its widgets' state may still be changed.
+    """
+    st.session_state[LEVEL_KEY] = level
+    st.session_state[AREA_KEY] = ALL_AREAS if area_id is None else area_id
+
+
+# Sidebar ------------------------------------------------------------------------------------
+
+def sidebar(settings: Settings, context: UserContext) -> View:
+    """Draw the level, area and as-of choices; keep them in session state and the URL."""
+    state = st.session_state
+    url = settings.database_url
+    areas = queries.areas(context, url)
+    levels = queries.level_choices(areas, len(settings.level_names))
+
+    # Level: from the link on the first run (or the linked area's level), else level 2.
+    linked_area = _param(AREA_KEY)
+    if LEVEL_KEY not in state or state[LEVEL_KEY] not in levels:
+        linked_level = parse_level(_param(LEVEL_KEY), levels)
+        if linked_level is None and linked_area in set(areas["area_id"]):
+            linked_level = int(areas.loc[areas["area_id"] == linked_area, "level"].iloc[0])
+        state[LEVEL_KEY] = linked_level or queries.default_level(levels)
+    level = st.sidebar.selectbox(
+        t("Level"), levels, key=LEVEL_KEY,
+        format_func=lambda n: t(settings.level_name(n)),
+        help=t("The administrative level whose areas you compare."),
+    )
+
+    # Area: the areas of that level within the user's scope, and all areas for a user
+    # who sees the whole registry.
+    choices = queries.area_choices(areas, level)
+    options = ([ALL_AREAS] if context.whole_registry else []) + list(choices)
+    if not options:
+        st.sidebar.warning(t("None of the areas you may see ({areas}) is in the registry.",
+                             areas=", ".join(context.areas)))
+        options = [ALL_AREAS]
+    if AREA_KEY not in state or state[AREA_KEY] not in options:
+        state[AREA_KEY] = linked_area if linked_area in options else options[0]
+    area = st.sidebar.selectbox(
+        t("Area"), options, key=AREA_KEY,
+        format_func=lambda a: t("All areas") if a == ALL_AREAS else choices.get(a, a),
+    )
+
+    # As-of date: today or the registry's latest registration date.
+    default_day = queries.default_as_of(url)
+    latest = max(dt.date.today(), default_day)
+    if AS_OF_KEY not in state or not isinstance(state[AS_OF_KEY], dt.date) \
+            or not MIN_DATE <= state[AS_OF_KEY] <= latest:
+        state[AS_OF_KEY] = parse_date(_param(AS_OF_KEY), MIN_DATE, latest) or default_day
+    as_of = st.sidebar.date_input(
+        t("As of"), key=AS_OF_KEY, min_value=MIN_DATE, max_value=latest, format="YYYY-MM-DD",
+        help=t("Stock figures count what was registered and enrolled on this date; referral "
+               "figures cover the {months} months ending on it.",
+               months=settings.period_months),
+    ) or default_day
+    start = queries.period_start(settings, as_of)
+
+    _sync_query_params(level, area, as_of)
+
+    loaded = queries.last_loaded(url)
+    st.sidebar.caption(t("Figures as of {as_of}; referrals made from {start} to {as_of}.",
+                         as_of=as_of.isoformat(), start=start.isoformat()))
+    st.sidebar.caption(
+        t("Registry last loaded: {when}.", when=loaded.strftime("%Y-%m-%d %H:%M"))
+        if loaded else t("Registry last loaded: unknown.")
+    )
+
+    view = View(
+        settings=settings, context=context, level=level,
+        level_name=t(settings.level_name(level)),
+        area_id=None if area == ALL_AREAS else area,
+        area_name=t("All areas") if area == ALL_AREAS else choices.get(area, area),
+        as_of=as_of, period_start=start,
+    )
+    state[VIEW_KEY] = view
+    return view
+
+
+# Start-up ------------------------------------------------------------------------------------
+
+class StartupProblem(Exception):
+    """Socle cannot start: a plain message for the user and what to do about it."""
+
+    def __init__(self, message: str, advice: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.advice = advice
+
+
+def show_problem(problem: StartupProblem) -> None:
+    st.error(f"{problem.message}\n\n{problem.advice}" if problem.advice else problem.message)
+
+
+def _configuration_problem(exc: SettingsError) -> StartupProblem:
+    return StartupProblem(
+        t("Socle's configuration has a problem: {problem}.", problem=exc),
+        t("Correct config.toml (or the SOCLE_… environment variable named above) and "
+          "reload the page."),
+    )
+
+
+def _settings() -> Settings:
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        raise _configuration_problem(exc) from None
+    i18n.set_language(settings["app.language"])
+    return settings
+
+
+def _context(settings: Settings) -> UserContext:
+    try:
+        return default_context(settings)
+    except SettingsError as exc:
+        raise _configuration_problem(exc) from None
+
+
+def _open_registry(settings: Settings) -> None:
+    url = settings.database_url
+    try:
+        queries.registry_engine(url)
+    except RegistryError as exc:
+        path = sqlite_path(url)
+        if path is not None and not path.is_file():
+            raise StartupProblem(
+                t("The registry database `{file}` does not exist.", file=path),
+                t("To try Socle, build the demo registry with `python -m demo "
+                  "--out {file}` (or run `scripts/run_demo.sh`); to use your own registry, set "
+                  "`url` in the `[database]` section of config.toml (or SOCLE_DATABASE_URL).",
+                  file=path),
+            ) from None
+        raise StartupProblem(
+            t("The registry cannot be opened: {problem}.", problem=exc),
+            t("Check `url` in the `[database]` section of config.toml (or SOCLE_DATABASE_URL) "
+              "and that the database server is running."),
+        ) from None
+    except SchemaError as exc:
+        raise StartupProblem(
+            t("The registry at `{url}` does not follow Socle's registry contract. {problem}.",
+              url=sa.engine.make_url(url).render_as_string(hide_password=True), problem=exc),
+            t("A registry that stores things differently maps itself onto the contract with "
+              "SQL views of the contract's names; or point `[database] url` at another "
+              "registry."),
+        ) from None
+    except sa.exc.SQLAlchemyError:
+        log.exception("cannot read the registry")
+        raise StartupProblem(
+            t("The registry cannot be read. The details are in the server log."),
+            t("Check `url` in the `[database]` section of config.toml (or SOCLE_DATABASE_URL)."),
+        ) from None
+
+
+def _open_app_store(settings: Settings) -> None:
+    try:
+        queries.app_store_engine(settings.app_store_url)
+    except AppStoreError as exc:
+        raise StartupProblem(
+            t("Socle's own database (the app store) cannot be opened: {problem}.", problem=exc),
+            t("Check `url` in the `[app_store]` section of config.toml (or SOCLE_APP_STORE_URL): "
+              "Socle must be able to write there."),
+        ) from None
+
+
+def start() -> View:
+    """Settings, registry, app store, the signed-in user, sidebar: the View of this run.
+
+    Raises StartupProblem (shown by the caller), or SignInRequired once the sign-in form is
+    drawn (outside demo mode, nobody signed in).
+    """
+    settings = _settings()
+    default = _context(settings) if settings["app.demo_mode"] else None
+    _open_registry(settings)
+    _open_app_store(settings)
+    try:
+        context = sign_in.current_user(settings, default).context
+    except sa.exc.SQLAlchemyError:
+        log.exception("cannot read the app store for the sign-in")
+        raise StartupProblem(
+            t("Socle's own database (the app store) could not be read just now. Try again in "
+              "a moment; if it keeps failing, tell the administrator (the details are in the "
+              "server log).")
+        ) from None
+    try:
+        if context.role == "donor":
+            st.sidebar.caption(t("Aggregates only: figures that count very few people, and "
+                                 "those that would give them away, are hidden."))
+        return sidebar(settings, context)
+    except sa.exc.SQLAlchemyError:
+        log.exception("cannot read the registry for the sidebar")
+        raise StartupProblem(
+            t("The registry could not be read just now. Try again in a moment; if it keeps "
+              "failing, tell the administrator (the details are in the server log).")
+        ) from None
+    except Exception:
+        log.exception("cannot draw the sidebar")
+        raise StartupProblem(
+            t("Something went wrong while preparing the dashboard. The details are in the "
+              "server log; please tell the administrator.")
+        ) from None
+
+
+def page_view() -> View | None:
+    """The View app.py left for this run's page; None once a start-up problem is shown.
+
+    The view is taken (not read), so a page never draws a view left by an earlier run.
+    """
+    page = Path(sys._getframe(1).f_code.co_filename).name  # the page asking
+    view = st.session_state.pop(VIEW_KEY, None)
+    if not isinstance(view, View):
+        try:
+            view = start()  # the page runs without the entry script: see the module's notes
+        except StartupProblem as problem:
+            show_problem(problem)
+            return None
+        except SignInRequired:
+            return None
+        st.session_state.pop(VIEW_KEY, None)
+    spec = next((p for p in PAGES if p.file_name == page), None)
+    if spec is not None and view.context.role not in spec.roles:
+        st.warning(t("This page is not available to the {role} role.", role=t(view.context.role)))
+        return None
+    return view
+
+
+def view_caption(view: View) -> None:
+    """The line under a page's title: the area, its level and the as-of date."""
+    st.caption(t("{area} · {level} · as of {as_of}", area=view.area_name,
+                 level=view.level_name, as_of=view.as_of.isoformat()))
+
+
+def page_header(title: str, view: View) -> None:
+    """A page's title (English; translated here) and the view it shows."""
+    st.title(t(title))
+    view_caption(view)
+
+
+# Figures ------------------------------------------------------------------------------------
+
+def _whole(value: int) -> str:
+    return f"{value:,}"
+
+
+def metric(figure: queries.HeadlineFigure, *, explain_empty: bool = True) -> None:
+    """One headline figure: its value, its definition in the help, what it counts below."""
+    help_text = t(figure.definition)
+    if figure.indicator is not None and figure.indicator.note:
+        help_text += "\n\n" + t(figure.indicator.note)
+    st.metric(t(figure.label), t("hidden") if figure.hidden else figure.text, help=help_text,
+              border=True)
+    notes: list[str] = []
+    if figure.hidden:
+        notes.append(t("Hidden: a small count, or one that would give a small count away."))
+    elif figure.empty and figure.indicator is not None:
+        if explain_empty:
+            notes.append(t("Nothing to count: no {what}.",
+                           what=t(figure.indicator.denominator)))
+    elif figure.numerator is not None and figure.denominator is not None:
+        notes.append(t("{numerator} of {denominator}", numerator=_whole(figure.numerator),
+                       denominator=_whole(figure.denominator)))
+    if figure.whole_registry_only:
+        notes.append(t("Whole registry"))
+    elif figure.registry_text is not None:
+        notes.append(t("All areas: {value}", value=figure.registry_text))
+    if notes:
+        st.caption(" · ".join(notes))
+
+
+def metric_grid(
+    figures: Sequence[queries.HeadlineFigure], *, per_row: int = 4, explain_empty: bool = True
+) -> None:
+    """The figures in rows of ``per_row``; ``explain_empty`` notes ratios with nothing to count."""
+    for start in range(0, len(figures), per_row):
+        columns = st.columns(per_row)
+        for column, figure in zip(columns, figures[start:start + per_row], strict=False):
+            with column:
+                metric(figure, explain_empty=explain_empty)
+
+
+VALUE_FORMATS = {"percent": "%.1f %%", "count": "%d", "days": "%.1f", "mean": "%.2f"}
+
+
+def value_columns(indicator: Indicator) -> dict:
+    """Column settings of a table of one indicator per area (Value in the indicator's unit)."""
+    return {
+        "Area": st.column_config.TextColumn(t("Area")),
+        "Value": st.column_config.NumberColumn(
+            t(indicator.label), format=VALUE_FORMATS.get(indicator.unit, "%.2f"),
+            help=t(indicator.definition)),
+        "Numerator": st.column_config.NumberColumn(t("Numerator"), format="%d",
+                                                   help=t(indicator.numerator)),
+        "Denominator": st.column_config.NumberColumn(t("Denominator"), format="%d",
+                                                     help=t(indicator.denominator or "—")),
+    }
+
+
+def definitions(figures: Sequence[queries.HeadlineFigure]) -> None:
+    """A list of every figure's definition (for the "Definitions" expander)."""
+    lines = []
+    for figure in figures:
+        line = f"- **{t(figure.label)}**: {t(figure.definition)}"
+        if figure.indicator is not None and figure.indicator.note:
+            line += f" {t(figure.indicator.note)}"
+        lines.append(line)
+    st.markdown("\n".join(lines))
+
+
+# Errors -------------------------------------------------------------------------------------
+
+def guarded(main: Callable[[], None]) -> None:
+    """Run a page; any error becomes a plain message on screen and a traceback in the log."""
+    try:
+        main()
+    except sa.exc.SQLAlchemyError:
+        log.exception("database error while drawing the page")
+        st.error(t("A database could not be reached just now (the registry, or Socle's own "
+                   "store of meetings and snapshots). Try again in a moment; if it keeps "
+                   "failing, tell the administrator (the details are in the server log)."))
+    except Exception:
+        log.exception("error while drawing the page")
+        st.error(t("Something went wrong while drawing this page. The details are in the "
+                   "server log; please tell the administrator."))
