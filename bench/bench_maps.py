@@ -32,11 +32,12 @@ import pandas as pd  # noqa: E402
 import shapely  # noqa: E402
 
 from core.settings import load_settings  # noqa: E402
+from data_access.areas import read_areas  # noqa: E402
+from data_access.reference import read_access_points  # noqa: E402
 from data_access.registry import open_registry  # noqa: E402
 from indicators import BY_ID, compute, default_as_of, default_period_start  # noqa: E402
 from maps import coverage, layers  # noqa: E402
 from maps.boundaries import load_boundaries  # noqa: E402
-from ui.queries import read_access_points, read_areas  # noqa: E402
 
 REPEATS = 5
 

@@ -13,9 +13,14 @@ import pandas as pd
 
 
 def is_missing(value: Any) -> bool:
-    """Whether a cell is empty: None, NaN, pd.NA or NaT (never a list or other container)."""
+    """Whether a cell is empty: None, NaN (Python or numpy), pd.NA or NaT. Text is never
+    missing, nor is a list or other container."""
     if value is None:
         return True
+    if isinstance(value, (str, bytes)):
+        return False
+    if isinstance(value, float):
+        return value != value
     try:
         return bool(pd.api.types.is_scalar(value) and pd.isna(value))
     except (TypeError, ValueError):
@@ -25,6 +30,17 @@ def is_missing(value: Any) -> bool:
 def plain(value: Any) -> Any:
     """None for a missing cell, else the value unchanged."""
     return None if is_missing(value) else value
+
+
+def python_value(value: Any) -> Any:
+    """A cell as a plain Python value: numpy scalars unwrapped, every missing value None
+    (what a database driver, JSON or a cache key takes)."""
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        try:
+            value = value.item()
+        except (TypeError, ValueError):
+            pass
+    return plain(value)
 
 
 def as_int(value: Any) -> int | None:

@@ -44,6 +44,21 @@ class UserContext:
         return not self.areas
 
     @property
+    def is_admin(self) -> bool:
+        """Manages users, targets and snapshots; sees the audit log."""
+        return self.role == "admin"
+
+    @property
+    def is_donor(self) -> bool:
+        """Sees aggregates only, suppressed (small cells hidden): never a list or a name."""
+        return self.role == "donor"
+
+    @property
+    def sees_suppressed_figures(self) -> bool:
+        """The figures this user sees are suppressed (data_access.scope, indicators.figures)."""
+        return self.is_donor
+
+    @property
     def sees_lists(self) -> bool:
         """May see row-level lists (households, persons) and the personal data in them."""
         return self.role in LIST_ROLES

@@ -27,7 +27,8 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from data_access.snapshots import plain_value, utcnow
+from core.values import python_value
+from data_access.snapshots import utcnow
 
 DECISIONS: tuple[str, ...] = ("same", "different", "unsure")
 DECISION_LABELS: dict[str, str] = {
@@ -142,7 +143,7 @@ def _records(frame: pd.DataFrame, columns: tuple[str, ...], extra: dict[str, Any
              ) -> Iterator[list[dict[str, Any]]]:
     chunk: list[dict[str, Any]] = []
     for row in frame[list(columns)].itertuples(index=False, name=None):
-        record = {name: plain_value(value) for name, value in zip(columns, row, strict=True)}
+        record = {name: python_value(value) for name, value in zip(columns, row, strict=True)}
         record.update(extra)
         chunk.append(record)
         if len(chunk) >= CHUNK_ROWS:

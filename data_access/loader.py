@@ -7,7 +7,10 @@ dirty rows (unknown areas, missing units) can be loaded as real registries hold 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+import sqlite3
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import closing
+from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
@@ -98,8 +101,6 @@ def create_indexes(engine: sa.Engine) -> None:
 
 def copy_sqlite_to_postgres(sqlite_path: str, postgres_url: str, batch_rows: int = 100_000) -> None:
     """Copy a SQLite registry into a PostgreSQL database with COPY (benchmarks, tests)."""
-    import sqlite3
-
     target = sa.create_engine(postgres_url)
     metadata = loose_metadata()
     metadata.drop_all(target)
@@ -128,3 +129,36 @@ def copy_sqlite_to_postgres(sqlite_path: str, postgres_url: str, batch_rows: int
     with target.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
         conn.exec_driver_sql("ANALYZE")
     target.dispose()
+
+
+def bulk_write_sqlite(path: Path, values_of: Callable[[sa.Table], list[list]],
+                      indexes: Iterable[tuple[str, str, str]] = ()) -> None:
+    """A new SQLite registry at ``path``: the contract's tables (no foreign keys, so dirty rows
+    load), each filled with ``values_of(table)`` (one list of Python values per column, in the
+    table's column order; asked for one table at a time), then ``indexes`` (name, table,
+    column).
+
+    One transaction with journaling and syncing off: write to a temporary file that is only
+    renamed into place once complete, so a crash cannot leave a half-written registry.
+    """
+    if path.exists():
+        path.unlink()
+    engine = sa.create_engine(f"sqlite:///{path}")
+    loose_metadata().create_all(engine)
+    engine.dispose()
+    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
+        for pragma in ("journal_mode=OFF", "synchronous=OFF", "locking_mode=EXCLUSIVE",
+                       "temp_store=MEMORY", "cache_size=-262144"):
+            conn.execute(f"PRAGMA {pragma}")
+        conn.execute("BEGIN")
+        for table in REGISTRY_TABLES:
+            names = [c.name for c in table.columns]
+            values = values_of(table)
+            conn.executemany(
+                f"INSERT INTO {table.name} ({', '.join(names)}) "
+                f"VALUES ({', '.join('?' * len(names))})",
+                zip(*values, strict=True))
+            del values
+        conn.execute("COMMIT")
+        for index, table_name, column in indexes:
+            conn.execute(f"CREATE INDEX {index} ON {table_name} ({column})")

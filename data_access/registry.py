@@ -1,9 +1,16 @@
-"""The one gateway to the registry database: opened read-only, checked against the contract."""
+"""The one gateway to the registry database: opened read-only, checked against the contract.
+
+Code outside data_access never calls ``engine.connect()``: it reads through
+:func:`connection`, so that how a connection is taken, and given back after an error or an
+interruption, is decided in one place for every backend.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -99,3 +106,11 @@ def default_as_of(engine: sa.Engine, today: dt.date | None = None) -> dt.date:
     today = today or dt.date.today()
     latest = latest_registration(engine)
     return min(today, latest) if latest else today
+
+
+@contextmanager
+def connection(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A connection of ``engine`` (the registry's, or another database Socle reads) for one
+    unit of work, rolled back and given back to the pool when the block ends."""
+    with engine.connect() as conn:
+        yield conn

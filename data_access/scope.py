@@ -25,6 +25,8 @@ from functools import cached_property
 
 import pandas as pd
 
+from core.values import as_text
+from data_access.areas import AreaTree
 from data_access.context import UserContext
 
 DEFAULT_THRESHOLD = 5
@@ -46,30 +48,21 @@ def require_lists(context: UserContext) -> None:
             f"persons are not available to it.")
 
 
-def visible_area_ids(areas: pd.DataFrame, context: UserContext) -> set[str] | None:
-    """The area_ids the context may see (an area of the context or below one); None = all."""
+def visible_area_ids(areas: AreaTree | pd.DataFrame, context: UserContext) -> set[str] | None:
+    """The area_ids the context may see (an area of the context or one below it, by the area
+    tree's rule); None = all."""
     if context.whole_registry:
         return None
-    parent = dict(zip(areas["area_id"], areas["parent_id"], strict=True))
-    wanted = set(context.areas)
-    visible: set[str] = set()
-    for area_id in parent:
-        node, seen = area_id, set()
-        while node is not None and node not in seen:  # `seen` guards against parent cycles
-            if node in wanted:
-                visible.add(area_id)
-                break
-            seen.add(node)
-            node = parent.get(node)
-    return visible
+    return set(AreaTree.of(areas).below_any(context.areas))
 
 
-def scope_areas(areas: pd.DataFrame, context: UserContext) -> pd.DataFrame:
-    """The rows of an area table the context may see."""
+def scope_areas(areas: AreaTree | pd.DataFrame, context: UserContext) -> pd.DataFrame:
+    """The rows of the area table (AreaTree.table, or the table given) the context may see."""
+    table = areas.table if isinstance(areas, AreaTree) else areas
     visible = visible_area_ids(areas, context)
     if visible is None:
-        return areas
-    return areas[areas["area_id"].isin(visible)].reset_index(drop=True)
+        return table
+    return table[table["area_id"].isin(visible)].reset_index(drop=True)
 
 
 def scope_figures(figures: pd.DataFrame, visible: set[str] | frozenset[str] | None,
@@ -81,12 +74,6 @@ def scope_figures(figures: pd.DataFrame, visible: set[str] | frozenset[str] | No
     if context.whole_registry:
         keep |= figures["area_id"].isna()
     return figures[keep].reset_index(drop=True)
-
-
-def _plain(value) -> str | None:
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return None
-    return str(value)
 
 
 @dataclass(frozen=True, eq=False)
@@ -111,7 +98,7 @@ class Scope:
     @property
     def suppressed(self) -> bool:
         """Whether figures are suppressed for this user (donors: aggregates only)."""
-        return self.context.role == "donor"
+        return self.context.sees_suppressed_figures
 
     @cached_property
     def tree(self) -> pd.DataFrame:
@@ -126,7 +113,7 @@ class Scope:
 
     def allows(self, area_id: str | None) -> bool:
         """Whether the area (None: the whole registry) is within the scope."""
-        area = _plain(area_id)
+        area = as_text(area_id)
         if area is None:
             return self.whole_registry
         return self.area_ids is None or area in self.area_ids
@@ -134,7 +121,7 @@ class Scope:
     def require(self, area_id: str | None) -> None:
         """ScopeError in plain words when the area is outside the scope."""
         if not self.allows(area_id):
-            where = "the whole registry" if _plain(area_id) is None else f"area `{area_id}`"
+            where = "the whole registry" if as_text(area_id) is None else f"area `{area_id}`"
             raise ScopeError(f"{where[0].upper()}{where[1:]} is outside the areas this user "
                              f"may see ({', '.join(self.context.areas) or 'none'}).")
 
@@ -150,11 +137,10 @@ class Scope:
         return frame[keep].reset_index(drop=True)
 
 
-def scope_of(context: UserContext, areas: pd.DataFrame,
+def scope_of(context: UserContext, areas: AreaTree | pd.DataFrame,
              threshold: int = DEFAULT_THRESHOLD) -> Scope:
-    """The scope of ``context`` over the area table (area_id, parent_id, ...)."""
-    visible = visible_area_ids(areas, context)
-    parents = {str(a): _plain(p) for a, p in zip(areas["area_id"], areas["parent_id"],
-                                                 strict=True)}
-    return Scope(context, None if visible is None else frozenset(visible), parents,
+    """The scope of ``context`` over the area tree (or an area table)."""
+    tree = AreaTree.of(areas)
+    visible = visible_area_ids(tree, context)
+    return Scope(context, None if visible is None else frozenset(visible), tree.parents(),
                  int(threshold))

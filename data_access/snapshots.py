@@ -28,6 +28,8 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
+from core.values import python_value
+
 SOURCES: tuple[str, ...] = ("command", "meeting")
 # Rows per executemany: a long form is 10k-100k rows; chunks keep memory and statements small.
 CHUNK_ROWS = 5000
@@ -97,19 +99,6 @@ def as_naive_utc(moment: dt.datetime) -> dt.datetime:
     return moment.astimezone(dt.UTC).replace(tzinfo=None)
 
 
-def plain_value(value: Any) -> Any:
-    """A cell of a pandas frame as a plain Python value (NA/NaN -> None, numpy -> Python)."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, float) and value != value:
-        return None
-    if hasattr(value, "item"):  # numpy scalar
-        value = value.item()
-        if isinstance(value, float) and value != value:
-            return None
-    return value
-
-
 def _figure_records(figures: pd.DataFrame, snapshot_id: int) -> Iterator[list[dict]]:
     missing = [c for c in FIGURE_COLUMNS if c not in figures.columns]
     if missing:
@@ -117,7 +106,7 @@ def _figure_records(figures: pd.DataFrame, snapshot_id: int) -> Iterator[list[di
     frame = figures[list(FIGURE_COLUMNS)]
     chunk: list[dict] = []
     for row in frame.itertuples(index=False, name=None):
-        record = {name: plain_value(value) for name, value in zip(FIGURE_COLUMNS, row, strict=True)}
+        record = {name: python_value(value) for name, value in zip(FIGURE_COLUMNS, row, strict=True)}
         if record["indicator_id"] is None:
             raise ValueError("a figure has no indicator_id")
         for name in ("level", "numerator", "denominator"):
@@ -232,7 +221,7 @@ def typed_long_form(frame: pd.DataFrame) -> pd.DataFrame:
     Other columns (text, dates) are object columns holding None for empty cells.
     """
     for col in frame.columns:
-        cells = [plain_value(v) for v in frame[col]]
+        cells = [python_value(v) for v in frame[col]]
         if col in _INT_COLUMNS:
             frame[col] = pd.array(cells, dtype="Int64")
         elif col == "value":

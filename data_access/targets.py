@@ -23,8 +23,9 @@ from collections.abc import Iterable
 import pandas as pd
 import sqlalchemy as sa
 
+from core.values import python_value
 from data_access.scope import Scope, ScopeError
-from data_access.snapshots import in_values, metadata, plain_value, utcnow
+from data_access.snapshots import in_values, metadata, utcnow
 
 TARGET_COLUMNS: tuple[str, ...] = (
     "indicator_id", "area_id", "programme_id", "baseline_on", "baseline_value",
@@ -57,7 +58,7 @@ def _records(rows: pd.DataFrame) -> list[dict]:
         raise ValueError(f"the target rows lack the column(s) {', '.join(missing)}")
     records = []
     for row in rows[list(TARGET_COLUMNS)].itertuples(index=False, name=None):
-        record = {c: plain_value(v) for c, v in zip(TARGET_COLUMNS, row, strict=True)}
+        record = {c: python_value(v) for c, v in zip(TARGET_COLUMNS, row, strict=True)}
         for col in ("baseline_on", "target_on"):
             value = record[col]
             if isinstance(value, pd.Timestamp | dt.datetime):
@@ -119,5 +120,5 @@ def targets(store: sa.Engine, *, scope: Scope, indicator_ids: Iterable[str] | No
         result = conn.execute(query)
         frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()), dtype=object)
     for col in frame.columns:
-        frame[col] = pd.Series([plain_value(v) for v in frame[col]], index=frame.index, dtype=object)
+        frame[col] = pd.Series([python_value(v) for v in frame[col]], index=frame.index, dtype=object)
     return scope.keep(frame)

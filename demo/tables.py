@@ -8,16 +8,13 @@ indexes append-only and fast.
 from __future__ import annotations
 
 import os
-import sqlite3
-from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import sqlalchemy as sa
 
-from data_access.loader import loose_metadata
-from data_access.schema import REGISTRY_TABLES
+from data_access.loader import bulk_write_sqlite
 from demo.common import Columns, iso_dates, text_ids
 from demo.geography import AccessPoints, Geography
 from demo.people import Households, Persons
@@ -195,33 +192,14 @@ def _sql_values(values: np.ndarray, column_type: sa.types.TypeEngine) -> list:
 
 
 def write_sqlite(path: Path, tables: dict[str, Columns]) -> None:
-    """Create the contract's tables (no FKs, so dirty rows load) and bulk-insert every row.
+    """Write the demo's tables as a new SQLite registry (data_access.loader.bulk_write_sqlite:
+    one transaction, then the demo's indexes), one table's values in memory at a time."""
 
-    One transaction with journaling and syncing off: the file is a temporary one that is
-    only renamed into place once complete, so a crash cannot leave a half-written registry.
-    """
-    if path.exists():
-        path.unlink()
-    engine = sa.create_engine(f"sqlite:///{path}")
-    loose_metadata().create_all(engine)
-    engine.dispose()
-    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
-        for pragma in ("journal_mode=OFF", "synchronous=OFF", "locking_mode=EXCLUSIVE",
-                       "temp_store=MEMORY", "cache_size=-262144"):
-            conn.execute(f"PRAGMA {pragma}")
-        conn.execute("BEGIN")
-        for table in REGISTRY_TABLES:
-            columns = tables[table.name]
-            names = [c.name for c in table.columns]
-            values = [_sql_values(columns[c.name], c.type) for c in table.columns]
-            conn.executemany(
-                f"INSERT INTO {table.name} ({', '.join(names)}) "
-                f"VALUES ({', '.join('?' * len(names))})",
-                zip(*values, strict=True))
-            del values
-        conn.execute("COMMIT")
-        for index, table_name, column in INDEXES:
-            conn.execute(f"CREATE INDEX {index} ON {table_name} ({column})")
+    def values_of(table: sa.Table) -> list[list]:
+        columns = tables[table.name]
+        return [_sql_values(columns[c.name], c.type) for c in table.columns]
+
+    bulk_write_sqlite(path, values_of, INDEXES)
 
 
 def row_counts(tables: dict[str, Columns]) -> dict[str, int]:

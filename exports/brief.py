@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from core.i18n import current_language, t
-from views.gaps import Card, Gap
+from views.figure_cards import FigureCard
+from views.gaps import Gap
 
 MIME = "text/html"
 
@@ -60,7 +61,7 @@ class Brief:
     meeting: str | None  # "the meeting of …" when one is in progress at the as-of date
     previous: str | None  # the meeting the changes are measured against
     registry_loaded: str
-    cards: Sequence[Card]
+    cards: Sequence[FigureCard]
     gaps: Sequence[Gap]
     open_points: Sequence[dict] = field(default_factory=tuple)  # views.gaps.action_rows
     closed_points: Sequence[dict] = field(default_factory=tuple)
@@ -71,7 +72,7 @@ def _e(value: object) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
 
-def _change_class(card: Card) -> str:
+def _change_class(card: FigureCard) -> str:
     if card.change is None or card.delta_color == "off" or round(card.change, 12) == 0:
         return ""
     up = card.change > 0
@@ -93,7 +94,7 @@ def _figures(brief: Brief) -> str:
         elif card.numerator is not None and card.denominator is not None:
             counts = t("{numerator} of {denominator}", numerator=f"{card.numerator:,}",
                        denominator=f"{card.denominator:,}")
-        cells = [f"<td>{_e(t(card.label))}</td>", f'<td class="num">{_e(card.value_text)}</td>',
+        cells = [f"<td>{_e(t(card.label))}</td>", f'<td class="num">{_e(card.text)}</td>',
                  f'<td class="num">{_e(counts)}</td>']
         if brief.previous:
             cls = _change_class(card) or ' class="num"'

@@ -29,13 +29,13 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import WINDOWS_EPOCH, to_excel
 
+from data_access.areas import AreaTree, read_area_tree
 from data_access.context import UserContext
 from indicators.lists import (
     ListColumn,
     ListSpec,
     get_list,
     list_rows,
-    load_areas,
     require_lists,
     visible_columns,
 )
@@ -373,7 +373,7 @@ class ListSheetsPlan:
         self.specs = [get_list(list_id) for list_id in list_ids]
         self.context, self.area_id, self.split = context, area_id, split
         require_lists(context)
-        self.areas = load_areas(engine) if areas is None else areas
+        self.areas = AreaTree.of(read_area_tree(engine) if areas is None else areas)
         # list_rows checks its arguments at once and opens no connection until read.
         self.streams = [
             list_rows(engine, spec.id, context=context, area_id=area_id, areas=self.areas,
@@ -413,9 +413,10 @@ class ListSheetsPlan:
             stream.close()
 
 
-def describe_list_area(areas: pd.DataFrame, area_id: str | None, context: UserContext) -> str:
+def describe_list_area(areas: AreaTree | pd.DataFrame, area_id: str | None, context: UserContext) -> str:
     """Which rows the lists hold, in words, for the Summary sheet."""
-    names = dict(zip(areas["area_id"].astype(str), areas["name"], strict=True))
+    table = AreaTree.of(areas).table
+    names = dict(zip(table["area_id"], table["name"], strict=True))
 
     def named(a: str) -> str:
         name = names.get(a)

@@ -26,6 +26,8 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from sqlalchemy.engine import make_url
 
+from core.values import is_missing
+from data_access.registry import connection
 from indicators.catalogue import (
     ACCESS_POINT,
     BY_ID,
@@ -102,26 +104,15 @@ _write_floats_exactly()
 # --------------------------------------------------------------------------- values
 
 
-def _is_missing(value: Any) -> bool:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    if isinstance(value, float):
-        return math.isnan(value)
-    try:
-        return bool(pd.isna(value)) if not isinstance(value, (str, bytes)) else False
-    except (TypeError, ValueError):
-        return False
-
-
 def _text(value: Any) -> str | None:
-    if _is_missing(value):
+    if is_missing(value):
         return None
     text = str(value)
     return text if text != "" else None
 
 
 def _integer(value: Any) -> int | None:
-    if _is_missing(value):
+    if is_missing(value):
         return None
     if isinstance(value, bool):
         return int(value)
@@ -134,7 +125,7 @@ def _integer(value: Any) -> int | None:
 
 
 def _number(value: Any) -> float | int | None:
-    if _is_missing(value):
+    if is_missing(value):
         return None
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         return int(value)
@@ -143,7 +134,7 @@ def _number(value: Any) -> float | int | None:
 
 
 def _date(value: Any) -> dt.date | None:
-    if _is_missing(value):
+    if is_missing(value):
         return None
     if isinstance(value, pd.Timestamp):
         return value.date()
@@ -187,7 +178,7 @@ def describe_engine(engine: sa.Engine) -> str:
     url = engine.url
     if url.get_backend_name() == "sqlite" and not url.database:
         try:
-            with engine.connect() as conn:
+            with connection(engine) as conn:
                 rows = conn.exec_driver_sql("PRAGMA database_list").fetchall()
         except sa.exc.SQLAlchemyError:
             rows = []
@@ -567,7 +558,7 @@ def registry_levels(engine: sa.Engine) -> list[int]:
     """The levels found in the registry's area table."""
     from data_access.schema import area
 
-    with engine.connect() as conn:
+    with connection(engine) as conn:
         found = conn.execute(sa.select(area.c.level).distinct()).scalars().all()
     levels: set[int] = set()
     for value in found:
@@ -600,10 +591,11 @@ def export_registry(engine: sa.Engine, *, level: int, as_of: dt.date | None,
     linkage pairs not dismissed (data_access.linkage_store.undismissed_pairs) for
     dup.suspected_pairs, empty without them.
     """
+    from data_access.areas import read_area_tree
     from data_access.context import default_context
-    from indicators.engine import default_as_of, default_period_start
+    from data_access.registry import default_as_of
+    from indicators.blocks import default_period_start
     from indicators.figures import Parameters, long_form
-    from indicators.lists import load_areas
 
     def report(fraction: float, message: str) -> None:
         if progress is not None:
@@ -619,7 +611,7 @@ def export_registry(engine: sa.Engine, *, level: int, as_of: dt.date | None,
     if period_start is None:
         period_start = default_period_start(as_of, settings.period_months)
     context = context or default_context(settings)
-    areas = load_areas(engine)
+    areas = read_area_tree(engine)
     plan = _plan(lists, engine=engine, context=context, area_id=area_id, as_of=as_of,
                  period_start=period_start, referral_sla_days=settings.referral_sla_days,
                  poverty_cutoff=settings.poverty_cutoff, split_lists=True)
@@ -641,7 +633,7 @@ def export_registry(engine: sa.Engine, *, level: int, as_of: dt.date | None,
         progress=lambda f, m: report(share + (1 - share) * f, m), generated_at=None,
         whole_registry=context.whole_registry,
         suppressed_below=(int(settings["privacy.small_cell_threshold"])
-                          if context.role == "donor" else None),
+                          if context.sees_suppressed_figures else None),
     )
     if audit_store is not None:
         from data_access import audit
@@ -657,5 +649,5 @@ def export_registry(engine: sa.Engine, *, level: int, as_of: dt.date | None,
                       "as_of": as_of.isoformat(), "period_start": period_start.isoformat(),
                       "lists": list_ids,
                       "area_id": area_id, "personal_data": personal,
-                      "suppressed": context.role == "donor"})
+                      "suppressed": context.sees_suppressed_figures})
     return path

@@ -23,13 +23,14 @@ from dataclasses import dataclass
 import pandas as pd
 import sqlalchemy as sa
 
+from core.values import python_value
+from data_access.areas import AreaTree
 from data_access.context import UserContext
 from data_access.meetings import Meeting
 from data_access.scope import Scope, scope_figures, visible_area_ids
 from data_access.snapshots import (
     SERIES_COLUMNS,
     command_snapshots_on,
-    plain_value,
     stored_figures,
     stored_series,
     typed_long_form,
@@ -58,11 +59,6 @@ class Parameters:
                    threshold=int(settings["privacy.small_cell_threshold"]))
 
 
-def registry_levels(areas: pd.DataFrame) -> list[int]:
-    levels = pd.to_numeric(areas["level"], errors="coerce").dropna().astype(int)
-    return sorted(set(levels))
-
-
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     """The engine's dtypes again after suppression blanked cells: Int64 counts, Float64 value."""
     out = frame.copy()
@@ -74,29 +70,28 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def donor_long_form(engine: sa.Engine, areas: pd.DataFrame, *, as_of: dt.date,
+def donor_long_form(engine: sa.Engine, areas: AreaTree | pd.DataFrame, *, as_of: dt.date,
                     period_start: dt.date, parameters: Parameters,
                     suspected_pairs: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every level's long form on ``as_of``, suppressed together: what donors are shown.
 
-    ``areas``: the registry's area table (area_id, parent_id, level). ``suspected_pairs``:
+    ``areas``: the registry's area tree (or area table). ``suspected_pairs``:
     the linkage pairs not dismissed (data_access.linkage_store.undismissed_pairs), for
     dup.suspected_pairs; None before the linkage job has run. A column
     :data:`COMPUTED_LEVEL` tells which computation a row comes from (whole-registry rows come
     with every level).
     """
-    from indicators.suppression import published_figures
-
+    tree = AreaTree.of(areas)
     frames = [compute(engine, as_of=as_of, level=level, period_start=period_start,
                       poverty_cutoff=parameters.poverty_cutoff,
                       referral_sla_days=parameters.referral_sla_days,
                       period_months=parameters.period_months,
                       suspected_pairs=suspected_pairs).assign(**{COMPUTED_LEVEL: level})
-              for level in registry_levels(areas)]
+              for level in tree.levels]
     if not frames:
         return pd.DataFrame()
     together = pd.concat(frames, ignore_index=True)
-    published = published_figures(together, areas[["area_id", "parent_id"]],
+    published = published_figures(together, tree.table[["area_id", "parent_id"]],
                                   threshold=parameters.threshold)
     return _typed(published)
 
@@ -112,12 +107,13 @@ def donor_level(published: pd.DataFrame, level: int,
     return rows.drop(columns=[COMPUTED_LEVEL]).reset_index(drop=True)
 
 
-def for_context(frame: pd.DataFrame, context: UserContext, areas: pd.DataFrame) -> pd.DataFrame:
+def for_context(frame: pd.DataFrame, context: UserContext,
+                areas: AreaTree | pd.DataFrame) -> pd.DataFrame:
     """The rows of a long form the context may see."""
     return scope_figures(frame, visible_area_ids(areas, context), context)
 
 
-def long_form(engine: sa.Engine, context: UserContext, areas: pd.DataFrame, *, as_of: dt.date,
+def long_form(engine: sa.Engine, context: UserContext, areas: AreaTree | pd.DataFrame, *, as_of: dt.date,
               level: int, period_start: dt.date, parameters: Parameters,
               indicator_ids: Sequence[str] | None = None,
               suspected_pairs: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -125,7 +121,7 @@ def long_form(engine: sa.Engine, context: UserContext, areas: pd.DataFrame, *, a
 
     A whole-registry context that is not a donor gets exactly ``indicators.compute``'s frame.
     """
-    if context.role == "donor":
+    if context.sees_suppressed_figures:
         frame = donor_level(donor_long_form(engine, areas, as_of=as_of,
                                             period_start=period_start, parameters=parameters,
                                             suspected_pairs=suspected_pairs),
@@ -237,7 +233,7 @@ def _donor_series(store: sa.Engine, scope: Scope, *, indicator_ids: list[str],
              for day, indicator_id, area in zip(out["as_of"], out["indicator_id"],
                                                 out["area_id"], strict=True)]
     for index, column in enumerate(("numerator", "denominator", "value")):
-        out[column] = [plain_value(cell[index]) for cell in cells]
+        out[column] = [python_value(cell[index]) for cell in cells]
     out = typed_long_form(out[list(SERIES_COLUMNS)])
     out["suppressed"] = [cell[3] for cell in cells]
     return out

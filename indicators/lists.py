@@ -31,18 +31,24 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
+from core.values import as_date
+from data_access.areas import (  # noqa: F401  (UnknownAreaError: part of the lists API)
+    AreaTree,
+    UnknownAreaError,
+    below_select,
+    read_area_tree,
+)
 from data_access.context import UserContext
+from data_access.registry import connection, default_as_of
 from data_access.schema import access_point, area, enrolment, household, person, programme, referral
 from data_access.scope import ListPermissionError, require_lists  # noqa: F401  (part of the lists API)
 from indicators import dialects
-from indicators.engine import (
+from indicators.blocks import (
     CLOSED_STATUSES,
     REFERRAL_STATUSES,
     Blocks,
     Parameters,
-    as_date,
     building_blocks,
-    default_as_of,
     default_period_start,
     years_before,
 )
@@ -149,7 +155,7 @@ class DqRule:
 
 
 # In the order the data-quality list shows them. The left-out rules follow how the engine
-# decides a row is left out (indicators.engine._Blocks.valid_*); a left-out row is listed
+# decides a row is left out (indicators.blocks.Blocks.valid_*); a left-out row is listed
 # under the first of its table's rules it breaks, row-local rules before relational ones.
 DQ_RULES: tuple[DqRule, ...] = (
     DqRule("dq.adults_without_id", "person", "adult_without_id",
@@ -203,10 +209,6 @@ class UnknownListError(ValueError):
     """A list id that is not in the catalogue; the message names the valid ones."""
 
 
-class UnknownAreaError(ValueError):
-    """An area id that is not in the registry's area table."""
-
-
 def get_list(list_id: str) -> ListSpec:
     try:
         return LIST_BY_ID[list_id]
@@ -255,45 +257,6 @@ def has_personal_columns(spec: ListSpec, context: UserContext, *, export: bool =
 # --------------------------------------------------------------------------------------
 
 
-def load_areas(engine: sa.Engine) -> pd.DataFrame:
-    """The area table (area_id, name, level, parent_id); rows without id or level dropped."""
-    with engine.connect() as conn:
-        result = conn.execute(sa.select(*(area.c[name] for name in AREA_COLUMNS)))
-        frame = pd.DataFrame(result.all(), columns=list(AREA_COLUMNS))
-    frame["level"] = pd.to_numeric(frame["level"], errors="coerce")
-    frame = frame[frame["area_id"].notna() & frame["level"].notna()].copy()
-    frame["area_id"] = frame["area_id"].astype(str)
-    frame["level"] = frame["level"].astype(int)
-    frame["parent_id"] = frame["parent_id"].astype(object).where(frame["parent_id"].notna(), None)
-    return frame.drop_duplicates("area_id").reset_index(drop=True)
-
-
-def _tree(areas: pd.DataFrame) -> tuple[dict[str, str | None], dict[str, int]]:
-    frame = areas.dropna(subset=["area_id", "level"])
-    ids = frame["area_id"].astype(str)
-    parents = {a: (None if p is None or pd.isna(p) else str(p))
-               for a, p in zip(ids, frame["parent_id"], strict=True)}
-    levels = {a: int(v) for a, v in zip(ids, frame["level"], strict=True)}
-    return parents, levels
-
-
-def descendant_area_ids(areas: pd.DataFrame, area_id: str) -> set[str]:
-    """``area_id`` and every area below it, by the engine's roll-up rule: an area of level
-    k >= L is below A (of level L) when following parent_id k - L times reaches A."""
-    parents, levels = _tree(areas)
-    if area_id not in levels:
-        raise UnknownAreaError(f"no area `{area_id}` in the registry")
-    level = levels[area_id]
-    found = set()
-    for candidate, own in levels.items():
-        node: str | None = candidate
-        for _ in range(own - level):
-            node = parents.get(node) if node is not None else None
-        if node == area_id:
-            found.add(candidate)
-    return found
-
-
 @dataclass(frozen=True)
 class AreaScope:
     """The areas a list keeps: ``roots`` and everything below them; whole registry if None."""
@@ -308,51 +271,25 @@ class AreaScope:
         return self.roots is None
 
 
-def area_scope(areas: pd.DataFrame, area_id: str | None, context: UserContext) -> AreaScope:
+def area_scope(areas: AreaTree | pd.DataFrame, area_id: str | None,
+               context: UserContext) -> AreaScope:
     """The scope of a list for ``area_id`` (None: all the context may see), checked against
     the context: PermissionError for an area outside it, UnknownAreaError for an unknown one."""
-    _, levels = _tree(areas)
-    lowest = max(levels.values(), default=0)
-    allowed: set[str] | None = None
-    if not context.whole_registry:
-        allowed = set()
-        for root in context.areas:
-            if root in levels:
-                allowed |= descendant_area_ids(areas, root)
+    tree = AreaTree.of(areas)
+    levels = {a: int(level) for a, level in tree.frame["level"].items() if level is not None}
+    lowest = tree.lowest_level
+    allowed = None if context.whole_registry else tree.below_any(context.areas)
     if area_id is None:
         if allowed is None:
             return AreaScope(None, frozenset(), levels, lowest)
         roots = tuple(r for r in context.areas if r in levels)
-        return AreaScope(roots, frozenset(allowed), levels, lowest)
-    ids = descendant_area_ids(areas, area_id)
+        return AreaScope(roots, allowed, levels, lowest)
+    ids = tree.below(area_id)
     if allowed is not None and area_id not in allowed:
         raise ListPermissionError(
             f"Area `{area_id}` is outside the areas this user may see "
             f"({', '.join(context.areas)}).")
-    return AreaScope((area_id,), frozenset(ids if allowed is None else ids & allowed),
-                     levels, lowest)
-
-
-def _below_roots(scope: AreaScope) -> sa.Select:
-    """The ids of the scope's areas, selected in the database by walking parent_id: an area of
-    level L + j is kept when its j-th ancestor is a root of level L."""
-    assert scope.roots is not None
-    by_level: dict[int, list[str]] = {}
-    for root in scope.roots:
-        by_level.setdefault(scope.levels[root], []).append(root)
-    depth = scope.lowest_level - min(by_level, default=scope.lowest_level)
-    hops = [area.alias("scope_area0")]
-    from_clause: sa.FromClause = hops[0]
-    for j in range(1, depth + 1):
-        hop = area.alias(f"scope_area{j}")
-        from_clause = from_clause.outerjoin(hop, hop.c.area_id == hops[-1].c.parent_id)
-        hops.append(hop)
-    conditions = [
-        sa.and_(hops[0].c.level == level + j, hops[j].c.area_id.in_(sorted(roots)))
-        for level, roots in by_level.items()
-        for j in range(scope.lowest_level - level + 1)
-    ]
-    return sa.select(hops[0].c.area_id).select_from(from_clause).where(sa.or_(*conditions))
+    return AreaScope((area_id,), ids if allowed is None else ids & allowed, levels, lowest)
 
 
 def area_condition(column: ColumnElement, scope: AreaScope,
@@ -364,7 +301,9 @@ def area_condition(column: ColumnElement, scope: AreaScope,
         return sa.false()
     if len(scope.area_ids) <= in_list_limit:
         return column.in_(sorted(scope.area_ids))
-    return column.in_(_below_roots(scope))
+    assert scope.roots is not None
+    return column.in_(below_select({r: scope.levels[r] for r in scope.roots},
+                                   scope.lowest_level))
 
 
 # --------------------------------------------------------------------------------------
@@ -408,8 +347,8 @@ class _Built:
 
 def _overdue_referrals(b: Blocks) -> _Built:
     vr = b.valid_referrals()
-    end = b.date(b.p.period_end)
-    overdue_since = b.date(b.p.period_end - dt.timedelta(days=b.p.referral_sla_days))
+    end = b.date(b.params.period_end)
+    overdue_since = b.date(b.params.period_end - dt.timedelta(days=b.params.referral_sla_days))
     # As the engine's count_referrals: open at end unless completed/rejected by then.
     open_at_end = sa.not_(sa.and_(vr.c.status.in_(CLOSED_STATUSES), vr.c.closed_on.is_not(None),
                                   vr.c.closed_on <= end))
@@ -518,7 +457,7 @@ def _double_dipping(b: Blocks) -> _Built:
         .select_from(per_household.join(
             household, household.c.household_id == per_household.c.household_id))
         # As the engine: a registered member makes a row for an unregistered household.
-        .where(household.c.registered_on <= b.d)
+        .where(household.c.registered_on <= b.as_of)
         .subquery("double_dipping")
     )
 
@@ -560,14 +499,14 @@ def _dq_branch(*, table: str, indicator_id: str, row_id: ColumnElement, area_id:
 
 
 def _data_quality_rows(b: Blocks) -> _Built:
-    lowest, d = b.lowest_level, b.d
+    lowest, d = b.lowest_level, b.as_of
     branches: list[sa.Select] = []
 
     # Persons: adults without id, malformed ids (registered persons, every row).
     p, ph = person.alias("q_p"), household.alias("q_ph")
     persons = p.outerjoin(ph, ph.c.household_id == p.c.household_id)
     adult = sa.and_(p.c.birth_date.is_not(None),
-                    p.c.birth_date <= b.date(years_before(b.p.as_of, 18)))
+                    p.c.birth_date <= b.date(years_before(b.params.as_of, 18)))
     branches.append(_dq_branch(
         table="person", indicator_id="dq.adults_without_id", row_id=p.c.person_id,
         area_id=ph.c.area_id, from_clause=persons,
@@ -712,14 +651,12 @@ class _Request:
 
 
 def _request(engine: sa.Engine, list_id: str, *, context: UserContext, area_id: str | None,
-             areas: pd.DataFrame | None, as_of: dt.date | None, period_start: dt.date | None,
+             areas: AreaTree | pd.DataFrame | None, as_of: dt.date | None, period_start: dt.date | None,
              referral_sla_days: int, poverty_cutoff: float, in_list_limit: int,
              export: bool = False) -> _Request:
     spec = get_list(list_id)
     require_lists(context)
-    if areas is None:
-        areas = load_areas(engine)
-    scope = area_scope(areas, area_id, context)
+    scope = area_scope(read_area_tree(engine) if areas is None else areas, area_id, context)
     as_of = as_of or default_as_of(engine)
     params = Parameters(as_of=as_of, period_start=period_start or default_period_start(as_of),
                         poverty_cutoff=float(poverty_cutoff),
@@ -779,7 +716,7 @@ def _frame(rows: Sequence, keys: list[str], request: _Request,
 
 def _chunks(engine: sa.Engine, request: _Request, chunk_size: int, limit: int | None
             ) -> Iterator[pd.DataFrame]:
-    with engine.connect() as conn:
+    with connection(engine) as conn:
         query, finish = _query(conn, request)
         if limit is not None:
             query = query.limit(limit)
@@ -840,7 +777,7 @@ def count_rows(engine: sa.Engine, list_id: str, *, context: UserContext,
                        as_of=as_of, period_start=period_start,
                        referral_sla_days=referral_sla_days, poverty_cutoff=poverty_cutoff,
                        in_list_limit=in_list_limit)
-    with engine.connect() as conn:
+    with connection(engine) as conn:
         query, _ = _query(conn, request, ordered=False)
         return int(conn.execute(sa.select(sa.func.count()).select_from(query.subquery()))
                    .scalar_one())

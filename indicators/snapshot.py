@@ -32,6 +32,7 @@ from core.cli import (
     parse_date,
     whole_number,
 )
+from data_access.registry import connection
 
 PROG = "python -m indicators.snapshot"
 
@@ -98,10 +99,11 @@ def main(argv: list[str] | None = None) -> int:
     from core.settings import SettingsError, load_settings
     from data_access.app_store import AppStoreError, open_app_store
     from data_access.areas import AreaTree
-    from data_access.registry import RegistryError, open_registry
+    from data_access.registry import RegistryError, default_as_of, open_registry
     from data_access.schema import SchemaError
     from data_access.snapshots import store_snapshot
-    from indicators.engine import compute, default_as_of, default_period_start
+    from indicators.blocks import default_period_start
+    from indicators.engine import compute
 
     try:
         settings = load_settings(args.config, check_files=False)
@@ -112,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     try:
         registry = open_registry(settings.database_url)
-        with registry.connect() as conn:
+        with connection(registry) as conn:
             tree = AreaTree.load(conn)
         present = sorted({int(v) for v in tree.frame["level"] if v is not None})
         levels = args.levels or present

@@ -67,6 +67,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.values import as_int, plain
+
 log = logging.getLogger(__name__)
 
 DEFAULT_THRESHOLD = 5
@@ -106,15 +108,9 @@ def quantity(indicator_id: str, measure: str) -> str:
     return QUANTITIES.get((indicator_id, measure), f"{indicator_id}.{measure}")
 
 
-def _count(value: Any) -> int | None:
-    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
-        return None
-    return int(value)
-
-
 def is_small(count: Any, threshold: int) -> bool:
     """A count that could identify someone: 1 to threshold − 1 (0 and unknown are not)."""
-    number = _count(count)
+    number = as_int(count)
     return number is not None and 1 <= number < threshold
 
 
@@ -360,16 +356,10 @@ def protect(values: Mapping[Hashable, int], groups: Sequence[Group],
 
 # The long form ------------------------------------------------------------------------------
 
-def _none(value: Any) -> Any:
-    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
-        return None
-    return value
-
-
 def _parents(areas: pd.DataFrame | None) -> dict[str, str | None]:
     if areas is None or areas.empty:
         return {}
-    return {str(a): (None if _none(p) is None else str(p))
+    return {str(a): (None if plain(p) is None else str(p))
             for a, p in zip(areas["area_id"], areas["parent_id"], strict=True)}
 
 
@@ -384,12 +374,12 @@ def figure_cells(figures: pd.DataFrame) -> tuple[dict[Key, int], list[tuple[Key 
             figures[columns].itertuples(index=False, name=None)):
         keys: list[Key | None] = []
         for measure, count in (("numerator", num), ("denominator", den)):
-            number = _count(count)
+            number = as_int(count)
             if number is None:
                 keys.append(None)
                 continue
-            key = (quantity(indicator_id, measure), _none(area_id), _none(programme_id),
-                   _none(breakdown))
+            key = (quantity(indicator_id, measure), plain(area_id), plain(programme_id),
+                   plain(breakdown))
             if key in values and values[key] != number:
                 log.warning("%s counts %s and %s for one key: kept apart", key, values[key],
                             number)
@@ -489,7 +479,7 @@ def suppress_figures(figures: pd.DataFrame, areas: pd.DataFrame | None, *,
     rows = list(figures[columns].itertuples(index=False, name=None))
     # The numerator cell of the figures that stand as count proxies for others.
     proxy_targets = set(COUNT_PROXY.values())
-    proxy_cell = {(indicator_id, _none(a), _none(p), _none(b)): keys[0]
+    proxy_cell = {(indicator_id, plain(a), plain(p), plain(b)): keys[0]
                   for (indicator_id, a, p, b, _), keys in zip(rows, row_keys, strict=True)
                   if indicator_id in proxy_targets and keys[0] is not None}
     numerator_hidden, denominator_hidden, suppressed, reason = [], [], [], []
@@ -501,9 +491,9 @@ def suppress_figures(figures: pd.DataFrame, areas: pd.DataFrame | None, *,
         if num_key is None and den_key is None:
             # A figure without counts: judged by the count behind it, hidden when in doubt.
             proxy = COUNT_PROXY.get(indicator_id)
-            cell = proxy_cell.get((proxy, _none(area_id), _none(programme_id),
-                                   _none(breakdown))) if proxy else None
-            if _none(value) is None:
+            cell = proxy_cell.get((proxy, plain(area_id), plain(programme_id),
+                                   plain(breakdown))) if proxy else None
+            if plain(value) is None:
                 hide = is_primary = False
             elif cell is None or values[cell] < threshold:
                 hide = is_primary = True

@@ -36,6 +36,7 @@ import pandas as pd
 import pyarrow as pa
 import sqlalchemy as sa
 
+from data_access.registry import connection
 from data_access.schema import enrolment, person, programme
 from linkage import model as linkage_model
 from linkage.clusters import clusters
@@ -97,7 +98,7 @@ def active_programmes(engine: sa.Engine, person_ids: list[str], as_of: dt.date
     active = sa.and_(enrolment.c.enrolled_on <= as_of,
                      sa.or_(enrolment.c.ended_on.is_(None), enrolment.c.ended_on > as_of),
                      enrolment.c.programme_id.in_(sa.select(programme.c.programme_id)))
-    with engine.connect() as conn:
+    with connection(engine) as conn:
         for start in range(0, len(wanted), 5000):
             chunk = wanted[start:start + 5000]
             for pid, hid in conn.execute(sa.select(person.c.person_id, person.c.household_id)

@@ -19,6 +19,8 @@ import pandas as pd
 import pyarrow as pa
 import sqlalchemy as sa
 
+from core.values import as_text
+from data_access.registry import connection
 from data_access.schema import household, person
 from linkage import names
 
@@ -58,16 +60,10 @@ def _persons_query(columns: tuple[str, ...] = PERSON_COLUMNS) -> sa.Select:
 def read_persons(engine: sa.Engine) -> pd.DataFrame:
     """Every person of the registry with their household's area (None when the household is
     missing), sorted by person_id. (The job itself reads in chunks: read_raw_persons.)"""
-    with engine.connect() as conn:
+    with connection(engine) as conn:
         result = conn.execute(_persons_query())
         frame = pd.DataFrame(result.fetchall(), columns=list(PERSON_COLUMNS), dtype=object)
     return frame
-
-
-def _as_text(value: Any) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    return None if pd.isna(value) else str(value)
 
 
 def _text_array(values: list[Any]) -> pa.Array:
@@ -85,7 +81,7 @@ def _text_array(values: list[Any]) -> pa.Array:
             dates = None
         if dates is not None and dates.type == pa.date32():
             return dates.cast(pa.string())
-    return pa.array([_as_text(v) for v in values], type=pa.string(), from_pandas=True)
+    return pa.array([as_text(v) for v in values], type=pa.string(), from_pandas=True)
 
 
 def _raw_table(columns: list[list[Any]], names: tuple[str, ...] = RAW_COLUMNS) -> pa.Table:
@@ -117,7 +113,7 @@ def read_raw_persons(engine: sa.Engine, con, table: str, *,
     ``chunk_rows`` at a time (Python never holds every person); the number of persons."""
     _create_raw(con, table)
     count = 0
-    with _no_cyclic_gc(), engine.connect() as conn:
+    with _no_cyclic_gc(), connection(engine) as conn:
         result = conn.execution_options(yield_per=chunk_rows).execute(
             _persons_query(RAW_COLUMNS))
         for rows in result.partitions():

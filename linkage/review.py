@@ -27,6 +27,7 @@ from typing import Any
 
 import pandas as pd
 
+from core.values import is_missing
 from linkage import model
 
 # The comparisons in the officer's words, in the model's order.
@@ -79,17 +80,8 @@ def _top_levels() -> dict[str, int]:
 TOP_LEVEL: dict[str, int] = _top_levels()
 
 
-def _blank(value: Any) -> bool:
-    if value is None:
-        return True
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
-
-
 def _text(value: Any) -> str | None:
-    if _blank(value):
+    if is_missing(value):
         return None
     if hasattr(value, "isoformat"):
         return value.isoformat()[:10]
@@ -100,7 +92,7 @@ def _text(value: Any) -> str | None:
 def level_reading(comparison: str, level: Any) -> str:
     """What a comparison's level says about the two records: agrees (its closest level),
     partly agrees, differs (its "else" level) or missing (a value missing on either side)."""
-    if _blank(level):
+    if is_missing(level):
         return MISSING
     level = int(level)
     if level < 0:
@@ -226,7 +218,7 @@ def evidence_table(evidence: pd.DataFrame, *, blind: bool = False) -> pd.DataFra
     order = {c: i for i, c in enumerate(COMPARISON_ORDER)}
     for item in sorted(evidence.to_dict("records"),
                        key=lambda r: (order.get(r["comparison"], 99), r["comparison"])):
-        weight = None if _blank(item.get("match_weight")) else float(item["match_weight"])
+        weight = None if is_missing(item.get("match_weight")) else float(item["match_weight"])
         row = {"Compared": COMPARISON_NAMES.get(item["comparison"], item["comparison"]),
                "Found": item["label"],
                "Reading": level_reading(item["comparison"], item["level"])}
@@ -323,7 +315,7 @@ def pairs_table(pairs: pd.DataFrame, records: pd.DataFrame, *,
         "programmes_b": [programme_text(v, programme_names) for v in pairs["programmes_b"]],
         "cross_programme": pairs["cross_programme"].astype(bool),
         "cluster_id": pairs["cluster_id"].astype(str),
-        "decision": [None if _blank(d) else decision_labels.get(d, d)
+        "decision": [None if is_missing(d) else decision_labels.get(d, d)
                      for d in pairs["decision"]],
         "note": [_text(n) for n in pairs["note"]],
     })

@@ -33,6 +33,8 @@ import pyogrio.errors
 import shapely
 from shapely.errors import GEOSException
 
+from core.values import is_missing
+
 log = logging.getLogger(__name__)
 
 CRS = "EPSG:4326"
@@ -317,7 +319,7 @@ def clean_id(value: Any) -> str | None:
 
 
 def _clean_text(value: Any) -> str | None:
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+    if is_missing(value):
         return None
     text = " ".join(str(value).split())
     return text or None

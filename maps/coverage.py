@@ -23,7 +23,7 @@ import pandas as pd
 import pydeck as pdk
 
 from core.i18n import t
-from data_access.areas import descendants
+from data_access.areas import AreaTree, UnknownAreaError
 from indicators.catalogue import ACCESS_POINT, CATALOGUE, Indicator
 from maps import layers, style
 from maps.boundaries import JoinReport, join_report
@@ -60,6 +60,14 @@ def map_level(level: int, area_id: str | None, max_level: int) -> int:
     return min(level + 1, max_level)
 
 
+def _below(areas: AreaTree | pd.DataFrame, area_id: str) -> frozenset[str]:
+    """The area and the areas below it (only itself when the registry does not know it)."""
+    try:
+        return AreaTree.of(areas).below(area_id)
+    except UnknownAreaError:
+        return frozenset({area_id})
+
+
 def parent_of(areas: pd.DataFrame, area_id: str) -> str | None:
     rows = areas.loc[areas["area_id"] == area_id, "parent_id"]
     return None if rows.empty else rows.iloc[0]
@@ -74,7 +82,7 @@ def shown_areas(areas: pd.DataFrame, area_id: str | None, level: int) -> pd.Data
     chosen_level = areas.loc[areas["area_id"] == area_id, "level"]
     if not chosen_level.empty and int(chosen_level.iloc[0]) >= level:
         scope = parent_of(areas, area_id) or area_id  # the lowest level: show the siblings
-    inside = descendants(areas, scope)
+    inside = _below(areas, scope)
     return of_level[of_level["area_id"].isin(inside)].reset_index(drop=True)
 
 
@@ -199,7 +207,7 @@ def access_points_in_focus(points: pd.DataFrame, referrals: pd.DataFrame, areas:
     for column in ("made", "overdue", "open"):
         merged[column] = merged[column].fillna(0).astype(int)
     if area_id is not None:
-        inside = merged["area_id"].isin(descendants(areas, area_id))
+        inside = merged["area_id"].isin(_below(areas, area_id))
         merged = merged[inside | (merged["made"] > 0) | (merged["open"] > 0)]
     return merged.reset_index(drop=True)
 

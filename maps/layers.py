@@ -41,6 +41,7 @@ from pydeck.bindings.json_tools import default_serialize
 from shapely.geometry import mapping
 
 from core.i18n import t
+from core.values import python_value
 from indicators.catalogue import Indicator
 from maps.style import (
     NO_DATA_COLOUR,
@@ -87,25 +88,8 @@ FIGURE_COLUMNS = ("area_id", "value")
 BOUNDARY_COLUMNS = ("area_id", "name", "level", "geometry")
 
 
-def _plain(value: Any) -> Any:
-    """A JSON-safe Python scalar: numpy scalars unwrapped, NaN/NA/NaT to None."""
-    if value is None:
-        return None
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
-        try:
-            value = value.item()
-        except (ValueError, TypeError):
-            pass
-    try:
-        if pd.isna(value):
-            return None
-    except (TypeError, ValueError):
-        pass
-    return value
-
-
 def _float(value: Any) -> float | None:
-    value = _plain(value)
+    value = python_value(value)
     if value is None:
         return None
     try:
@@ -167,7 +151,7 @@ def choropleth_features(boundaries: gpd.GeoDataFrame, figures: pd.DataFrame,
     for area_id, name, level, geometry in zip(
             boundaries["area_id"], boundaries["name"], boundaries["level"],
             boundaries.geometry, strict=True):
-        row = by_area.get(str(_plain(area_id)), {})
+        row = by_area.get(str(python_value(area_id)), {})
         value = _float(row.get("value"))
         class_index = classification.class_of(value)
         value_text = indicator.format_value(value) if value is not None else no_data
@@ -182,9 +166,9 @@ def choropleth_features(boundaries: gpd.GeoDataFrame, figures: pd.DataFrame,
             "type": "Feature",
             "geometry": None if geometry is None or geometry.is_empty else mapping(geometry),
             "properties": {
-                "area_id": _plain(area_id),
-                "name": "" if _plain(name) is None else str(name),
-                "level": _plain(level),
+                "area_id": python_value(area_id),
+                "name": "" if python_value(name) is None else str(name),
+                "level": python_value(level),
                 # Rounded: the browser only shows the texts; the payload carries 5,000 of these.
                 "value": None if value is None else round(value, 6),
                 "class": class_index,
@@ -202,8 +186,8 @@ def outline_features(boundaries: gpd.GeoDataFrame) -> dict:
     features = [
         {"type": "Feature",
          "geometry": mapping(geometry),
-         "properties": {"area_id": _plain(area_id),
-                        "name": "" if _plain(name) is None else str(name)}}
+         "properties": {"area_id": python_value(area_id),
+                        "name": "" if python_value(name) is None else str(name)}}
         for area_id, name, geometry in zip(boundaries["area_id"], boundaries["name"],
                                            boundaries.geometry, strict=True)
         if geometry is not None and not geometry.is_empty
@@ -290,7 +274,7 @@ def access_point_frame(points: pd.DataFrame) -> AccessPoints:
         **{c: pd.Series(counts[c], index=frame.index, dtype=object) for c in COUNT_COLUMNS},
         radius=radius, overdue_share=pd.Series(shares, index=frame.index, dtype=object),
         colour=colours, line1=line1, line2=line2)
-    frame["name"] = ["" if _plain(n) is None else str(n) for n in frame["name"]]
+    frame["name"] = ["" if python_value(n) is None else str(n) for n in frame["name"]]
     return AccessPoints(frame, dropped)
 
 
@@ -318,7 +302,7 @@ def _point_records(frame: pd.DataFrame) -> list[dict]:
                         "line1", "line2") if c in frame.columns]
     records = []
     for row in frame[keep].to_dict(orient="records"):
-        records.append({k: (v if isinstance(v, list) else _plain(v)) for k, v in row.items()})
+        records.append({k: (v if isinstance(v, list) else python_value(v)) for k, v in row.items()})
     return records
 
 

@@ -38,7 +38,7 @@ def _filters() -> dict:
 
 
 def main() -> None:
-    view = widgets.page_view()
+    view = widgets.page_view(__file__)
     if view is None:
         return
     st.title(t("Audit log"))

@@ -92,7 +92,7 @@ def _join_problems(built: coverage.CoverageMap, level_name: str) -> None:
 
 
 def main() -> None:
-    view = widgets.page_view()
+    view = widgets.page_view(__file__)
     if view is None:
         return
     settings = view.settings

@@ -15,6 +15,7 @@ import streamlit as st
 from core.i18n import t
 from indicators.lists import get_list
 from ui import list_queries, list_views, queries, widgets
+from views import figure_cards
 from views import referrals as rv
 
 IDS = ("dq.adults_without_id", "dq.malformed_id", "dq.unassessed_households")
@@ -84,7 +85,7 @@ def _rows(view: widgets.View, area_id: str | None, area_name: str) -> None:
 
 
 def main() -> None:
-    view = widgets.page_view()
+    view = widgets.page_view(__file__)
     if view is None:
         return
     settings = view.settings
@@ -92,9 +93,9 @@ def main() -> None:
 
     focus = queries.figures(view.context, settings, as_of=view.as_of, level=view.level,
                        indicator_ids=(*IDS, LEFT_OUT))
-    cards = [list_queries.figure(focus, i, view.area_id) for i in IDS]
+    cards = [figure_cards.figure_card(focus, i, view.area_id) for i in IDS]
     if view.context.whole_registry:
-        cards.append(list_queries.figure(focus, LEFT_OUT, view.area_id))
+        cards.append(figure_cards.figure_card(focus, LEFT_OUT, view.area_id))
     nothing = not cards[2].denominator  # registered households
     if nothing:
         st.info(t("No households are registered in {area} on {as_of}, so its data-quality "

@@ -19,6 +19,7 @@ from core.i18n import t
 from indicators.catalogue import BY_ID
 from indicators.lists import get_list
 from ui import list_queries, list_views, queries, review_queue, widgets
+from views import figure_cards
 from views import referrals as rv
 
 IDS = ("dup.shared_id", "dup.double_enrolment", "dup.double_dipping")
@@ -66,7 +67,7 @@ def _lists(view: widgets.View, area_id: str | None, area_name: str) -> None:
 
 
 def main() -> None:
-    view = widgets.page_view()
+    view = widgets.page_view(__file__)
     if view is None:
         return
     settings = view.settings
@@ -74,7 +75,7 @@ def main() -> None:
 
     focus = queries.figures(view.context, settings, as_of=view.as_of, level=view.level,
                        indicator_ids=IDS)
-    cards = [list_queries.figure(focus, i, view.area_id) for i in IDS]
+    cards = [figure_cards.figure_card(focus, i, view.area_id) for i in IDS]
     nothing = not any(card.denominator for card in cards)
     if nothing:
         st.info(t("Nobody with a national id is registered in {area} on {as_of}, and nothing is "

@@ -132,7 +132,7 @@ def _show_built(built: page_export.BuiltExport, view: widgets.View) -> None:
 
 
 def main() -> None:
-    view = widgets.page_view()
+    view = widgets.page_view(__file__)
     if view is None:  # a start-up problem, already shown
         return
     widgets.page_header("Excel export", view)
@@ -155,7 +155,7 @@ def main() -> None:
                t("Indicators for every {level} of your areas, as of {as_of}; referral figures "
                  "over the period from {start} to {as_of}.", level=view.level_name.lower(),
                  as_of=view.as_of.isoformat(), start=period_start.isoformat()))
-    if view.context.role == "donor":
+    if view.context.sees_suppressed_figures:
         st.caption(t("Figures that count very few people, and those that would give them "
                      "away, are empty cells in the workbook, as on the pages."))
     if list_ids:

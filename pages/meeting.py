@@ -19,7 +19,7 @@ from data_access import meetings
 from exports import brief as briefs
 from indicators.figures import meeting_figures
 from ui import queries, widgets
-from views import gaps
+from views import figure_cards, gaps
 
 FLASH_KEY = "_meeting_flash"
 CLEAR_FORM_KEY = "_meeting_clear_form"
@@ -37,8 +37,8 @@ class MeetingPage:
 
     state: gaps.MeetingState
     live: pd.DataFrame  # district-level long form now (what "Start meeting" freezes)
-    headline: list  # queries.HeadlineFigure of the figures shown
-    cards: list[gaps.Card]
+    headline: list[figure_cards.FigureCard]  # the figures shown
+    cards: list[figure_cards.FigureCard]  # with the previous meeting's and the change
     gaps: list[gaps.Gap]
     open_points: list
     closed_points: list
@@ -58,17 +58,17 @@ def _read(view: widgets.View, areas: pd.DataFrame) -> MeetingPage:
 
     live = queries.figures(view.context, settings, as_of=view.as_of, level=view.level,
                       period_start=view.period_start,
-                      indicator_ids=gaps.meeting_indicator_ids(queries.HEADLINE_IDS))
+                      indicator_ids=gaps.meeting_indicator_ids(figure_cards.HEADLINE_IDS))
     shown = gaps.meeting_rows(
         meeting_figures(store, state.current, scope=scope) if state.current else live,
         area_id, whole)
     before = (gaps.meeting_rows(meeting_figures(store, state.previous, scope=scope),
                                 area_id, whole)
               if state.previous else None)
-    headline = queries.headline_figures(shown, area_id)
+    headline = figure_cards.headline_figures(shown, area_id)
     cards = gaps.headline_cards(
-        headline, queries.headline_figures(before, area_id) if before is not None else None,
-        meetings.changes(shown, before, queries.HEADLINE_IDS, area_id) if before is not None else None)
+        headline, figure_cards.headline_figures(before, area_id) if before is not None else None,
+        meetings.changes(shown, before, figure_cards.HEADLINE_IDS, area_id) if before is not None else None)
 
     lowest = gaps.lowest_level(areas, default=view.level)
     children = gaps.areas_within(areas, area_id, lowest)
@@ -186,28 +186,6 @@ def _start(view: widgets.View, data: MeetingPage) -> None:
     _done(t("Meeting started. Its figures are frozen: everyone discusses the same numbers."))
 
 
-def _card(card: gaps.Card, description: str | None) -> None:
-    help_text = t(card.definition)
-    if card.indicator is not None and card.indicator.note:
-        help_text += "\n\n" + t(card.indicator.note)
-    st.metric(t(card.label), card.value_text, delta=card.change_text,
-              delta_color=card.delta_color, delta_arrow=card.delta_arrow,
-              delta_description=description if card.change_text else None,
-              help=help_text, border=True)
-    notes = []
-    if card.empty and card.indicator is not None:
-        notes.append(t("Nothing to count: no {what}.", what=t(card.indicator.denominator)))
-    elif card.numerator is not None and card.denominator is not None:
-        notes.append(t("{numerator} of {denominator}", numerator=f"{card.numerator:,}",
-                       denominator=f"{card.denominator:,}"))
-    if card.whole_registry_only:
-        notes.append(t("Whole registry"))
-    if card.previous_text is not None:
-        notes.append(t("Previous meeting: {value}", value=card.previous_text))
-    if notes:
-        st.caption(" · ".join(notes))
-
-
 def _headline(view: widgets.View, data: MeetingPage) -> None:
     st.subheader(t("Headline figures"))
     previous = data.state.previous
@@ -217,7 +195,7 @@ def _headline(view: widgets.View, data: MeetingPage) -> None:
         columns = st.columns(4)
         for column, card in zip(columns, data.cards[start:start + 4], strict=False):
             with column:
-                _card(card, description)
+                widgets.metric(card, change_since=description)
     with st.expander(t("Definitions")):
         widgets.definitions(data.headline)
         st.caption(t("Stock figures are counted on {as_of}; referral figures over the period "
@@ -378,7 +356,7 @@ def _brief(view: widgets.View, data: MeetingPage) -> bytes:
 
 
 def main() -> None:
-    view = widgets.page_view()
+    view = widgets.page_view(__file__)
     if view is None:  # a start-up problem, already shown
         return
     st.title(t("Committee meeting"))

@@ -6,24 +6,25 @@ import streamlit as st
 
 from core.i18n import t
 from ui import queries, widgets
+from views import figure_cards
 
 
 def main() -> None:
-    view = widgets.page_view()
+    view = widgets.page_view(__file__)
     if view is None:  # a start-up problem, already shown
         return
     widgets.page_header("Overview", view)
 
     figures = queries.figures(view.context, view.settings, as_of=view.as_of, level=view.level,
-                         period_start=view.period_start, indicator_ids=queries.HEADLINE_IDS)
-    headline = queries.headline_figures(figures, view.area_id)
+                         period_start=view.period_start, indicator_ids=figure_cards.HEADLINE_IDS)
+    headline = figure_cards.headline_figures(figures, view.area_id)
 
-    empty_area = not queries.figure(headline, "households").value
+    empty_area = not figure_cards.card(headline, "households").value
     if empty_area:
         st.info(t("No households are registered in {area} on {as_of}, so its figures are empty. "
                   "Pick another area, or a later as-of date.",
                   area=view.area_name, as_of=view.as_of.isoformat()))
-    left_out = queries.figure(headline, "dq.invalid_rows")
+    left_out = figure_cards.card(headline, "dq.invalid_rows")
     if left_out.numerator:
         st.warning(t("{count} rows of the registry break the registry contract and are left out "
                      "of the indicators (data-quality figures count them).",

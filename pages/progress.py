@@ -81,7 +81,7 @@ def _targets(view: widgets.View, store, scope, areas, programmes: dict[str, str]
                    "registry), a programme where needed, an optional baseline (date and value) "
                    "and the target (date and value). Percentages are written 0–100. Importing "
                    "the same indicator, area, programme and target date again replaces it."))
-    if view.context.role != "admin":
+    if not view.context.is_admin:
         right.caption(t("Targets are set by an administrator, who uploads the filled template."))
         return
     upload = right.file_uploader(
@@ -101,7 +101,7 @@ def _targets(view: widgets.View, store, scope, areas, programmes: dict[str, str]
 def _snapshots(view: widgets.View, store, plan: progress.LinePlan) -> None:
     st.subheader(t("Snapshots"))
     levels = plan.levels
-    if view.context.role == "admin" and view.context.whole_registry and levels:
+    if view.context.is_admin and view.context.whole_registry and levels:
         if st.button(t("Take a snapshot now"), key=SNAPSHOT_KEY, icon=":material/photo_camera:",
                      help=t("Compute the indicators on {as_of} and store them as that date's "
                             "snapshot (again replaces it).", as_of=view.as_of.isoformat())):
@@ -114,7 +114,7 @@ def _snapshots(view: widgets.View, store, plan: progress.LinePlan) -> None:
                 on_step=lambda fraction, text: bar.progress(fraction, text=text))
             st.success(t("Snapshot of {as_of} stored: {count} figures.",
                          as_of=view.as_of.isoformat(), count=f"{stored:,}"))
-    source = "command" if view.context.role == "donor" else None
+    source = "command" if view.context.sees_suppressed_figures else None
     for level, days in progress.dates(store, levels, view.as_of, source=source).items():
         name = t(view.settings.level_name(level))
         if days:
@@ -165,7 +165,7 @@ def _no_snapshots(view: widgets.View, data: progress.Progress) -> bool:
 
 def _charts(view: widgets.View, data: progress.Progress, programme: str | None) -> None:
     threshold = view.settings["privacy.small_cell_threshold"]
-    donor = view.context.role == "donor"
+    donor = view.context.sees_suppressed_figures
     for item in data.indicators:
         ind = item.indicator
         st.subheader(f"{t(ind.label)} — {programme}" if ind.per_programme and programme
@@ -232,7 +232,7 @@ def _table(data: progress.Progress) -> None:
 
 
 def main() -> None:
-    view = widgets.page_view()
+    view = widgets.page_view(__file__)
     if view is None:
         return
     settings = view.settings

@@ -17,6 +17,7 @@ from core.i18n import t
 from indicators.catalogue import BY_ID
 from indicators.lists import ListPermissionError
 from ui import list_queries, list_views, queries, widgets
+from views import figure_cards
 from views import referrals as rv
 
 PROGRAMME_KEY = "programme"
@@ -149,7 +150,7 @@ def _overdue_list(view: widgets.View, programme_id: str | None, start: dt.date) 
 
 
 def main() -> None:
-    view = widgets.page_view()
+    view = widgets.page_view(__file__)
     if view is None:
         return
     settings = view.settings
@@ -166,7 +167,7 @@ def main() -> None:
 
     figures = queries.figures(view.context, settings, as_of=view.as_of, level=view.level,
                          period_start=start, indicator_ids=IDS)
-    cards = [list_queries.figure(figures, i, view.area_id, programme_id) for i in IDS]
+    cards = [figure_cards.figure_card(figures, i, view.area_id, programme_id) for i in IDS]
     counts = list_queries.referral_counts(view.context, settings, as_of=view.as_of,
                                       period_start=start, area_id=view.area_id)
     chosen = rv.within(counts, None, programme_id)

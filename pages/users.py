@@ -116,7 +116,7 @@ def _change(view: widgets.View, store, names: list[str], options: dict[str, str]
 
 
 def main() -> None:
-    view = widgets.page_view()
+    view = widgets.page_view(__file__)
     if view is None:
         return
     st.title(t("Users"))

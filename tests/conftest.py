@@ -16,11 +16,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+import streamlit as st
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+import app_under_test  # noqa: E402  (tests/ is on sys.path: pytest's rootdir conftest)
 
 from data_access.loader import write_registry  # noqa: E402
 from data_access.registry import open_registry  # noqa: E402
@@ -119,3 +122,50 @@ def store(store_url: str) -> Iterator[sa.Engine]:
     engine = open_app_store(store_url)
     yield engine
     engine.dispose()
+
+
+# The app under test (AppTest): page tests use these with
+#   pytestmark = pytest.mark.usefixtures("clean_environment", "navigation_as_in_a_running_server")
+
+@pytest.fixture
+def clean_environment(monkeypatch: pytest.MonkeyPatch):
+    """No SOCLE_* setting from the shell, no boundary file, and empty Streamlit caches."""
+    for name in list(os.environ):
+        if name.startswith("SOCLE_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("SOCLE_GEOGRAPHY_BOUNDARY_FILE", "")
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+@pytest.fixture
+def navigation_as_in_a_running_server(monkeypatch: pytest.MonkeyPatch):
+    """Run every AppTest run the way a running server runs every run after its first.
+
+    Streamlit treats a ``pages/`` folder the old way until some script of the process calls
+    ``st.navigation``; AppTest forgets that call before each run, so without this every
+    rerun would run the page file alone, without app.py (see ui.widgets' notes).
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init)
+
+
+@pytest.fixture
+def registry_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"sqlite:///{tmp_path / 'registry.db'}"
+    writer = sa.create_engine(url)
+    write_registry(writer, app_under_test.registry_tables())
+    writer.dispose()
+    monkeypatch.setenv("SOCLE_DATABASE_URL", url)
+    monkeypatch.setenv("SOCLE_APP_STORE_URL", f"sqlite:///{tmp_path / 'store' / 'app.db'}")
+    return url

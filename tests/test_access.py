@@ -36,6 +36,7 @@ from test_suppression import determined
 from core.settings import load_settings
 from data_access import admin, audit, users
 from data_access.app_store import open_app_store
+from data_access.areas import read_areas
 from data_access.context import UserContext
 from data_access.loader import write_registry
 from data_access.registry import open_registry
@@ -43,7 +44,7 @@ from data_access.scope import ScopeError, scope_of
 from exports.page_export import ExportChoices, build_export
 from indicators import compute, default_period_start, lists
 from indicators.figures import COMPUTED_LEVEL, Parameters, donor_long_form, series
-from indicators.lists import ListPermissionError, load_areas
+from indicators.lists import ListPermissionError
 from indicators.suppression import figure_cells
 from ui import list_queries, widgets
 
@@ -549,7 +550,7 @@ def test_app_store_rows_are_scoped(store: sa.Engine, registry_url: str):
     from data_access.targets import store_targets, targets
 
     engine = open_registry(registry_url)
-    areas = load_areas(engine)
+    areas = read_areas(engine)
     engine.dispose()
     chair = scope_of(context_of("chair"), areas)
     officer = scope_of(context_of("officer"), areas)
@@ -679,7 +680,7 @@ def test_what_a_donor_sees_cannot_be_rebuilt(store: sa.Engine, registry_url: str
     programmes, with everything the donor sees on the right-hand side: nothing is fixed."""
     engine = open_registry(registry_url)
     try:
-        areas = load_areas(engine)
+        areas = read_areas(engine)
         period = default_period_start(AS_OF, 3)
         shown = donor_long_form(engine, areas, as_of=AS_OF, period_start=period,
                                 parameters=Parameters())
@@ -748,7 +749,7 @@ def test_the_donor_progress_page_is_suppressed_date_by_date(store: sa.Engine,
     for day in ("2024-11-30", "2024-12-31"):
         assert snapshot_main(["--as-of", day, "--levels", "1,2,3,4", "--quiet"]) == 0
     engine = open_registry(registry_url)
-    areas = load_areas(engine)
+    areas = read_areas(engine)
     engine.dispose()
     donor = scope_of(context_of("donor"), areas)
     got = series(store, scope=donor, indicator_ids=["ref.made"],

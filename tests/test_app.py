@@ -1,194 +1,32 @@
-"""The app as a user meets it (AppTest), on a small registry written in code.
-
-The registry has one province, two districts, three tehsils and four union councils (one of
-them empty), households with members, programmes (two of one exclusive group), enrolments,
-referrals (some overdue) and a household in an unknown area (a row left out).
-"""
+"""The app as a user meets it (AppTest), on the small registry of tests/app_under_test.py."""
 
 from __future__ import annotations
 
 import datetime as dt
-import os
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-import streamlit as st
+from app_under_test import (
+    AREAS,
+    LABELS,
+    ROOT,
+    assert_clean,
+    expected_values,
+    run_app,
+    shown_values,
+)
 from streamlit.testing.v1 import AppTest
 
 from data_access.context import UserContext
-from data_access.loader import write_registry
 from data_access.registry import open_registry
-from indicators import BY_ID, compute, default_as_of, default_period_start
+from indicators import BY_ID, default_as_of
 from ui import queries
+from views import figure_cards
 
-ROOT = Path(__file__).resolve().parents[1]
-APP = str(ROOT / "app.py")
-
-LABELS = [
-    "Registered households", "Registered persons", "Coverage of the poor",
-    "Population coverage", "Referrals overdue", "Double dipping",
-    "Rows left out of the indicators",
-]
-
-AREAS = [
-    # area_id, name, level, parent_id
-    ("P1", "Khyber Pakhtunkhwa", 1, None),
-    ("D1", "Peshawar", 2, "P1"),
-    ("D2", "Swat", 2, "P1"),
-    ("T1", "Peshawar City", 3, "D1"),
-    ("T2", "Mingora", 3, "D2"),
-    ("T3", "Babuzai", 3, "D2"),
-    ("U1", "UC Hashtnagri", 4, "T1"),
-    ("U2", "UC Gulbahar", 4, "T1"),
-    ("U3", "UC Mingora", 4, "T2"),
-    ("U4", "UC Kokarai", 4, "T3"),  # no households: the empty state
-]
-
-
-def registry_tables() -> dict[str, pd.DataFrame]:
-    day = dt.date(2024, 6, 1)
-    households, persons, enrolments, referrals = [], [], [], []
-    homes = ["U1"] * 5 + ["U2"] * 3 + ["U3"] * 4 + ["ZZ"]  # ZZ: unknown area, left out
-    for i, area_id in enumerate(homes):
-        hh = f"H{i:02d}"
-        households.append({
-            "household_id": hh, "area_id": area_id, "registered_on": day + dt.timedelta(days=10 * i),
-            "pmt_score": None if i == 7 else float(10 + 5 * i),
-        })
-        for j in range(1 + i % 3):
-            persons.append({
-                "person_id": f"{hh}-{j}", "household_id": hh,
-                "national_id": None if j == 2 else f"{1730100000000 + 10 * i + j}",
-                "first_name": f"Name{i}{j}", "sex": "FMX"[(i + j) % 3] if j else "F",
-                "birth_date": dt.date(1960 + 7 * j + i, 3, 1), "disability": i % 4 == 0,
-                "is_head": j == 0, "registered_on": day + dt.timedelta(days=10 * i),
-            })
-        if i % 2 == 0:
-            enrolments.append({"enrolment_id": f"E-bisp-{hh}", "programme_id": "BISP",
-                               "household_id": hh, "enrolled_on": day})
-        if i % 3 == 0:
-            enrolments.append({"enrolment_id": f"E-ehsaas-{hh}", "programme_id": "EHSAAS",
-                               "household_id": hh, "enrolled_on": day})
-        if i % 4 == 1:
-            enrolments.append({"enrolment_id": f"E-sehat-{hh}", "programme_id": "SEHAT",
-                               "household_id": hh, "enrolled_on": day})
-        referrals.append({
-            "referral_id": f"R{i:02d}", "household_id": hh, "to_programme_id": "SEHAT",
-            "referred_on": dt.date(2024, 8, 1) + dt.timedelta(days=4 * i),
-            "status": "completed" if i % 3 == 0 else "pending",
-            "closed_on": dt.date(2024, 9, 1) if i % 3 == 0 else None,
-        })
-    programmes = [
-        {"programme_id": "BISP", "name": "BISP Kafaalat", "benefit_type": "cash",
-         "unit": "household", "pmt_max": 32.0, "disability_only": False,
-         "exclusive_group": "cash"},
-        {"programme_id": "EHSAAS", "name": "Ehsaas cash", "benefit_type": "cash",
-         "unit": "household", "pmt_max": 40.0, "disability_only": False,
-         "exclusive_group": "cash"},
-        {"programme_id": "SEHAT", "name": "Sehat card", "benefit_type": "health_insurance",
-         "unit": "household", "disability_only": False},
-    ]
-    return {
-        "area": pd.DataFrame(AREAS, columns=["area_id", "name", "level", "parent_id"]).assign(
-            population=1000),
-        "household": pd.DataFrame(households),
-        "person": pd.DataFrame(persons),
-        "programme": pd.DataFrame(programmes),
-        "enrolment": pd.DataFrame(enrolments),
-        "referral": pd.DataFrame(referrals),
-    }
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch):
-    for name in list(os.environ):
-        if name.startswith("SOCLE_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("SOCLE_GEOGRAPHY_BOUNDARY_FILE", "")
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
-    st.cache_data.clear()
-    st.cache_resource.clear()
-
-
-@pytest.fixture
-def registry_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = f"sqlite:///{tmp_path / 'registry.db'}"
-    writer = sa.create_engine(url)
-    write_registry(writer, registry_tables())
-    writer.dispose()
-    monkeypatch.setenv("SOCLE_DATABASE_URL", url)
-    monkeypatch.setenv("SOCLE_APP_STORE_URL", f"sqlite:///{tmp_path / 'store' / 'app.db'}")
-    return url
-
-
-@pytest.fixture(autouse=True)
-def navigation_as_in_a_running_server(monkeypatch: pytest.MonkeyPatch):
-    """Run every AppTest run the way a running server runs every run after its first.
-
-    Streamlit treats a ``pages/`` folder the old way until some script of the process calls
-    ``st.navigation``; AppTest forgets that call before each run, so without this every
-    rerun would run the page file alone, without app.py (see ui_widgets' notes).
-    """
-    from streamlit.runtime.pages_manager import PagesManager
-
-    original = PagesManager.__init__
-
-    def init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", init)
-
-
-def run_app(query_params: dict[str, str] | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    if query_params:
-        at.query_params.update(query_params)
-    return at.run()
-
-
-def expected_values(url: str, *, level: int, area_id: str | None,
-                    as_of: dt.date | None = None) -> dict[str, str]:
-    """The Overview's metric values computed straight from indicators.compute."""
-    engine = open_registry(url)
-    try:
-        as_of = as_of or default_as_of(engine)
-        figures = compute(engine, as_of=as_of, level=level,
-                          period_start=default_period_start(as_of, 3))
-    finally:
-        engine.dispose()
-    plain = figures[figures["breakdown"].isna() & figures["programme_id"].isna()]
-
-    def row(indicator_id: str, area: str | None) -> pd.Series:
-        rows = plain[plain["indicator_id"] == indicator_id]
-        rows = rows[rows["area_id"].isna()] if area is None else rows[rows["area_id"] == area]
-        assert len(rows) == 1, (indicator_id, area)
-        return rows.iloc[0]
-
-    values = {
-        "Registered households": f"{int(row('dq.unassessed_households', area_id)['denominator']):,}",
-        "Registered persons": f"{int(row('cov.population', area_id)['denominator']):,}",
-    }
-    for indicator_id in ("cov.poor_households", "cov.population", "ref.overdue",
-                         "dup.double_dipping", "dq.invalid_rows"):
-        ind = BY_ID[indicator_id]
-        value = row(indicator_id, None if indicator_id == "dq.invalid_rows" else area_id)["value"]
-        values[ind.label] = ind.format_value(None if pd.isna(value) else float(value))
-    return values
-
-
-def shown_values(at: AppTest) -> dict[str, str]:
-    return {m.label: m.value for m in at.metric}
-
-
-def assert_clean(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-
+pytestmark = pytest.mark.usefixtures("clean_environment",
+                                     "navigation_as_in_a_running_server")
 
 # The Overview --------------------------------------------------------------------------------
 
@@ -331,7 +169,7 @@ def test_an_unexpected_error_is_a_plain_message(registry_url: str, monkeypatch):
     def broken(*args, **kwargs):
         raise ZeroDivisionError("boom")
 
-    monkeypatch.setattr(queries, "headline_figures", broken)
+    monkeypatch.setattr(figure_cards, "headline_figures", broken)
     at = run_app()
     assert not at.exception
     assert "Something went wrong while drawing this page" in at.error[0].value
@@ -454,7 +292,7 @@ def test_headline_figures_of_missing_rows_are_empty():
     empty = pd.DataFrame(columns=["indicator_id", "area_id", "area_name", "level",
                                   "programme_id", "breakdown", "period_start", "period_end",
                                   "numerator", "denominator", "value"])
-    figures = queries.headline_figures(empty, "D1")
+    figures = figure_cards.headline_figures(empty, "D1")
     assert [f.label for f in figures] == LABELS
     assert all(f.text == "–" for f in figures)
 
@@ -473,7 +311,7 @@ def test_headline_figures_pick_the_area_and_the_whole_registry():
         row("cov.population", None, 60, 100, 0.6),
         row("dq.invalid_rows", None, 7, 700, 0.01),
     ])
-    figures = {f.key: f for f in queries.headline_figures(frame, "D1")}
+    figures = {f.key: f for f in figure_cards.headline_figures(frame, "D1")}
     assert figures["households"].text == "1,200"
     assert figures["households"].registry_text == "5,000"
     assert figures["persons"].text == "40"

@@ -15,6 +15,7 @@ import shapely
 from geopandas.testing import assert_geodataframe_equal
 
 from core.settings import load_settings
+from data_access.areas import read_areas
 from data_access.registry import open_registry
 from demo.generator import Options, generate
 from demo.geography import SYNTHETIC_DISTRICTS
@@ -32,7 +33,6 @@ from maps.boundaries import (
     simplify,
     simplify_with_notes,
 )
-from ui.queries import read_areas
 
 GEO = Path(__file__).resolve().parents[1].parent / "shared" / "geo"
 DEFAULT_TOLERANCE, DEFAULT_DECIMALS = 0.002, 4  # config.toml's [map] defaults

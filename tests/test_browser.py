@@ -23,10 +23,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from data_access.areas import read_areas
 from data_access.registry import open_registry
 from maps import coverage, layers
 from maps.boundaries import BoundarySource, read_boundaries
-from ui.queries import read_areas
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")

@@ -57,3 +57,11 @@ def test_readme_starts_with_the_two_commands() -> None:
     assert "bash scripts/run_demo.sh" in head and "bash scripts/test.sh" in head
     for script in ("scripts/run_demo.sh", "scripts/test.sh", ".ci/run"):
         assert (ROOT / script).is_file()
+
+
+def test_each_indicator_is_computed_by_the_one_family_that_declares_it():
+    from indicators.families import FAMILIES
+
+    declared = {i: name for name, family in FAMILIES.items() for i in family.emits}
+    assert sum(len(f.emits) for f in FAMILIES.values()) == len(declared)  # no row twice
+    assert declared == {i.id: i.computed_by for i in CATALOGUE}

@@ -14,21 +14,17 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from app_under_test import AREAS, assert_clean, registry_tables, run_app
 from shapely.geometry import box
 from shapely.ops import unary_union
-from test_app import (  # noqa: F401  (fixtures are used by name)
-    AREAS,
-    assert_clean,
-    clean_environment,
-    navigation_as_in_a_running_server,
-    registry_tables,
-    run_app,
-)
 
 from data_access.loader import write_registry
 from data_access.registry import open_registry
 from indicators import BY_ID, compute, default_as_of, default_period_start
 from maps import coverage, layers, style
+
+pytestmark = pytest.mark.usefixtures("clean_environment",
+                                     "navigation_as_in_a_running_server")
 
 PAGE = "pages/coverage.py"
 

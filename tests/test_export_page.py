@@ -18,15 +18,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 import sqlalchemy as sa
-from test_app import (  # noqa: F401  (fixtures are used by name)
-    ROOT,
-    assert_clean,
-    clean_environment,
-    navigation_as_in_a_running_server,
-    registry_tables,
-    registry_url,
-    run_app,
-)
+from app_under_test import ROOT, assert_clean, registry_tables, run_app
 
 from core.settings import load_settings
 from data_access.context import UserContext
@@ -36,6 +28,9 @@ from exports.page_export import ExportChoices, ExportError, build_export, sheet_
 from exports.workbook import SHEETS, describe_engine
 from indicators import default_as_of, default_period_start
 from indicators.lists import LIST_BY_ID, count_rows
+
+pytestmark = pytest.mark.usefixtures("clean_environment",
+                                     "navigation_as_in_a_running_server")
 
 PAGE = "pages/export.py"
 THREE_LISTS = ("overdue_referrals", "double_dipping", "data_quality_rows")

@@ -57,12 +57,6 @@ def test_areas_within_a_district_are_its_lowest_level_descendants():
     assert gaps.areas_within(AREAS, "nowhere", 4) == []
 
 
-def test_descendants_survive_a_parent_cycle():
-    cyclic = pd.DataFrame([("A", "A", 2, "B"), ("B", "B", 3, "A")],
-                          columns=["area_id", "name", "level", "parent_id"])
-    assert gaps.descendants(cyclic, "A") == {"A", "B"}
-
-
 # Lowest coverage of the poor ------------------------------------------------------------------
 
 def test_lowest_coverage_ranks_the_district_areas_lowest_first():
@@ -221,7 +215,7 @@ def test_changes_read_in_the_indicator_unit(indicator_id, change, text):
 
 @dataclass(frozen=True)
 class Figure:
-    """Stands for ui.queries.HeadlineFigure."""
+    """Stands for views.figure_cards.FigureCard."""
 
     key: str
     label: str
@@ -264,7 +258,7 @@ def test_headline_cards_pair_the_figures_with_the_previous_meeting():
     assert cards["households"].delta_color == "off"  # a volume is neither good nor bad
     assert cards["households"].previous_text == "100"
     poor = cards["cov.poor_households"]
-    assert (poor.value_text, poor.previous_text, poor.change_text) == ("80.0%", "70.0%", "+10.0 pts")
+    assert (poor.text, poor.previous_text, poor.change_text) == ("80.0%", "70.0%", "+10.0 pts")
     assert poor.delta_color == "normal" and poor.delta_arrow == "auto"
     overdue = cards["ref.overdue"]
     assert overdue.change_text == "-25.0 pts"

@@ -1,8 +1,9 @@
-"""The layout is the architecture: every import points down a layer and Streamlit stays in the
-UI (docs/architecture.md)."""
+"""The layout is the architecture: every import points down a layer, Streamlit stays in the UI,
+and only data_access opens database connections (docs/architecture.md)."""
 
 from __future__ import annotations
 
+import ast
 import shutil
 import subprocess
 import sys
@@ -42,3 +43,34 @@ def test_an_import_up_a_layer_or_of_streamlit_below_the_ui_is_caught(tmp_path: P
     assert "data_access is not allowed to import indicators" in result.stdout
     assert "data_access.scope -> indicators.catalogue" in result.stdout
     assert "indicators.dialects -> streamlit" in result.stdout
+
+
+# Connections that are neither the registry's nor the app store's: DuckDB's in-process
+# databases (the linkage job's working space) and the name tables faker-pk ships as a file.
+OTHER_DATABASES = {"duckdb": "*", "sqlite3": "demo/people.py"}
+
+
+def _connection_calls(path: Path) -> list[str]:
+    """`x.connect()` / `x.begin()` calls in a file, but those of OTHER_DATABASES."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr in {"connect", "begin"}):
+            receiver = node.func.value
+            where = str(path.relative_to(ROOT))
+            if isinstance(receiver, ast.Name) and OTHER_DATABASES.get(receiver.id) in ("*", where):
+                continue
+            found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    return found
+
+
+def test_only_data_access_opens_database_connections() -> None:
+    outside = [
+        call
+        for package in PACKAGES if package != "data_access"
+        for path in sorted((ROOT / package).rglob("*.py"))
+        for call in _connection_calls(path)
+    ]
+    outside += _connection_calls(ROOT / "app.py")
+    assert not outside, f"connections opened outside data_access: {outside}"

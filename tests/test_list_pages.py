@@ -15,22 +15,20 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_app import (  # noqa: F401  (fixtures are used by name)
-    assert_clean,
-    clean_environment,
-    navigation_as_in_a_running_server,
-    registry_url,
-    run_app,
-)
+from app_under_test import assert_clean, run_app
 
+from data_access.areas import read_areas
 from data_access.context import UserContext
 from data_access.registry import open_registry
 from demo.generator import Options, generate
 from indicators import BY_ID, compute, default_period_start
-from indicators.lists import LIST_BY_ID, load_areas
+from indicators.lists import LIST_BY_ID
 from maps import layers
 from ui import list_queries
 from views import referrals as rv
+
+pytestmark = pytest.mark.usefixtures("clean_environment",
+                                     "navigation_as_in_a_running_server")
 
 REFERRALS, DUPLICATES, DATA_QUALITY = ("pages/referrals.py", "pages/duplicates.py",
                                        "pages/data_quality.py")
@@ -131,7 +129,7 @@ def list_length(at, *first_columns: str) -> int:
 def demo_areas(url: str, level: int) -> list[str]:
     engine = open_registry(url)
     try:
-        areas = load_areas(engine)
+        areas = read_areas(engine)
     finally:
         engine.dispose()
     return sorted(areas.loc[areas["level"] == level, "area_id"])
@@ -366,7 +364,7 @@ def test_an_unexpected_error_is_a_plain_message(demo: str, monkeypatch):
 def test_the_csv_download_is_the_whole_filtered_list(demo: str):
     engine = open_registry(demo)
     try:
-        options = dict(area_id=None, areas=load_areas(engine), as_of=DEMO_END,
+        options = dict(area_id=None, areas=read_areas(engine), as_of=DEMO_END,
                        period_start=default_period_start(DEMO_END, 3), referral_sla_days=30,
                        poverty_cutoff=32.0)
         admin = list_queries.csv_bytes(engine, "data_quality_rows", context=UserContext("admin"),

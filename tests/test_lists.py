@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from conftest import BACKENDS, postgres_admin_url
 from sqlalchemy.engine import make_url
 
+from data_access.areas import read_areas
 from data_access.context import UserContext
 from data_access.loader import copy_sqlite_to_postgres
 from data_access.registry import open_registry
@@ -30,10 +31,8 @@ from indicators.lists import (
     UnknownAreaError,
     UnknownListError,
     count_rows,
-    descendant_area_ids,
     list_frame,
     list_rows,
-    load_areas,
     parse_list_ids,
     visible_columns,
 )
@@ -110,7 +109,7 @@ def demo(request, demo_file) -> Demo:
     start = default_period_start(DEMO_END)
     figures = {level: compute(engine, as_of=DEMO_END, period_start=start, level=level)
                for level in (2, 3)}
-    yield Demo(request.param, engine, load_areas(engine), truth, figures)
+    yield Demo(request.param, engine, read_areas(engine), truth, figures)
     engine.dispose()
     if admin is not None:
         with admin.connect() as conn:
@@ -345,7 +344,7 @@ def test_data_quality_rows_of_a_coarser_area_count_at_its_level_and_above(fixtur
 
 
 def test_counts_equal_the_fixture_numerators_at_every_level(fixture_engine):
-    areas = load_areas(fixture_engine)
+    areas = read_areas(fixture_engine)
     for level in (1, 2, 3):
         figures = compute(fixture_engine, as_of=fx.AS_OF, period_start=fx.PERIOD_START,
                           level=level)
@@ -411,17 +410,3 @@ def test_parse_list_ids():
     assert parse_list_ids("") == []
     with pytest.raises(UnknownListError, match="unknown list `nope`; the lists are: "):
         parse_list_ids("overdue_referrals,nope")
-
-
-def test_descendants_follow_the_engine_roll_up_rule():
-    areas = pd.DataFrame(fx.AREAS, columns=fx.AREA_COLUMNS)
-    assert descendant_area_ids(areas, "P1") == {"P1", "D1", "D2", "U11", "U12", "U21"}
-    assert descendant_area_ids(areas, "D1") == {"D1", "U11", "U12"}
-    assert descendant_area_ids(areas, "U31") == {"U31"}
-    # A level that skips: X (level 3) whose parent is P2 (level 1) is below no district and
-    # not below P2 either (two hops up from X reach nothing).
-    odd = pd.concat([areas, pd.DataFrame([("X", "Odd", 3, "P2", None)],
-                                         columns=fx.AREA_COLUMNS)])
-    assert "X" not in descendant_area_ids(odd, "P2")
-    with pytest.raises(UnknownAreaError):
-        descendant_area_ids(areas, "nowhere")

@@ -10,13 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from test_app import (  # noqa: F401  (fixtures are used by name)
-    assert_clean,
-    clean_environment,
-    navigation_as_in_a_running_server,
-    registry_tables,
-    run_app,
-)
+from app_under_test import assert_clean, registry_tables, run_app
 
 from data_access.app_store import open_app_store
 from data_access.loader import write_registry
@@ -25,6 +19,9 @@ from data_access.scope import Scope  # noqa: E402
 from indicators import BY_ID
 from indicators.figures import meeting_figures
 from ui import queries
+
+pytestmark = pytest.mark.usefixtures("clean_environment",
+                                     "navigation_as_in_a_running_server")
 
 ALL = Scope.everything()  # a whole-registry admin: these tests are not about scope
 

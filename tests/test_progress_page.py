@@ -18,15 +18,11 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 import sqlalchemy as sa
+from app_under_test import assert_clean, run_app
 from openpyxl import load_workbook
-from test_app import (  # noqa: F401  (fixtures are used by name)
-    assert_clean,
-    clean_environment,
-    navigation_as_in_a_running_server,
-    run_app,
-)
 
 from data_access.app_store import open_app_store
+from data_access.areas import read_areas
 from data_access.context import UserContext
 from data_access.registry import open_registry
 from data_access.scope import Scope, scope_of
@@ -36,10 +32,12 @@ from demo.generator import Options, generate
 from exports.targets import build_template
 from indicators.catalogue import BY_ID
 from indicators.figures import series, snapshot_long_form
-from indicators.lists import load_areas
 from indicators.snapshot import main as snapshot_main
 from indicators.snapshot import month_ends
 from views import progress
+
+pytestmark = pytest.mark.usefixtures("clean_environment",
+                                     "navigation_as_in_a_running_server")
 
 ALL = Scope.everything()  # a whole-registry admin: these tests are not about scope
 
@@ -188,7 +186,7 @@ def test_a_donor_sees_three_indicators_against_targets_over_twelve_months(
     drawn = charts(at)
     assert len(drawn) == 3
     registry = open_registry(demo[0])
-    donor = scope_of(UserContext("donor"), load_areas(registry))
+    donor = scope_of(UserContext("donor"), read_areas(registry))
     registry.dispose()
     for indicator_id, layers in zip(THREE, drawn, strict=True):
         (line_spec, actual), (dash_spec, _), (target_spec, target_points), *_ = layers

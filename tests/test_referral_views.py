@@ -16,8 +16,9 @@ import fixture_registry as fx
 import pandas as pd
 import pytest
 
+from data_access.areas import read_area_tree
 from indicators import compute
-from indicators.lists import DQ_RULES, descendant_area_ids, load_areas
+from indicators.lists import DQ_RULES
 from views import referrals as rv
 
 D = dt.date.fromisoformat
@@ -61,13 +62,13 @@ def test_stages_are_counted_by_hand_and_add_up_to_the_engine_figures(make_regist
     counts = rv.count_referral_stages(engine, as_of=fx.AS_OF, period_start=fx.PERIOD_START)
     assert totals(counts) == {"made": 10, "pending": 2, "accepted": 1, "completed": 4,
                               "rejected": 1, "closed_later": 2, "open": 6, "overdue": 3}
-    areas = load_areas(engine)
+    areas = read_area_tree(engine)
     for level in (2, 3):
         figures = compute(engine, as_of=fx.AS_OF, period_start=fx.PERIOD_START, level=level,
                           indicator_ids=REFERRAL_IDS)
         agree(counts, figures, None)
-        for area_id in sorted(areas.loc[areas["level"] == level, "area_id"]):
-            inside = rv.within(counts, descendant_area_ids(areas, area_id))
+        for area_id in sorted(areas.table.loc[areas.table["level"] == level, "area_id"]):
+            inside = rv.within(counts, areas.below(area_id))
             agree(inside, figures, area_id)
             for programme_id in ("PH1", "PH2", "PP1", "PP2", "PP3"):
                 agree(rv.within(inside, None, programme_id), figures, area_id, programme_id)
@@ -90,8 +91,8 @@ def test_the_monthly_trend_equals_the_engine_month_by_month(make_registry):
     february = trend.set_index("month_start").loc[D("2026-02-01")]
     assert (february["made"], february["completed"]) == (5, 2)
     # One area and one programme: December in D1 (U11, U12) for PH2 is R1 alone.
-    areas = load_areas(engine)
-    d1 = rv.monthly_trend(monthly, periods, descendant_area_ids(areas, "D1"), "PH2")
+    areas = read_area_tree(engine)
+    d1 = rv.monthly_trend(monthly, periods, areas.below("D1"), "PH2")
     assert d1.set_index("month_start").loc[D("2025-12-01"), "made"] == 1
 
 

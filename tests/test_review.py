@@ -14,25 +14,24 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_app import (  # noqa: F401  (fixtures are used by name)
-    assert_clean,
-    clean_environment,
-    navigation_as_in_a_running_server,
-    run_app,
-)
+from app_under_test import assert_clean, run_app
 
 from data_access import linkage_store
 from data_access.app_store import open_app_store
+from data_access.areas import read_areas
 from data_access.audit import audit_rows
 from data_access.context import UserContext
 from data_access.linkage_records import person_records
 from data_access.registry import open_registry
 from demo.generator import Options, generate
 from indicators import BY_ID, compute
-from indicators.lists import ListPermissionError, load_areas
+from indicators.lists import ListPermissionError
 from linkage import review
 from linkage.job import LinkageResult, run_linkage
 from linkage.model import ModelOptions
+
+pytestmark = pytest.mark.usefixtures("clean_environment",
+                                     "navigation_as_in_a_running_server")
 
 DUPLICATES = "pages/duplicates.py"
 OPTIONS = ModelOptions(u_max_pairs=2e5)  # small registry: fewer random pairs for u
@@ -259,7 +258,7 @@ def _page_paths(at) -> list[str]:
 def test_an_officer_of_one_district_reviews_its_pairs_only(demo, linked, monkeypatch):
     registry, _, result = linked
     engine = open_registry(f"sqlite:///{registry}")
-    areas = load_areas(engine)
+    areas = read_areas(engine)
     everyone = person_records(engine, set(result.pairs["person_id_a"])
                               | set(result.pairs["person_id_b"]),
                               context=UserContext("admin"), areas=areas)
@@ -339,7 +338,7 @@ def test_records_are_scoped_to_the_context(linked):
     registry, _, result = linked
     engine = open_registry(f"sqlite:///{registry}")
     try:
-        areas = load_areas(engine)
+        areas = read_areas(engine)
         ids = set(result.pairs["person_id_a"]) | set(result.pairs["person_id_b"])
         everyone = person_records(engine, ids, context=UserContext("admin"), areas=areas)
         assert set(everyone["person_id"]) == ids
@@ -529,10 +528,10 @@ def test_donors_get_the_suspected_pairs_suppressed_not_missing(demo, linked):
     engine = open_registry(f"sqlite:///{registry}")
     try:
         pairs = linkage_store.undismissed_pairs(store)
-        published = donor_long_form(engine, load_areas(engine), as_of=result.as_of,
+        published = donor_long_form(engine, read_areas(engine), as_of=result.as_of,
                                     period_start=result.as_of - dt.timedelta(days=90),
                                     parameters=Parameters(), suspected_pairs=pairs)
-        without = donor_long_form(engine, load_areas(engine), as_of=result.as_of,
+        without = donor_long_form(engine, read_areas(engine), as_of=result.as_of,
                                   period_start=result.as_of - dt.timedelta(days=90),
                                   parameters=Parameters())
     finally:

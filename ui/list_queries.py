@@ -34,8 +34,8 @@ from core.settings import Settings
 from data_access import audit
 from data_access.context import UserContext
 from data_access.registry import registry_last_loaded
+from data_access.scope import visible_area_ids
 from indicators import lists
-from indicators.catalogue import BY_ID
 from ui import queries
 from views import referrals as rv
 
@@ -51,21 +51,15 @@ def _registry(settings: Settings) -> tuple[sa.Engine, str, dt.datetime | None]:
 
 # Areas ----------------------------------------------------------------------------------
 
-@st.cache_data(ttl=queries.CACHE_TTL, show_spinner=False)
-def _cached_areas(_engine: sa.Engine, url: str, version: dt.datetime | None) -> pd.DataFrame:
-    return lists.load_areas(_engine)
-
-
 def focus_area_ids(context: UserContext, settings: Settings,
                    area_id: str | None) -> frozenset[str] | None:
     """The recorded area ids a figure of ``area_id`` counts (it and the areas below it; None:
     every area), within what the context may see. None means no restriction at all."""
-    engine, url, version = _registry(settings)
-    areas = _cached_areas(engine, url, version)
-    visible = queries.visible_area_ids(areas, context)
+    tree = queries.area_tree(settings.database_url)
+    visible = visible_area_ids(tree, context)
     if area_id is None:
         return None if visible is None else frozenset(visible)
-    below = lists.descendant_area_ids(areas, area_id)
+    below = tree.below(area_id)
     return frozenset(below if visible is None else below & visible)
 
 
@@ -80,7 +74,7 @@ def _cached_stage_counts(_engine: sa.Engine, url: str, version: dt.datetime | No
 
 def _require_unsuppressed(context: UserContext) -> None:
     """Counts read straight from the registry are not suppressed: not for donors."""
-    if context.role == "donor":
+    if context.sees_suppressed_figures:
         raise lists.ListPermissionError(
             "The donor role sees suppressed aggregate figures only: referral counts by "
             "programme, access point and month are not available to it.")
@@ -117,41 +111,6 @@ def referral_trend(context: UserContext, settings: Settings, *, as_of: dt.date,
                             focus_area_ids(context, settings, area_id), programme_id)
 
 
-# Figures ----------------------------------------------------------------------------------
-
-def figure(figures: pd.DataFrame, indicator_id: str, area_id: str | None,
-           programme_id: str | None = None) -> queries.HeadlineFigure:
-    """One figure of the long form as a card: the area's (None: the whole registry's) row of
-    the indicator without breakdown, of ``programme_id`` when given, beside the whole
-    registry's when an area is chosen."""
-    indicator = BY_ID[indicator_id]
-    rows = figures[(figures["indicator_id"] == indicator_id) & figures["breakdown"].isna()]
-    rows = rows[rows["programme_id"].isna() if programme_id is None
-                else rows["programme_id"] == programme_id]
-    registry_only = indicator_id == "dq.invalid_rows"
-
-    def row(area: str | None) -> dict | None:
-        found = rows[rows["area_id"].isna() if area is None else rows["area_id"] == area]
-        return None if found.empty else found.iloc[0].to_dict()
-
-    own = row(None if registry_only else area_id)
-    whole = row(None) if area_id is not None and not registry_only else None
-
-    def number(value, kind=float):
-        return None if value is None or pd.isna(value) else kind(value)
-
-    return queries.HeadlineFigure(
-        key=indicator_id, label=indicator.label, definition=indicator.definition,
-        indicator=indicator,
-        value=number(own["value"]) if own else None,
-        numerator=number(own["numerator"], int) if own else None,
-        denominator=number(own["denominator"], int) if own else None,
-        registry_value=number(whole["value"]) if whole else None,
-        whole_registry_only=registry_only,
-        hidden=queries._hidden(own, "value"),
-    )
-
-
 # Lists ------------------------------------------------------------------------------------
 
 def list_columns(list_id: str, context: UserContext) -> tuple[lists.ListColumn, ...]:
@@ -168,7 +127,7 @@ def _cached_scan(_engine: sa.Engine, url: str, version: dt.datetime | None,
     # The whole context is part of the key (Streamlit hashes a dataclass by its fields).
     chunks = lists.list_rows(
         _engine, list_id, context=context, area_id=area_id,
-        areas=_cached_areas(_engine, url, version), as_of=as_of, period_start=period_start,
+        areas=queries.area_tree(url), as_of=as_of, period_start=period_start,
         referral_sla_days=sla_days, poverty_cutoff=poverty_cutoff)
     return rv.scan_list(chunks, columns=[c.name for c in list_columns(list_id, context)],
                         filters=filters, limit=limit, group_by=group_by)
@@ -240,7 +199,7 @@ def csv_download(context: UserContext, settings: Settings, list_id: str, *,
     it calls no Streamlit function and no cached one) and recorded in the audit log."""
     lists.require_lists(context)
     engine, url, version = _registry(settings)
-    areas = _cached_areas(engine, url, version)
+    areas = queries.area_tree(url)
     store = queries.app_store_engine(settings.app_store_url)
     filters = tuple(filters)
     sla, cutoff = int(settings.referral_sla_days), float(settings.poverty_cutoff)

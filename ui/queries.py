@@ -11,17 +11,14 @@
   get suppressed figures (indicators.figures); ``scope()`` gives the app-store functions
   (meetings, snapshots, targets) what they filter by.
 
-The plain functions here (``read_areas``, ``visible_area_ids``, ``headline_figures``...)
-do not need a Streamlit session and are tested directly.
+
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 import streamlit as st
@@ -29,25 +26,16 @@ import streamlit as st
 from core.settings import Settings
 from data_access import audit
 from data_access.app_store import open_app_store
+from data_access.areas import AreaTree, read_area_tree
 from data_access.context import UserContext
+from data_access.reference import read_access_points, read_programmes
 from data_access.registry import open_registry, registry_last_loaded
-from data_access.schema import access_point as access_point_table
-from data_access.schema import area as area_table
-from data_access.schema import programme as programme_table
 from data_access.scope import Scope, scope_areas, scope_figures, scope_of, visible_area_ids
-from indicators import CATALOGUE, Indicator, compute, default_period_start
+from indicators import compute, default_period_start
 from indicators import default_as_of as _engine_default_as_of
 from indicators.figures import Parameters, donor_level, donor_long_form
 
 CACHE_TTL = dt.timedelta(minutes=10)
-AREA_COLUMNS = ("area_id", "name", "level", "parent_id")
-
-# Indicators whose rows give the headline figures (the Overview page, the Summary sheet).
-HEADLINE_INDICATORS: tuple[Indicator, ...] = tuple(i for i in CATALOGUE if i.headline)
-HEADLINE_IDS: tuple[str, ...] = tuple(
-    dict.fromkeys(("dq.unassessed_households", *(i.id for i in HEADLINE_INDICATORS)))
-)
-
 
 # Engines ---------------------------------------------------------------------------------
 
@@ -70,29 +58,21 @@ def last_loaded(url: str) -> dt.datetime | None:
 
 # Areas ----------------------------------------------------------------------------------
 
-def read_areas(engine: sa.Engine) -> pd.DataFrame:
-    """The area table (area_id, name, level, parent_id); rows without id or level are dropped."""
-    query = sa.select(*(area_table.c[name] for name in AREA_COLUMNS))
-    with engine.connect() as conn:
-        frame = pd.DataFrame(conn.execute(query).all(), columns=list(AREA_COLUMNS))
-    frame["level"] = pd.to_numeric(frame["level"], errors="coerce")
-    frame = frame[frame["area_id"].notna() & frame["level"].notna()].copy()
-    frame["area_id"] = frame["area_id"].astype(str)
-    frame["level"] = frame["level"].astype(int)
-    frame["name"] = frame["name"].where(frame["name"].notna(), frame["area_id"]).astype(str)
-    frame["parent_id"] = frame["parent_id"].astype(object).where(frame["parent_id"].notna(), None)
-    return frame.sort_values(["level", "name", "area_id"]).reset_index(drop=True)
+@st.cache_resource(ttl=CACHE_TTL, max_entries=8, show_spinner=False)
+def _cached_tree(_engine: sa.Engine, url: str, version: dt.datetime | None) -> AreaTree:
+    # One tree per registry version, shared by every session (it is read-only once built).
+    return read_area_tree(_engine)
 
 
-@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
-def _cached_areas(_engine: sa.Engine, url: str, version: dt.datetime | None) -> pd.DataFrame:
-    return read_areas(_engine)
+def area_tree(url: str) -> AreaTree:
+    """The registry's area tree (cached; read again when the registry is reloaded)."""
+    engine = registry_engine(url)
+    return _cached_tree(engine, url, registry_last_loaded(engine))
 
 
 def areas(context: UserContext, url: str) -> pd.DataFrame:
-    """The areas of the registry the context may see."""
-    engine = registry_engine(url)
-    return scope_areas(_cached_areas(engine, url, registry_last_loaded(engine)), context)
+    """The areas of the registry the context may see (area_id, name, level, parent_id)."""
+    return scope_areas(area_tree(url), context)
 
 
 def level_choices(areas: pd.DataFrame, level_count: int) -> list[int]:
@@ -118,15 +98,6 @@ def area_choices(areas: pd.DataFrame, level: int) -> dict[str, str]:
 
 # Programmes and access points -----------------------------------------------------------
 
-def read_programmes(engine: sa.Engine) -> dict[str, str]:
-    """programme_id -> name, by name (the id stands in for a missing name)."""
-    query = sa.select(programme_table.c.programme_id, programme_table.c.name)
-    with engine.connect() as conn:
-        rows = [(str(pid), str(name) if name else str(pid))
-                for pid, name in conn.execute(query) if pid is not None]
-    return dict(sorted(rows, key=lambda item: (item[1], item[0])))
-
-
 @st.cache_data(ttl=CACHE_TTL, show_spinner=False)
 def _cached_programmes(_engine: sa.Engine, url: str, version: dt.datetime | None) -> dict[str, str]:
     return read_programmes(_engine)
@@ -136,20 +107,6 @@ def programmes(url: str) -> dict[str, str]:
     """The registry's programmes: programme_id -> name."""
     engine = registry_engine(url)
     return _cached_programmes(engine, url, registry_last_loaded(engine))
-
-
-ACCESS_POINT_COLUMNS = ("access_point_id", "name", "kind", "area_id", "latitude", "longitude")
-
-
-def read_access_points(engine: sa.Engine) -> pd.DataFrame:
-    """The access points with their place (latitude and longitude may be missing)."""
-    query = sa.select(*(access_point_table.c[name] for name in ACCESS_POINT_COLUMNS))
-    with engine.connect() as conn:
-        frame = pd.DataFrame(conn.execute(query).all(), columns=list(ACCESS_POINT_COLUMNS))
-    for column in ("latitude", "longitude"):
-        frame[column] = pd.to_numeric(frame[column], errors="coerce")
-    frame["access_point_id"] = frame["access_point_id"].astype(str)
-    return frame
 
 
 @st.cache_data(ttl=CACHE_TTL, show_spinner=False)
@@ -162,7 +119,7 @@ def access_points(context: UserContext, url: str) -> pd.DataFrame:
     engine = registry_engine(url)
     version = registry_last_loaded(engine)
     frame = _cached_access_points(engine, url, version)
-    visible = visible_area_ids(_cached_areas(engine, url, version), context)
+    visible = visible_area_ids(_cached_tree(engine, url, version), context)
     return frame if visible is None else frame[frame["area_id"].isin(visible)].reset_index(drop=True)
 
 
@@ -191,11 +148,12 @@ def boundaries(settings: Settings, context: UserContext):
         return None
     url = settings.database_url
     engine = registry_engine(url)
-    all_areas = _cached_areas(engine, url, registry_last_loaded(engine))
-    area_levels = dict(zip(all_areas["area_id"], all_areas["level"].astype(int), strict=True))
+    tree = _cached_tree(engine, url, registry_last_loaded(engine))
+    table = tree.table
+    area_levels = dict(zip(table["area_id"], table["level"].astype(int), strict=True))
     key = (geography, url, registry_last_loaded(engine))
     found = _cached_boundaries(settings, key, area_levels)
-    visible = visible_area_ids(all_areas, context)
+    visible = visible_area_ids(tree, context)
     if visible is None:
         return found
     # A scoped user gets the polygons of their areas only (no outline, name or id of
@@ -287,7 +245,7 @@ def _cached_donor_figures(_engine: sa.Engine, url: str, version: dt.datetime | N
                           as_of: dt.date, period_start: dt.date, parameters: Parameters,
                           suspected_pairs: pd.DataFrame | None = None,  # hashed
                           ) -> pd.DataFrame:
-    return donor_long_form(_engine, _cached_areas(_engine, url, version), as_of=as_of,
+    return donor_long_form(_engine, _cached_tree(_engine, url, version), as_of=as_of,
                            period_start=period_start, parameters=parameters,
                            suspected_pairs=suspected_pairs)
 
@@ -314,7 +272,7 @@ def figures(
     version = registry_last_loaded(engine)
     start = period_start or default_period_start(as_of, settings.period_months)
     ids = tuple(indicator_ids) if indicator_ids is not None else None
-    if context.role == "donor":
+    if context.sees_suppressed_figures:
         # Every figure, whatever was asked: one suppression pattern per date (figures.py).
         published = _cached_donor_figures(engine, url, version, as_of, start,
                                           Parameters.from_settings(settings),
@@ -326,7 +284,7 @@ def figures(
             float(settings.poverty_cutoff), int(settings.referral_sla_days),
             int(settings.period_months), ids, linkage_pairs(settings, ids),
         )
-    visible = visible_area_ids(_cached_areas(engine, url, version), context)
+    visible = visible_area_ids(_cached_tree(engine, url, version), context)
     return scope_figures(frame, visible, context)
 
 
@@ -335,130 +293,5 @@ def scope(context: UserContext, settings: Settings) -> Scope:
     app-store functions (meetings, snapshots, targets) take."""
     url = settings.database_url
     engine = registry_engine(url)
-    return scope_of(context, _cached_areas(engine, url, registry_last_loaded(engine)),
+    return scope_of(context, _cached_tree(engine, url, registry_last_loaded(engine)),
                     int(settings["privacy.small_cell_threshold"]))
-
-
-# Headline figures ------------------------------------------------------------------------
-
-def _count_text(value: float | None) -> str:
-    if value is None or value != value:
-        return "–"
-    return f"{value:,.0f}"
-
-
-@dataclass(frozen=True)
-class HeadlineFigure:
-    """One figure of the Overview: the chosen area's value and, beside it, the whole registry's.
-
-    Texts (label, definition) are English; the page translates them.
-    """
-
-    key: str  # "households", "persons" or the indicator id
-    label: str
-    definition: str
-    indicator: Indicator | None  # None for the plain counts
-    value: float | None  # the chosen area's (the whole registry's when whole_registry_only)
-    numerator: int | None = None
-    denominator: int | None = None
-    registry_value: float | None = None  # whole registry, when an area is chosen
-    whole_registry_only: bool = False
-    hidden: bool = False  # suppressed for a donor (a small count, or one that would give it)
-
-    def format(self, value: float | None) -> str:
-        if self.indicator is None:
-            return _count_text(value)
-        return self.indicator.format_value(value)
-
-    @property
-    def text(self) -> str:
-        return self.format(self.value)
-
-    @property
-    def registry_text(self) -> str | None:
-        return None if self.registry_value is None else self.format(self.registry_value)
-
-    @property
-    def empty(self) -> bool:
-        """A ratio with nothing to count (its denominator is 0 or unknown, and not hidden)."""
-        return (not self.hidden and self.indicator is not None
-                and bool(self.indicator.denominator) and not self.denominator)
-
-
-COUNT_DEFINITIONS: dict[str, tuple[str, str, str]] = {
-    # key: (label, definition, indicator whose denominator gives the count)
-    "households": (
-        "Registered households",
-        "households registered on or before the as-of date, rows left out of the other "
-        "indicators included (the denominator of “Households without PMT score”)",
-        "dq.unassessed_households",
-    ),
-    "persons": (
-        "Registered persons",
-        "persons registered on or before the as-of date, rows left out excluded "
-        "(the denominator of “Population coverage”)",
-        "cov.population",
-    ),
-}
-
-
-def _int(value) -> int | None:
-    return None if value is None or pd.isna(value) else int(value)
-
-
-def _float(value) -> float | None:
-    return None if value is None or pd.isna(value) else float(value)
-
-
-def _hidden(row: dict | None, column: str) -> bool:
-    """Whether a donor's suppression blanked ``column`` of the row."""
-    flag = row.get("suppressed") if row else None
-    return isinstance(flag, (bool, np.bool_)) and bool(flag) and _float(row.get(column)) is None
-
-
-def headline_row(figures: pd.DataFrame, indicator_id: str, area_id: str | None) -> dict | None:
-    """The row of an indicator for an area (None: the whole registry), without breakdown."""
-    rows = figures[
-        (figures["indicator_id"] == indicator_id)
-        & figures["programme_id"].isna()
-        & figures["breakdown"].isna()
-        & (figures["area_id"].isna() if area_id is None else figures["area_id"] == area_id)
-    ]
-    return None if rows.empty else rows.iloc[0].to_dict()
-
-
-def headline_figures(figures: pd.DataFrame, area_id: str | None) -> list[HeadlineFigure]:
-    """The Overview's figures for an area (None: the whole registry), in display order.
-
-    Registered households and persons first, then the catalogue's headline indicators.
-    Missing rows (an area out of scope, an indicator not computed) give empty values.
-    """
-    result: list[HeadlineFigure] = []
-    for key, (label, definition, source) in COUNT_DEFINITIONS.items():
-        row = headline_row(figures, source, area_id)
-        whole = headline_row(figures, source, None) if area_id is not None else None
-        result.append(HeadlineFigure(
-            key=key, label=label, definition=definition, indicator=None,
-            value=_float(row["denominator"]) if row else None,
-            registry_value=_float(whole["denominator"]) if whole else None,
-            hidden=_hidden(row, "denominator"),
-        ))
-    for ind in HEADLINE_INDICATORS:
-        registry_only = ind.id == "dq.invalid_rows"
-        row = headline_row(figures, ind.id, None if registry_only else area_id)
-        whole = (headline_row(figures, ind.id, None)
-                 if area_id is not None and not registry_only else None)
-        result.append(HeadlineFigure(
-            key=ind.id, label=ind.label, definition=ind.definition, indicator=ind,
-            value=_float(row["value"]) if row else None,
-            numerator=_int(row["numerator"]) if row else None,
-            denominator=_int(row["denominator"]) if row else None,
-            registry_value=_float(whole["value"]) if whole else None,
-            whole_registry_only=registry_only,
-            hidden=_hidden(row, "value"),
-        ))
-    return result
-
-
-def figure(figures: list[HeadlineFigure], key: str) -> HeadlineFigure:
-    return next(f for f in figures if f.key == key)

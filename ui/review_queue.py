@@ -27,12 +27,13 @@ import streamlit as st
 
 from core.i18n import t
 from data_access import audit, linkage_store
+from data_access.areas import read_area_tree
 from data_access.context import UserContext
 from data_access.linkage_records import person_records
 from data_access.registry import registry_last_loaded
-from indicators import lists
 from linkage import review
 from ui import list_queries, queries, widgets
+from views import figure_cards
 
 BLIND_KEY = "review_blind"
 DECISION_KEY = "review_decision"
@@ -54,7 +55,7 @@ def _cached_records(_engine: sa.Engine, _store: sa.Engine, url: str,
     pairs = linkage_store.suspected_pairs(_store, run_id, include_dismissed=True)
     ids = set(pairs["person_id_a"]) | set(pairs["person_id_b"])
     return person_records(_engine, ids, context=UserContext(role, areas),
-                          areas=lists.load_areas(_engine))
+                          areas=read_area_tree(_engine))
 
 
 def _records(view: widgets.View, store: sa.Engine, run_id: int) -> pd.DataFrame:
@@ -136,7 +137,7 @@ def _figures(view: widgets.View, estimate: linkage_store.PrecisionEstimate,
              undismissed: pd.DataFrame) -> None:
     focus = queries.figures(view.context, view.settings, as_of=view.as_of, level=view.level,
                        indicator_ids=("dup.suspected_pairs",))
-    card = list_queries.figure(focus, "dup.suspected_pairs", view.area_id)
+    card = figure_cards.figure_card(focus, "dup.suspected_pairs", view.area_id)
     columns = st.columns(3)
     with columns[0]:
         widgets.metric(card)

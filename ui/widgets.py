@@ -4,16 +4,16 @@
 in (auth_widgets: the session's UserContext, the demo's default user in demo mode, or the
 sign-in form and ``SignInRequired``) and draws the sidebar; a problem comes back as a
 ``StartupProblem`` (a plain message and what to do), never as a traceback. app.py calls it on
-every run and leaves the ``View`` for the page, which takes it with ``page_view()``.
+every run and leaves the ``View`` for the page, which takes it with ``page_view(__file__)``.
 
 ``PAGES`` lists the pages and the roles each is for; app.py builds the navigation of the
-user's role from it, and ``page_view()`` refuses a page run for another role.
+user's role from it, and ``page_view(__file__)`` refuses a page run for another role.
 
 The sidebar's choices (level, area, as-of date) live in ``st.session_state`` under the
 widget keys below and are mirrored in ``st.query_params`` (``?level=2&area=PK-KP-PSH&
 as_of=2026-11-29``), so a copied link reopens the same view.
 
-Why ``page_view()`` can call ``start()`` itself: while no script of the process has called
+Why ``page_view(__file__)`` can call ``start()`` itself: while no script of the process has called
 ``st.navigation`` yet, Streamlit treats the ``pages/`` folder the old way and may run a
 page file without the entry script (the first request after the server starts, if it
 deep-links to a page; every rerun under AppTest). The page then draws the sidebar itself.
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +40,7 @@ from data_access.schema import SchemaError
 from indicators.catalogue import Indicator
 from ui import queries, sign_in
 from ui.sign_in import SignInRequired
+from views.figure_cards import FigureCard
 
 log = logging.getLogger(__name__)
 
@@ -356,7 +356,7 @@ def start() -> View:
               "server log).")
         ) from None
     try:
-        if context.role == "donor":
+        if context.sees_suppressed_figures:
             st.sidebar.caption(t("Aggregates only: figures that count very few people, and "
                                  "those that would give them away, are hidden."))
         return sidebar(settings, context)
@@ -374,12 +374,13 @@ def start() -> View:
         ) from None
 
 
-def page_view() -> View | None:
-    """The View app.py left for this run's page; None once a start-up problem is shown.
+def page_view(page_file: str) -> View | None:
+    """The View app.py left for this run's page (``page_file``: the page's ``__file__``);
+    None once a start-up problem is shown, or when the page is not for the user's role.
 
     The view is taken (not read), so a page never draws a view left by an earlier run.
     """
-    page = Path(sys._getframe(1).f_code.co_filename).name  # the page asking
+    page = Path(page_file).name
     view = st.session_state.pop(VIEW_KEY, None)
     if not isinstance(view, View):
         try:
@@ -415,33 +416,39 @@ def _whole(value: int) -> str:
     return f"{value:,}"
 
 
-def metric(figure: queries.HeadlineFigure, *, explain_empty: bool = True) -> None:
-    """One headline figure: its value, its definition in the help, what it counts below."""
-    help_text = t(figure.definition)
-    if figure.indicator is not None and figure.indicator.note:
-        help_text += "\n\n" + t(figure.indicator.note)
-    st.metric(t(figure.label), t("hidden") if figure.hidden else figure.text, help=help_text,
-              border=True)
+def metric(card: FigureCard, *, explain_empty: bool = True,
+           change_since: str | None = None) -> None:
+    """One figure card: its value (and the change since the previous meeting, ``change_since``
+    describing it), its definition in the help, what it counts below."""
+    help_text = t(card.definition)
+    if card.indicator is not None and card.indicator.note:
+        help_text += "\n\n" + t(card.indicator.note)
+    change = {} if card.change_text is None else dict(
+        delta=card.change_text, delta_color=card.delta_color, delta_arrow=card.delta_arrow,
+        delta_description=change_since)
+    st.metric(t(card.label), t("hidden") if card.hidden else card.text, help=help_text,
+              border=True, **change)
     notes: list[str] = []
-    if figure.hidden:
+    if card.hidden:
         notes.append(t("Hidden: a small count, or one that would give a small count away."))
-    elif figure.empty and figure.indicator is not None:
+    elif card.empty and card.indicator is not None:
         if explain_empty:
-            notes.append(t("Nothing to count: no {what}.",
-                           what=t(figure.indicator.denominator)))
-    elif figure.numerator is not None and figure.denominator is not None:
-        notes.append(t("{numerator} of {denominator}", numerator=_whole(figure.numerator),
-                       denominator=_whole(figure.denominator)))
-    if figure.whole_registry_only:
+            notes.append(t("Nothing to count: no {what}.", what=t(card.indicator.denominator)))
+    elif card.numerator is not None and card.denominator is not None:
+        notes.append(t("{numerator} of {denominator}", numerator=_whole(card.numerator),
+                       denominator=_whole(card.denominator)))
+    if card.whole_registry_only:
         notes.append(t("Whole registry"))
-    elif figure.registry_text is not None:
-        notes.append(t("All areas: {value}", value=figure.registry_text))
+    elif card.registry_text is not None:
+        notes.append(t("All areas: {value}", value=card.registry_text))
+    if card.previous_text is not None:
+        notes.append(t("Previous meeting: {value}", value=card.previous_text))
     if notes:
         st.caption(" · ".join(notes))
 
 
 def metric_grid(
-    figures: Sequence[queries.HeadlineFigure], *, per_row: int = 4, explain_empty: bool = True
+    figures: Sequence[FigureCard], *, per_row: int = 4, explain_empty: bool = True
 ) -> None:
     """The figures in rows of ``per_row``; ``explain_empty`` notes ratios with nothing to count."""
     for start in range(0, len(figures), per_row):
@@ -468,7 +475,7 @@ def value_columns(indicator: Indicator) -> dict:
     }
 
 
-def definitions(figures: Sequence[queries.HeadlineFigure]) -> None:
+def definitions(figures: Sequence[FigureCard]) -> None:
     """A list of every figure's definition (for the "Definitions" expander)."""
     lines = []
     for figure in figures:

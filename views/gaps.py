@@ -21,8 +21,7 @@
 
 Texts are English, through ``i18n.t`` where they are composed here; labels and definitions
 from the catalogue stay English for the page to translate. No Streamlit, no SQL: the page
-passes the frames and the app store's objects (duck-typed: ``Meeting``, ``ActionPoint`` and
-``HeadlineFigure`` are never imported, so this module stays below data_access).
+passes the frames and the app store's objects (duck-typed: ``Meeting`` and ``ActionPoint``).
 """
 
 from __future__ import annotations
@@ -35,8 +34,10 @@ from typing import Any
 import pandas as pd
 
 from core.i18n import t
-from data_access.areas import descendants  # noqa: F401  (part of this module's API)
+from core.values import as_float
+from data_access.areas import AreaTree, UnknownAreaError
 from indicators.catalogue import ACCESS_POINT, BY_ID, Indicator
+from views.figure_cards import FigureCard
 
 TOP = 5  # rows of each gap table
 DEFAULT_DUE_DAYS = 30  # an action point's default due date: as-of date + 30 days
@@ -67,7 +68,10 @@ def lowest_level(areas: pd.DataFrame, default: int) -> int:
 
 def areas_within(areas: pd.DataFrame, area_id: str, level: int) -> list[str]:
     """The areas of ``level`` inside ``area_id`` (the area itself if it is of that level)."""
-    inside = descendants(areas, area_id)
+    try:
+        inside = AreaTree.of(areas).below(area_id)
+    except UnknownAreaError:  # not an area of the registry
+        return []
     rows = areas[(areas["level"] == level) & areas["area_id"].isin(inside)]
     return list(rows["area_id"])
 
@@ -145,16 +149,6 @@ def meeting_label(meeting: Any) -> str:
 
 # Changes -------------------------------------------------------------------------------------
 
-def _number(value: Any) -> float | None:
-    if value is None or value is pd.NA:
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if number != number else number
-
-
 def format_change(indicator: Indicator | None, change: float | None) -> str | None:
     """A change for people: percentage points for rates, the indicator's unit otherwise.
 
@@ -179,48 +173,12 @@ def format_change(indicator: Indicator | None, change: float | None) -> str | No
     return f"{number:+,.{digits}f}{suffix}"
 
 
-@dataclass(frozen=True)
-class Card:
-    """One headline figure of the meeting, with the previous meeting's and the change.
-
-    ``label`` and ``definition`` are English (the page translates them); the indicator's
-    note, if any, is ``indicator.note``.
-    """
-
-    key: str
-    label: str
-    definition: str
-    indicator: Indicator | None
-    value_text: str
-    numerator: int | None
-    denominator: int | None
-    whole_registry_only: bool
-    previous_text: str | None  # None: no previous meeting
-    change: float | None
-    change_text: str | None
-    delta_color: str  # for st.metric: normal (higher is better), inverse, off
-    delta_arrow: str  # auto, off (no change)
-
-    @property
-    def empty(self) -> bool:
-        return (self.indicator is not None and bool(self.indicator.denominator)
-                and not self.denominator)
-
-
-def _delta_color(indicator: Indicator | None, change_text: str | None) -> str:
-    """Green for a change for the better, red for the worse, grey for none (as shown)."""
-    if change_text is None or change_text.startswith("0"):
-        return "off"
-    better = indicator.higher_is_better if indicator is not None else None
-    if better is None:
-        return "off"
-    return "normal" if better else "inverse"
-
-
 def headline_cards(current: Sequence[Any], previous: Sequence[Any] | None,
-                   changes: pd.DataFrame | None = None) -> list[Card]:
-    """Cards for the headline figures (``ui.queries.headline_figures`` of the current
-    figures and of the previous meeting's, None when there is none).
+                   changes: pd.DataFrame | None = None) -> list[FigureCard]:
+    """Cards for the headline figures (``views.figure_cards.headline_figures`` of the current
+    figures and of the previous meeting's, None when there is none), each with the previous
+    meeting's value and the change (no whole-registry value beside it: the meeting is the
+    district's).
 
     ``changes``: ``data_access.meetings.changes`` of the two long forms for the area; it gives
     the change of the area's indicators. Counts and whole-registry figures (not in it) change
@@ -228,7 +186,7 @@ def headline_cards(current: Sequence[Any], previous: Sequence[Any] | None,
     """
     by_id: dict[str, float | None] = {}
     if changes is not None and not changes.empty:
-        by_id = {row.indicator_id: _number(row.change) for row in changes.itertuples()}
+        by_id = {row.indicator_id: as_float(row.change) for row in changes.itertuples()}
     before = {f.key: f for f in previous} if previous is not None else {}
     cards = []
     for figure in current:
@@ -239,15 +197,12 @@ def headline_cards(current: Sequence[Any], previous: Sequence[Any] | None,
                 change = by_id[figure.key]
             elif figure.value is not None and old.value is not None:
                 change = float(figure.value) - float(old.value)
-        change_text = format_change(figure.indicator, change)
-        cards.append(Card(
+        cards.append(FigureCard(
             key=figure.key, label=figure.label, definition=figure.definition,
-            indicator=figure.indicator, value_text=figure.text, numerator=figure.numerator,
+            indicator=figure.indicator, value=figure.value, numerator=figure.numerator,
             denominator=figure.denominator, whole_registry_only=figure.whole_registry_only,
             previous_text=old.text if old is not None else None, change=change,
-            change_text=change_text, delta_color=_delta_color(figure.indicator, change_text),
-            delta_arrow="off" if change_text is not None and change_text.startswith("0")
-            else "auto",
+            change_text=format_change(figure.indicator, change),
         ))
     return cards
 
@@ -318,7 +273,7 @@ def district_summary(figures: pd.DataFrame, indicator_id: str, area_id: str,
         return None
     row = rows.iloc[0]
     indicator = BY_ID[indicator_id]
-    value = _number(row["value"])
+    value = as_float(row["value"])
     if row["denominator"] != row["denominator"] or not row["denominator"]:
         return t("{area}: nothing to count (no {what}).", area=area_name,
                  what=t(indicator.denominator))

@@ -35,6 +35,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from core.i18n import t
+from core.values import as_int, plain
 from data_access.scope import Scope
 from data_access.snapshots import snapshot_dates, store_snapshot
 from data_access.targets import targets
@@ -113,12 +114,6 @@ def direction_text(indicator: Indicator) -> str:
     return t("Higher is better.") if indicator.higher_is_better else t("Lower is better.")
 
 
-def _count(value: Any) -> int | None:
-    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
-        return None
-    return int(value)
-
-
 def largest_small(threshold: int) -> int:
     """The largest count hidden under ``threshold`` (what the page tells the user)."""
     return max(threshold - 1, 0)
@@ -126,7 +121,7 @@ def largest_small(threshold: int) -> int:
 
 def is_small(count: Any, threshold: int) -> bool:
     """A count that could identify someone: 1 to threshold − 1 (0 and unknown are not)."""
-    number = _count(count)
+    number = as_int(count)
     return number is not None and 1 <= number < threshold
 
 
@@ -138,7 +133,7 @@ def is_suppressed(numerator: Any, denominator: Any, threshold: int, *,
     bound of the units behind it) is known and at least ``threshold``.
     """
     if not has_counts:
-        number = _count(proxy_count)
+        number = as_int(proxy_count)
         return number is None or number < threshold
     return is_small(numerator, threshold) or is_small(denominator, threshold)
 
@@ -274,13 +269,8 @@ POINT_COLUMNS = ("line", "area_id", "level", "as_of", "value", "text", "suppress
                  "numerator", "denominator")
 
 
-def _none(value: Any) -> Any:
-    """None for an empty cell (None, NaN, NA, NaT), else the value."""
-    return None if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)) else value
-
-
 def _key(area_id: Any) -> str:
-    return "" if _none(area_id) is None else str(area_id)
+    return "" if plain(area_id) is None else str(area_id)
 
 
 def points(series_frame: pd.DataFrame, indicator: Indicator, plan: LinePlan,
@@ -307,7 +297,7 @@ def points(series_frame: pd.DataFrame, indicator: Indicator, plan: LinePlan,
             raw = numerator = denominator = None
             suppressed = bool(getattr(row, "suppressed", False)) if row is not None else False
             if row is not None and not suppressed:
-                numerator, denominator = _count(row.numerator), _count(row.denominator)
+                numerator, denominator = as_int(row.numerator), as_int(row.denominator)
                 raw = None if to_display(indicator, row.value) is None else float(row.value)
                 if raw is not None and is_suppressed(
                         numerator, denominator, threshold, has_counts=has_counts,
@@ -339,14 +329,14 @@ def target_marks(target_frame: pd.DataFrame, indicator: Indicator, plan: LinePla
     for row in target_frame.itertuples(index=False):
         if row.indicator_id != indicator.id or _key(row.area_id) not in line_of:
             continue
-        if _none(row.programme_id) != wanted_programme:
+        if plain(row.programme_id) != wanted_programme:
             continue
         baseline = to_display(indicator, row.baseline_value)
         target = to_display(indicator, row.target_value)
         out.append({
-            "line": line_of[_key(row.area_id)], "area_id": _none(row.area_id),
-            "indicator_id": indicator.id, "programme_id": _none(row.programme_id),
-            "baseline_on": _none(row.baseline_on), "baseline": baseline,
+            "line": line_of[_key(row.area_id)], "area_id": plain(row.area_id),
+            "indicator_id": indicator.id, "programme_id": plain(row.programme_id),
+            "baseline_on": plain(row.baseline_on), "baseline": baseline,
             "target_on": row.target_on, "target": target,
             "baseline_text": indicator.format_value(row.baseline_value),
             "target_text": indicator.format_value(row.target_value),

@@ -38,8 +38,9 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
+from data_access.registry import connection
+from indicators.blocks import CLOSED_STATUSES, Parameters, building_blocks, shift_months
 from indicators.catalogue import BY_ID
-from indicators.engine import CLOSED_STATUSES, Parameters, building_blocks, shift_months
 from indicators.lists import DQ_RULES, DqRule
 
 STAGES: tuple[str, ...] = ("pending", "accepted", "completed", "rejected", "closed_later")
@@ -101,7 +102,7 @@ def count_referral_stages(engine: sa.Engine, *, as_of: dt.date, period_start: dt
     """
     params = Parameters(as_of=as_of, period_start=period_start,
                         referral_sla_days=int(referral_sla_days))
-    with engine.connect() as conn:
+    with connection(engine) as conn:
         b = building_blocks(conn, params)
         vr = b.valid_referrals()
         start, end = b.date(period_start), b.date(as_of)
@@ -158,7 +159,7 @@ def count_monthly_referrals(engine: sa.Engine, *, as_of: dt.date, months: int = 
     sla = dt.timedelta(days=int(referral_sla_days))
     params = Parameters(as_of=as_of, period_start=periods[0][0],
                         referral_sla_days=int(referral_sla_days))
-    with engine.connect() as conn:
+    with connection(engine) as conn:
         b = building_blocks(conn, params)
         vr = b.valid_referrals()
         rows = [

@@ -1,0 +1,269 @@
+"""The building blocks every indicator shares, as SQLAlchemy selectables: valid and registered
+households and persons, valid and active enrolments, eligibility, what a household receives,
+valid referrals. The families (indicators.families) count from them; the lists
+(indicators.lists) select the rows behind a numerator from the same blocks, so a list has
+exactly as many rows as its indicator counts. The readings of the spec where it leaves a choice
+are in docs/spec-choices.md.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from dataclasses import dataclass
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
+
+from data_access.areas import AreaTree
+from data_access.schema import area, enrolment, household, person, programme, referral
+
+REFERRAL_STATUSES = ("pending", "accepted", "rejected", "completed")
+CLOSED_STATUSES = ("rejected", "completed")
+AGE_BUCKETS = ("0-17", "18-59", "60+", "unknown")
+
+
+@dataclass(frozen=True)
+class Parameters:
+    as_of: dt.date
+    period_start: dt.date
+    poverty_cutoff: float = 32.0
+    referral_sla_days: int = 30
+
+    @property
+    def period_end(self) -> dt.date:
+        return self.as_of
+
+
+def shift_months(day: dt.date, months: int) -> dt.date:
+    """The same day ``months`` calendar months later (earlier if negative), clamped to month end."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    last = calendar.monthrange(year, month + 1)[1]
+    return dt.date(year, month + 1, min(day.day, last))
+
+
+def years_before(day: dt.date, years: int) -> dt.date:
+    """The date ``years`` years before ``day``; 29 February becomes 28 February."""
+    return shift_months(day, -12 * years)
+
+
+def default_period_start(as_of: dt.date, months: int = 3) -> dt.date:
+    """Start of the ``months`` calendar months ending on as_of (docs/spec-choices.md, 15)."""
+    return shift_months(as_of, -months) + dt.timedelta(days=1)
+
+
+class Blocks:
+    """Named building blocks over the registry for one set of parameters."""
+
+    def __init__(self, dialect: str, params: Parameters, lowest_level: int,
+                 programmes: pd.DataFrame) -> None:
+        self.dialect = dialect
+        self.params = params
+        self.as_of = sa.literal(params.as_of, sa.Date)  # d, as a bound date
+        self.lowest_level = lowest_level
+        self.programmes = programmes
+
+    def date(self, value: dt.date) -> ColumnElement:
+        return sa.literal(value, sa.Date)
+
+    # Households and persons -------------------------------------------------------------
+    def valid_households(self) -> sa.Subquery:
+        """Households whose area is known and of the lowest level."""
+        return (
+            sa.select(household.c.household_id, household.c.area_id,
+                      household.c.registered_on, household.c.pmt_score)
+            .join(area, sa.and_(area.c.area_id == household.c.area_id,
+                                area.c.level == self.lowest_level))
+            .subquery("valid_household")
+        )
+
+    def registered_households(self) -> sa.Subquery:
+        households = self.valid_households()
+        return sa.select(households).where(households.c.registered_on <= self.as_of).subquery("reg_household")
+
+    def valid_persons(self) -> sa.Subquery:
+        """Persons of valid households, with the household's area and PMT score."""
+        households = self.valid_households()
+        return (
+            sa.select(person.c.person_id, person.c.household_id, households.c.area_id,
+                      households.c.pmt_score, households.c.registered_on.label("household_registered_on"),
+                      person.c.registered_on, person.c.birth_date, person.c.sex,
+                      person.c.disability, person.c.national_id)
+            .join(households, households.c.household_id == person.c.household_id)
+            .subquery("valid_person")
+        )
+
+    def registered_persons(self) -> sa.Subquery:
+        valid = self.valid_persons()
+        return sa.select(valid).where(valid.c.registered_on <= self.as_of).subquery("reg_person")
+
+    # Enrolments ---------------------------------------------------------------------------
+    def valid_enrolments(self, registered_only: bool) -> sa.Subquery:
+        """Enrolments whose programme is known, whose unit ids match the programme's unit and
+        whose unit is valid (registered, if asked): one row each, with the unit and its area."""
+        households = self.registered_households() if registered_only else self.valid_households()
+        persons = self.registered_persons() if registered_only else self.valid_persons()
+        household_branch = (
+            sa.select(enrolment.c.enrolment_id, enrolment.c.programme_id,
+                      enrolment.c.household_id.label("unit_id"),
+                      enrolment.c.household_id, households.c.area_id,
+                      enrolment.c.enrolled_on, enrolment.c.ended_on,
+                      sa.literal("household").label("unit"))
+            .join(programme, programme.c.programme_id == enrolment.c.programme_id)
+            .join(households, households.c.household_id == enrolment.c.household_id)
+            .where(programme.c.unit == "household", enrolment.c.person_id.is_(None))
+        )
+        person_branch = (
+            sa.select(enrolment.c.enrolment_id, enrolment.c.programme_id,
+                      enrolment.c.person_id.label("unit_id"),
+                      persons.c.household_id, persons.c.area_id,
+                      enrolment.c.enrolled_on, enrolment.c.ended_on,
+                      sa.literal("person").label("unit"))
+            .join(programme, programme.c.programme_id == enrolment.c.programme_id)
+            .join(persons, persons.c.person_id == enrolment.c.person_id)
+            .where(programme.c.unit == "person", enrolment.c.household_id.is_(None))
+        )
+        name = "reg_enrolment" if registered_only else "valid_enrolment"
+        return sa.union_all(household_branch, person_branch).subquery(name)
+
+    def has_active_enrolment(self, unit: str, unit_id: ColumnElement,
+                             unit_registered_on: ColumnElement) -> ColumnElement[bool]:
+        """The unit (registered on d) has an active, well-formed enrolment in a programme of
+        that unit. The unit itself is known to be valid (not left out)."""
+        e = enrolment.alias(f"{unit}_enrolment")
+        p = programme.alias(f"{unit}_programme")
+        own, other = ((e.c.household_id, e.c.person_id) if unit == "household"
+                      else (e.c.person_id, e.c.household_id))
+        return sa.exists().where(
+            own == unit_id, other.is_(None), unit_registered_on <= self.as_of,
+            p.c.programme_id == e.c.programme_id, p.c.unit == unit,
+            e.c.enrolled_on <= self.as_of, sa.or_(e.c.ended_on.is_(None), e.c.ended_on > self.as_of),
+        )
+
+    def active_enrolments(self) -> sa.Subquery:
+        """Active enrolments on d of registered units."""
+        enrolments = self.valid_enrolments(registered_only=True)
+        return (
+            sa.select(enrolments)
+            .where(enrolments.c.enrolled_on <= self.as_of,
+                   sa.or_(enrolments.c.ended_on.is_(None), enrolments.c.ended_on > self.as_of))
+            .subquery("active_enrolment")
+        )
+
+    # Eligibility --------------------------------------------------------------------------
+    def _pmt_rule(self, pmt_max: float | None, score: ColumnElement) -> list[ColumnElement]:
+        return [] if pmt_max is None else [score <= sa.literal(float(pmt_max))]
+
+    def _person_rules(self, row: pd.Series, persons: sa.Subquery) -> list[ColumnElement]:
+        rules = self._pmt_rule(row.pmt_max, persons.c.pmt_score)
+        if row.age_min is not None:
+            rules.append(persons.c.birth_date <= self.date(years_before(self.params.as_of, int(row.age_min))))
+        if row.age_max is not None:
+            rules.append(persons.c.birth_date > self.date(years_before(self.params.as_of, int(row.age_max) + 1)))
+        if row.sex is not None:
+            rules.append(persons.c.sex == sa.literal(str(row.sex)))
+        if row.disability_only:
+            rules.append(persons.c.disability == sa.true())
+        return rules
+
+    def eligible_units(self) -> list[sa.Select]:
+        """One select per programme: its eligible units (programme_id, unit_id, household_id, area_id)."""
+        households = self.registered_households()
+        persons = self.registered_persons()
+        selects: list[sa.Select] = []
+        for row in self.programmes.itertuples(index=False):
+            pid = sa.literal(str(row.programme_id)).label("programme_id")
+            if row.unit == "household":
+                selects.append(
+                    sa.select(pid, households.c.household_id.label("unit_id"), households.c.household_id,
+                              households.c.area_id).where(*self._pmt_rule(row.pmt_max, households.c.pmt_score))
+                )
+            elif row.unit == "person":
+                selects.append(
+                    sa.select(pid, persons.c.person_id.label("unit_id"), persons.c.household_id,
+                              persons.c.area_id).where(*self._person_rules(row, persons))
+                )
+        return selects
+
+    def unit_status(self) -> sa.Subquery:
+        """For each (programme, unit) that is eligible or enrolled on d: both flags."""
+        active = self.active_enrolments()
+        enrolled = (
+            sa.select(active.c.programme_id, active.c.unit_id, active.c.household_id, active.c.area_id,
+                      sa.literal(0).label("eligible"), sa.literal(1).label("enrolled"))
+            .distinct()
+        )
+        parts: list[sa.Select] = [enrolled]
+        for select in self.eligible_units():
+            sub = select.subquery()
+            parts.append(sa.select(sub.c.programme_id, sub.c.unit_id, sub.c.household_id,
+                                   sub.c.area_id, sa.literal(1).label("eligible"),
+                                   sa.literal(0).label("enrolled")))
+        both = sa.union_all(*parts).subquery("unit_flags")
+        return (
+            sa.select(both.c.programme_id, both.c.unit_id, both.c.household_id, both.c.area_id,
+                      sa.func.max(both.c.eligible).label("eligible"),
+                      sa.func.max(both.c.enrolled).label("enrolled"))
+            .group_by(both.c.programme_id, both.c.unit_id, both.c.household_id, both.c.area_id)
+            .subquery("unit_status")
+        )
+
+    def household_programmes(self) -> sa.Subquery:
+        """For each registered unit's household and programme: is it eligible for p, does it receive p."""
+        status = self.unit_status()
+        return (
+            sa.select(status.c.household_id, status.c.programme_id,
+                      sa.func.max(status.c.eligible).label("eligible_for"),
+                      sa.func.max(status.c.enrolled).label("receives"))
+            .group_by(status.c.household_id, status.c.programme_id)
+            .subquery("household_programme")
+        )
+
+    # Referrals ----------------------------------------------------------------------------
+    def valid_referrals(self) -> sa.Subquery:
+        households = self.valid_households()
+        r = referral.c
+        return (
+            sa.select(r.referral_id, r.to_programme_id, r.access_point_id, r.referred_on,
+                      r.status, r.closed_on, households.c.area_id)
+            .join(households, households.c.household_id == r.household_id)
+            .where(
+                r.status.in_(REFERRAL_STATUSES),
+                sa.not_(sa.and_(r.status.in_(CLOSED_STATUSES), r.closed_on.is_(None))),
+                sa.or_(r.closed_on.is_(None), r.closed_on >= r.referred_on),
+            )
+            .subquery("valid_referral")
+        )
+
+
+def building_blocks(conn: sa.Connection, params: Parameters) -> Blocks:
+    """The building blocks over the registry behind ``conn``, as the engine builds them."""
+    tree = AreaTree.load(conn)
+    return Blocks(conn.dialect.name, params, tree.lowest_level, load_programmes(conn))
+
+
+# Small helpers of the families' grouped queries ------------------------------------------
+
+def flag(condition: ColumnElement) -> ColumnElement:
+    return sa.case((condition, 1), else_=0)
+
+
+def count_if(condition: ColumnElement, label: str) -> ColumnElement:
+    return sa.func.coalesce(sa.func.sum(flag(condition)), 0).label(label)
+
+
+def read_frame(conn: sa.Connection, query: sa.Select) -> pd.DataFrame:
+    result = conn.execute(query)
+    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+
+def load_programmes(conn: sa.Connection) -> pd.DataFrame:
+    frame = read_frame(conn, sa.select(
+        programme.c.programme_id, programme.c.unit, programme.c.pmt_max, programme.c.age_min,
+        programme.c.age_max, programme.c.sex, programme.c.disability_only,
+    ).order_by(programme.c.programme_id))
+    frame = frame.astype(object).where(frame.notna(), None)
+    frame["disability_only"] = frame["disability_only"].map(lambda v: bool(v) if v is not None else False)
+    return frame

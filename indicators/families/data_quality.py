@@ -1,0 +1,80 @@
+"""Data quality: adults without national id, malformed ids, households without PMT score, rows left out."""
+
+from __future__ import annotations
+
+import pandas as pd
+import sqlalchemy as sa
+
+from data_access.schema import enrolment, household, person, referral
+from indicators import dialects
+from indicators.blocks import Blocks, count_if, read_frame, years_before
+from indicators.families.base import Family, Run
+from indicators.rollup import Rows, cell
+
+EMITS: tuple[str, ...] = ("dq.adults_without_id", "dq.malformed_id", "dq.unassessed_households", "dq.invalid_rows")
+
+
+def count_data_quality(conn: sa.Connection, b: Blocks) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """dq.* counts per raw area (the household's area_id as recorded, null when unknown)."""
+    d = b.as_of
+    adult_cutoff = b.date(years_before(b.params.as_of, 18))
+    p_area = household.c.area_id
+    well_formed = dialects.is_thirteen_digits(b.dialect, person.c.national_id)
+    adult = sa.and_(person.c.birth_date.is_not(None), person.c.birth_date <= adult_cutoff)
+    persons = read_frame(conn, sa.select(
+        p_area.label("area_id"),
+        count_if(adult, "adults"),
+        count_if(sa.and_(adult, person.c.national_id.is_(None)), "adults_without_id"),
+        count_if(person.c.national_id.is_not(None), "with_id"),
+        count_if(sa.and_(person.c.national_id.is_not(None), sa.not_(well_formed)), "malformed"),
+    ).select_from(person.outerjoin(household, household.c.household_id == person.c.household_id))
+     .where(person.c.registered_on <= d).group_by(p_area))
+    households = read_frame(conn, sa.select(
+        household.c.area_id, sa.func.count().label("households"),
+        count_if(household.c.pmt_score.is_(None), "unassessed"),
+    ).where(household.c.registered_on <= d).group_by(household.c.area_id))
+
+    def count(query: sa.Select) -> int:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar())
+
+    totals = {}
+    for name, table, valid in (
+        ("household", household, b.valid_households()),
+        ("person", person, b.valid_persons()),
+        ("enrolment", enrolment, b.valid_enrolments(registered_only=False)),
+        ("referral", referral, b.valid_referrals()),
+    ):
+        rows = count(sa.select(table))
+        totals[name] = (rows - count(sa.select(valid)), rows)
+    return persons, households, totals
+
+
+def _emit_data_quality(rows: Rows, persons: pd.DataFrame, households: pd.DataFrame,
+                       totals: dict, wanted: set[str]) -> None:
+    persons = persons.assign(area_id=persons["area_id"].astype(object))
+    households = households.assign(area_id=households["area_id"].astype(object))
+    person_t = rows.rollup(persons, [], ["adults", "adults_without_id", "with_id", "malformed"])
+    household_t = rows.rollup(households, [], ["households", "unassessed"])
+    for area_id in rows.targets():
+        key = (area_id,)
+        if "dq.adults_without_id" in wanted:
+            rows.add("dq.adults_without_id", area_id, cell(person_t, key, "adults_without_id"),
+                     cell(person_t, key, "adults"))
+        if "dq.malformed_id" in wanted:
+            rows.add("dq.malformed_id", area_id, cell(person_t, key, "malformed"),
+                     cell(person_t, key, "with_id"))
+        if "dq.unassessed_households" in wanted:
+            rows.add("dq.unassessed_households", area_id, cell(household_t, key, "unassessed"),
+                     cell(household_t, key, "households"))
+    if "dq.invalid_rows" in wanted:
+        rows.add("dq.invalid_rows", None, sum(v[0] for v in totals.values()),
+                 sum(v[1] for v in totals.values()))
+        for table_name, (left_out, total) in totals.items():
+            rows.add("dq.invalid_rows", None, left_out, total, breakdown=f"table={table_name}")
+
+
+def run(run: Run) -> None:
+    _emit_data_quality(run.rows, *count_data_quality(run.conn, run.blocks), run.wanted)
+
+
+FAMILY = Family("data_quality", EMITS, run)

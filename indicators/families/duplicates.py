@@ -1,0 +1,61 @@
+"""Shared national ids and double enrolment."""
+
+from __future__ import annotations
+
+import pandas as pd
+import sqlalchemy as sa
+
+from indicators import dialects
+from indicators.blocks import Blocks, count_if, read_frame
+from indicators.families.base import Family, Run
+from indicators.rollup import Rows, cell
+
+EMITS: tuple[str, ...] = ("dup.shared_id", "dup.double_enrolment")
+
+
+def count_duplicates(conn: sa.Connection, b: Blocks) -> tuple[pd.DataFrame, pd.DataFrame]:
+    ps = b.registered_persons()
+    well_formed = dialects.is_thirteen_digits(b.dialect, ps.c.national_id)
+    # A window count per id, not IN (subquery): PostgreSQL runs a large IN list it cannot
+    # hash in work_mem as a linear scan per row; a window is one sort on every backend.
+    ids = (
+        sa.select(ps.c.area_id, sa.func.count().over(partition_by=ps.c.national_id)
+                  .label("holders"))
+        .where(well_formed)
+        .subquery("wf")
+    )
+    shared_id = read_frame(conn, sa.select(
+        ids.c.area_id, sa.func.count().label("with_id"), count_if(ids.c.holders >= 2, "shared"),
+    ).group_by(ids.c.area_id))
+
+    ae = b.active_enrolments()
+    pairs = (
+        sa.select(ae.c.area_id, ae.c.unit_id, ae.c.programme_id, sa.func.count().label("n"))
+        .group_by(ae.c.area_id, ae.c.unit, ae.c.unit_id, ae.c.programme_id)
+        .subquery("pairs")
+    )
+    double = read_frame(conn, sa.select(
+        pairs.c.area_id, sa.func.count().label("pairs"), count_if(pairs.c.n >= 2, "double"),
+    ).group_by(pairs.c.area_id))
+    return shared_id, double
+
+
+def _emit_duplicates(rows: Rows, shared: pd.DataFrame, double: pd.DataFrame,
+                     wanted: set[str]) -> None:
+    shared_t = rows.rollup(shared, [], ["with_id", "shared"])
+    double_t = rows.rollup(double, [], ["pairs", "double"])
+    for area_id in rows.targets():
+        key = (area_id,)
+        if "dup.shared_id" in wanted:
+            rows.add("dup.shared_id", area_id, cell(shared_t, key, "shared"),
+                     cell(shared_t, key, "with_id"))
+        if "dup.double_enrolment" in wanted:
+            rows.add("dup.double_enrolment", area_id, cell(double_t, key, "double"),
+                     cell(double_t, key, "pairs"))
+
+
+def run(run: Run) -> None:
+    _emit_duplicates(run.rows, *count_duplicates(run.conn, run.blocks), run.wanted)
+
+
+FAMILY = Family("duplicates", EMITS, run)

@@ -1,0 +1,72 @@
+"""Persons: population coverage (by sex, age and disability) and coverage of the census population."""
+
+from __future__ import annotations
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
+
+from indicators.blocks import AGE_BUCKETS, Blocks, count_if, read_frame, years_before
+from indicators.catalogue import SEX
+from indicators.families.base import Family, Run
+from indicators.rollup import Rows, cell
+
+EMITS: tuple[str, ...] = ("cov.population", "cov.population_census")
+
+
+def _age_bucket(b: Blocks, birth_date: ColumnElement) -> ColumnElement:
+    return sa.case(
+        (birth_date.is_(None), "unknown"),
+        (birth_date > b.date(years_before(b.params.as_of, 18)), "0-17"),
+        (birth_date > b.date(years_before(b.params.as_of, 60)), "18-59"),
+        else_="60+",
+    )
+
+
+def count_population(conn: sa.Connection, b: Blocks) -> pd.DataFrame:
+    """Registered persons and covered persons per raw area, sex, age bucket and disability."""
+    ps = b.registered_persons()
+    # Correlated EXISTS, not IN or LEFT JOIN on a derived table: SQLite probes the enrolment
+    # indexes and PostgreSQL plans a semi-join, where a large IN list it cannot hash in
+    # work_mem would be scanned once per person.
+    covered = sa.or_(b.has_active_enrolment("household", ps.c.household_id,
+                                            ps.c.household_registered_on),
+                     b.has_active_enrolment("person", ps.c.person_id, ps.c.registered_on))
+    age = _age_bucket(b, ps.c.birth_date).label("age")
+    disability = sa.case((ps.c.disability == sa.true(), "yes"),
+                         (ps.c.disability == sa.false(), "no"), else_=None).label("disability")
+    return read_frame(conn, sa.select(
+        ps.c.area_id, ps.c.sex, age, disability,
+        sa.func.count().label("persons"), count_if(covered, "covered"),
+    ).group_by(ps.c.area_id, ps.c.sex, age, disability))
+
+
+def _emit_population(rows: Rows, counts: pd.DataFrame, wanted: set[str]) -> None:
+    frame = counts.copy()
+    frame["sex"] = frame["sex"].astype(object)
+    table_total = rows.rollup(frame, [], ["persons", "covered"])
+    tables = {
+        "sex": rows.rollup(frame, ["sex"], ["persons", "covered"]),
+        "age": rows.rollup(frame, ["age"], ["persons", "covered"]),
+        "disability": rows.rollup(frame, ["disability"], ["persons", "covered"]),
+    }
+    for area_id in rows.targets():
+        covered = cell(table_total, (area_id,), "covered")
+        if "cov.population" in wanted:
+            rows.add("cov.population", area_id, covered, cell(table_total, (area_id,), "persons"))
+            for label in SEX + tuple(f"age={a}" for a in AGE_BUCKETS) + ("disability=yes",
+                                                                         "disability=no"):
+                key_name, value = label.split("=", 1)
+                key = (area_id, value)
+                rows.add("cov.population", area_id, cell(tables[key_name], key, "covered"),
+                         cell(tables[key_name], key, "persons"), breakdown=label)
+        if "cov.population_census" in wanted:
+            population = rows.tree.population(area_id)
+            rows.add("cov.population_census", area_id, covered, population)
+
+
+def run(run: Run) -> None:
+    _emit_population(run.rows, run.shared("population", count_population), run.wanted)
+
+
+FAMILY = Family("population", EMITS, run)

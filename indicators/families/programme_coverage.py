@@ -1,0 +1,47 @@
+"""Programme coverage, exclusion and inclusion errors: eligible and enrolled units per programme."""
+
+from __future__ import annotations
+
+import pandas as pd
+import sqlalchemy as sa
+
+from indicators.blocks import Blocks, count_if, read_frame
+from indicators.families.base import Family, Run
+from indicators.rollup import Rows, cell
+
+EMITS: tuple[str, ...] = ("cov.programme", "cov.exclusion", "cov.inclusion")
+
+
+def count_programme_coverage(conn: sa.Connection, b: Blocks) -> pd.DataFrame:
+    us = b.unit_status()
+    eligible, enrolled = us.c.eligible == 1, us.c.enrolled == 1
+    return read_frame(conn, sa.select(
+        us.c.area_id, us.c.programme_id,
+        count_if(eligible, "eligible"),
+        count_if(sa.and_(eligible, enrolled), "eligible_enrolled"),
+        count_if(enrolled, "enrolled"),
+        count_if(sa.and_(enrolled, us.c.eligible == 0), "enrolled_not_eligible"),
+    ).group_by(us.c.area_id, us.c.programme_id))
+
+
+def _emit_programme_coverage(rows: Rows, counts: pd.DataFrame, programme_ids: list[str]) -> None:
+    table = rows.rollup(counts, ["programme_id"],
+                        ["eligible", "eligible_enrolled", "enrolled", "enrolled_not_eligible"])
+    for area_id in rows.targets():
+        for pid in programme_ids:
+            key = (area_id, pid)
+            eligible = cell(table, key, "eligible")
+            rows.add("cov.programme", area_id, cell(table, key, "eligible_enrolled"), eligible,
+                     programme_id=pid)
+            rows.add("cov.exclusion", area_id,
+                     eligible - cell(table, key, "eligible_enrolled"), eligible, programme_id=pid)
+            rows.add("cov.inclusion", area_id, cell(table, key, "enrolled_not_eligible"),
+                     cell(table, key, "enrolled"), programme_id=pid)
+
+
+def run(run: Run) -> None:
+    _emit_programme_coverage(run.rows, count_programme_coverage(run.conn, run.blocks),
+                             run.programme_ids)
+
+
+FAMILY = Family("programme_coverage", EMITS, run)
