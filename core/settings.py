@@ -48,6 +48,20 @@ SETTINGS: tuple[Setting, ...] = (
             "SQLAlchemy URL of the registry database (read-only for Socle)."),
     Setting("app_store", "url", str, "sqlite:///data/app_store.db",
             "SQLAlchemy URL of Socle's own database (users, meetings, snapshots, audit)."),
+    Setting("analytics", "source", str, "auto",
+            "Where indicators and lists are read: `copy` (an analytical copy of the registry's "
+            "tables, a DuckDB file in copy_folder refreshed from the registry), `live` (the "
+            "registry itself) or `auto` (the copy for SQLite and PostgreSQL registries, the "
+            "registry itself when it is DuckDB)."),
+    Setting("analytics", "copy_folder", str, "data/copy",
+            "Folder of the analytical copy (Socle's own files, never the registry's)."),
+    Setting("analytics", "refresh_minutes", int, 15,
+            "Minutes after which the app brings the copy up to date (incrementally) when a "
+            "page is opened; 0 to refresh only at start, with `python -m data_access.refresh` "
+            "or the admins' button."),
+    Setting("analytics", "whole_refresh_hours", int, 24,
+            "Hours after which a refresh copies every row again (changes that move no date, "
+            "such as a referral accepted, are picked up then)."),
     Setting("geography", "level_names", list, ["Province", "District", "Tehsil", "Union council"],
             "Names of the admin levels, from level 1 (top) to the lowest level."),
     Setting("geography", "boundary_file", str, "data/registry.geojson",
@@ -266,6 +280,13 @@ def load_settings(
             problems.append(f"setting `{setting.name}` must name a file")
     for url_name in ("database.url", "app_store.url"):
         values[url_name] = _resolve_sqlite_url(values[url_name], base)
+    values["analytics.copy_folder"] = _resolve_path(values["analytics.copy_folder"], base)
+    if values["analytics.source"] not in ("auto", "live", "copy"):
+        problems.append("setting `analytics.source` must be auto, live or copy, got "
+                        f"{values['analytics.source']!r}")
+    for name in ("analytics.refresh_minutes", "analytics.whole_refresh_hours"):
+        if values[name] < 0:
+            problems.append(f"setting `{name}` must not be negative, got {values[name]}")
     if not values["geography.level_names"]:
         problems.append("setting `geography.level_names` must list at least one level")
     level_count = len(values["geography.level_names"])

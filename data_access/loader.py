@@ -162,3 +162,73 @@ def bulk_write_sqlite(path: Path, values_of: Callable[[sa.Table], list[list]],
         conn.execute("COMMIT")
         for index, table_name, column in indexes:
             conn.execute(f"CREATE INDEX {index} ON {table_name} ({column})")
+
+
+def duckdb_type(column_type: sa.types.TypeEngine, *, text_dates: bool = False) -> str:
+    """The DuckDB type of a contract column (``text_dates``: dates as VARCHAR, as a CSV-born
+    registry holds them)."""
+    if isinstance(column_type, sa.Date):
+        return "VARCHAR" if text_dates else "DATE"
+    if isinstance(column_type, sa.Boolean):
+        return "BOOLEAN"
+    if isinstance(column_type, sa.Float):
+        return "DOUBLE"  # SQLAlchemy's Float is DuckDB's 4-byte FLOAT: scores would drift
+    if isinstance(column_type, sa.Integer):
+        return "BIGINT"
+    return "VARCHAR"
+
+
+def write_duckdb_registry(path: Path, tables: Mapping[str, pd.DataFrame | Iterable[dict]], *,
+                          text_dates: bool = False) -> None:
+    """A new DuckDB registry file at ``path`` holding the given rows (tests, benchmarks).
+
+    Columns missing from a frame are null; dates may be dates or ISO text (with
+    ``text_dates`` they are written as the text given, malformed or not)."""
+    import duckdb
+
+    if path.exists():
+        path.unlink()
+    con = duckdb.connect(str(path))
+    try:
+        for table in REGISTRY_TABLES:
+            types = {c.name: duckdb_type(c.type, text_dates=text_dates) for c in table.columns}
+            con.execute(f"CREATE TABLE {table.name} ("
+                        + ", ".join(f"{n} {t}" for n, t in types.items()) + ")")
+            rows = tables.get(table.name)
+            if rows is None:
+                continue
+            frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+            if frame.empty:
+                continue
+            unknown = set(frame.columns) - set(types)
+            if unknown:
+                raise ValueError(f"table `{table.name}` has no column(s) {sorted(unknown)}")
+            frame = frame.astype(object).where(frame.notna(), None)
+            for name, kind in types.items():
+                if name not in frame.columns:
+                    frame[name] = None
+                elif kind == "DATE":
+                    frame[name] = frame[name].map(_as_date)
+                elif kind == "VARCHAR":
+                    frame[name] = frame[name].map(lambda v: None if v is None else str(v))
+            frame = frame[list(types)]
+            con.register("incoming", frame)
+            con.execute(f"INSERT INTO {table.name} SELECT "
+                        + ", ".join(f"CAST({n} AS {t})" for n, t in types.items())
+                        + " FROM incoming")
+            con.unregister("incoming")
+    finally:
+        con.close()
+
+
+def copy_sqlite_to_duckdb(sqlite_path: str | Path, duckdb_path: str | Path) -> Path:
+    """A DuckDB registry (dates as dates) holding a SQLite registry's rows (tests, benchmarks;
+    small registries: the rows pass through pandas)."""
+    source = sqlite3.connect(f"file:{Path(sqlite_path).resolve()}?mode=ro", uri=True)
+    try:
+        tables = {t.name: pd.read_sql_query(f"SELECT * FROM {t.name}", source)
+                  for t in REGISTRY_TABLES}
+    finally:
+        source.close()
+    write_duckdb_registry(Path(duckdb_path), tables)
+    return Path(duckdb_path)

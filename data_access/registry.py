@@ -32,6 +32,16 @@ def sqlite_path(url: str) -> Path | None:
     return Path(parsed.database)
 
 
+def database_file(url: str) -> Path | None:
+    """The file behind a SQLite or DuckDB URL, or None for a server database."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() not in ("sqlite", "duckdb"):
+        return None
+    if not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
+
+
 def open_registry(url: str, *, check: bool = True) -> sa.Engine:
     """An engine on the registry that cannot write, checked against the contract.
 
@@ -55,6 +65,10 @@ def open_registry(url: str, *, check: bool = True) -> sa.Engine:
             pool_pre_ping=True,
         )
     elif backend == "duckdb":
+        database = parsed.database or ""
+        if database in ("", ":memory:") or not Path(database).is_file():
+            raise RegistryError(f"registry database file `{database}` does not exist")
+        # read_only: DuckDB refuses every write, and several readers may share the file.
         engine = sa.create_engine(url, connect_args={"read_only": True})
     else:
         raise RegistryError(f"unsupported registry database `{backend}` in `{url}`")
@@ -69,17 +83,21 @@ def open_registry(url: str, *, check: bool = True) -> sa.Engine:
     return engine
 
 
+def registry_file(engine: sa.Engine) -> Path | None:
+    """The file behind a SQLite or DuckDB engine; None for a server database."""
+    path = database_file(engine.url.render_as_string(hide_password=False))
+    if path is None and engine.dialect.name == "sqlite":
+        # The read-only SQLite engine is built from a creator; ask the connection for its file.
+        with engine.connect() as conn:
+            rows = conn.exec_driver_sql("PRAGMA database_list").fetchall()
+        files = [r[2] for r in rows if r[1] == "main" and r[2]]
+        path = Path(files[0]) if files else None
+    return path
+
+
 def registry_last_loaded(engine: sa.Engine) -> dt.datetime | None:
     """When the registry was last written: the file time for SQLite, else unknown (None)."""
-    url = engine.url.render_as_string(hide_password=False)
-    path = sqlite_path(url)
-    if path is None:
-        # The read-only SQLite engine is built from a creator; ask the connection for its file.
-        if engine.dialect.name == "sqlite":
-            with engine.connect() as conn:
-                rows = conn.exec_driver_sql("PRAGMA database_list").fetchall()
-            files = [r[2] for r in rows if r[1] == "main" and r[2]]
-            path = Path(files[0]) if files else None
+    path = registry_file(engine)
     if path is None or not path.exists():
         return None
     return dt.datetime.fromtimestamp(path.stat().st_mtime)

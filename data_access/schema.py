@@ -147,16 +147,56 @@ _COMPATIBLE: dict[str, set[str]] = {
 }
 
 
+def _family_of_name(type_name: str) -> str:
+    """The family of a type as DuckDB's information_schema names it (VARCHAR, BIGINT...)."""
+    name = type_name.upper()
+    if name.startswith(("VARCHAR", "TEXT", "STRING", "CHAR", "BPCHAR")):
+        return "text"
+    if name == "BOOLEAN":
+        return "boolean"
+    if name.startswith(("DATE", "TIMESTAMP")):
+        return "date"
+    if name in {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT",
+                "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT"}:
+        return "integer"
+    if name.startswith(("DOUBLE", "FLOAT", "REAL", "DECIMAL", "NUMERIC")):
+        return "real"
+    return "other"
+
+
+def column_families(engine: sa.Engine) -> dict[str, dict[str, tuple[str, str]]]:
+    """table -> column (lower case) -> (family, the type as the database names it), for
+    every table and view of the registry.
+
+    DuckDB's columns come from information_schema: duckdb-engine's reflection queries
+    ``pg_catalog.pg_collation``, which DuckDB lacks. Other backends use SQLAlchemy's
+    inspector (SQLite's PRAGMA table_info, PostgreSQL's catalog).
+    """
+    found: dict[str, dict[str, tuple[str, str]]] = {}
+    if engine.dialect.name == "duckdb":
+        query = sa.text("SELECT table_name, column_name, data_type FROM information_schema.columns"
+                        " WHERE table_schema = current_schema()")
+        with engine.connect() as conn:
+            for table, column, type_name in conn.execute(query):
+                found.setdefault(str(table).lower(), {})[str(column).lower()] = (
+                    _family_of_name(str(type_name)), str(type_name))
+        return found
+    inspector = sa.inspect(engine)
+    for table in [*inspector.get_table_names(), *inspector.get_view_names()]:
+        found[table.lower()] = {c["name"].lower(): (_family(c["type"]), str(c["type"]))
+                                for c in inspector.get_columns(table)}
+    return found
+
+
 def check_schema(engine: sa.Engine) -> list[SchemaProblem]:
     """Every missing table or column and every incompatible column type of the registry."""
-    inspector = sa.inspect(engine)
-    present = set(inspector.get_table_names()) | set(inspector.get_view_names())
+    present = column_families(engine)
     problems: list[SchemaProblem] = []
     for table in REGISTRY_TABLES:
         if table.name not in present:
             problems.append(SchemaProblem(table.name, None, f"table `{table.name}` is missing"))
             continue
-        reflected = {c["name"].lower(): c for c in inspector.get_columns(table.name)}
+        reflected = present[table.name]
         for column in table.columns:
             found = reflected.get(column.name)
             if found is None:
@@ -164,11 +204,11 @@ def check_schema(engine: sa.Engine) -> list[SchemaProblem]:
                     table.name, column.name,
                     f"table `{table.name}` lacks column `{column.name}`"))
                 continue
-            want, got = _family(column.type), _family(found["type"])
+            want, (got, type_name) = _family(column.type), found
             if got not in _COMPATIBLE[want]:
                 problems.append(SchemaProblem(
                     table.name, column.name,
-                    f"column `{table.name}.{column.name}` is {found['type']}, "
+                    f"column `{table.name}.{column.name}` is {type_name}, "
                     f"which cannot hold {want} values"))
     return problems
 

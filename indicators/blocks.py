@@ -10,14 +10,20 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import functools
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
+from data_access import dialects
 from data_access.areas import AreaTree
-from data_access.schema import area, enrolment, household, person, programme, referral
+from data_access.registry_tables import RegistryTables, registry_tables
+from data_access.schema import programme
 
 REFERRAL_STATUSES = ("pending", "accepted", "rejected", "completed")
 CLOSED_STATUSES = ("rejected", "completed")
@@ -54,76 +60,147 @@ def default_period_start(as_of: dt.date, months: int = 3) -> dt.date:
     return shift_months(as_of, -months) + dt.timedelta(days=1)
 
 
+def _block(method: Callable[..., sa.FromClause] | None = None, *,
+           stored: bool = True) -> Callable[..., sa.FromClause]:
+    """A building block built once per Blocks: on a backend that materialises blocks
+    (dialects.materialises_blocks), a ``stored`` block is kept in a temporary table the first
+    time it is used, so every family reads it instead of deriving it again (a block that only
+    filters a stored one is not stored: the filter is cheaper than a second copy)."""
+    if method is None:
+        return functools.partial(_block, stored=stored)
+
+    @functools.wraps(method)
+    def built(self: Blocks, *args: Any, **kwargs: Any) -> sa.FromClause:
+        key = (method.__name__, *args, *sorted(kwargs.items()))
+        if key not in self._built:
+            block = method(self, *args, **kwargs)
+            if self._conn is not None and stored:
+                name = f"socle_{self._token}_{len(self._built)}_{method.__name__}"
+                statement = sa.select(block).into(name, temporary=True)
+                self._conn.execute(statement)
+                self._temporary.append(name)
+                block = statement.table
+            self._built[key] = block
+        return self._built[key]
+
+    return built
+
+
 class Blocks:
-    """Named building blocks over the registry for one set of parameters."""
+    """Named building blocks over the registry for one set of parameters.
+
+    With ``conn`` given on a backend that materialises blocks (DuckDB: each block is one
+    parallel pass over its table, read many times), blocks are temporary tables on that
+    connection until :meth:`release`; otherwise they are subqueries the database plans into
+    each family's query (PostgreSQL's read-only transactions refuse temporary tables; SQLite's
+    planner uses the registry's indexes through them).
+    """
 
     def __init__(self, dialect: str, params: Parameters, lowest_level: int,
-                 programmes: pd.DataFrame) -> None:
+                 programmes: pd.DataFrame, tables: RegistryTables,
+                 conn: sa.Connection | None = None) -> None:
         self.dialect = dialect
+        self.t = tables  # the registry's tables, dates read as dates
         self.params = params
         self.as_of = sa.literal(params.as_of, sa.Date)  # d, as a bound date
         self.lowest_level = lowest_level
         self.programmes = programmes
+        self._conn = conn if conn is not None and dialects.materialises_blocks(dialect) else None
+        self._token = uuid.uuid4().hex[:8]
+        self._built: dict[tuple, sa.FromClause] = {}
+        self._temporary: list[str] = []
+
+    def release(self) -> None:
+        """Drop the temporary tables of the blocks (the connection goes back to a pool)."""
+        if self._conn is None:
+            return
+        for name in reversed(self._temporary):
+            self._conn.execute(sa.text(f"DROP TABLE IF EXISTS {name}"))
+        self._temporary.clear()
+        self._built.clear()
 
     def date(self, value: dt.date) -> ColumnElement:
         return sa.literal(value, sa.Date)
 
     # Households and persons -------------------------------------------------------------
+    @_block
     def valid_households(self) -> sa.Subquery:
         """Households whose area is known and of the lowest level."""
         return (
-            sa.select(household.c.household_id, household.c.area_id,
-                      household.c.registered_on, household.c.pmt_score)
-            .join(area, sa.and_(area.c.area_id == household.c.area_id,
-                                area.c.level == self.lowest_level))
+            sa.select(self.t.household.c.household_id, self.t.household.c.area_id,
+                      self.t.household.c.registered_on, self.t.household.c.pmt_score)
+            .join(self.t.area, sa.and_(self.t.area.c.area_id == self.t.household.c.area_id,
+                                self.t.area.c.level == self.lowest_level))
             .subquery("valid_household")
         )
 
+    @_block(stored=False)
     def registered_households(self) -> sa.Subquery:
         households = self.valid_households()
         return sa.select(households).where(households.c.registered_on <= self.as_of).subquery("reg_household")
 
+    @_block
     def valid_persons(self) -> sa.Subquery:
         """Persons of valid households, with the household's area and PMT score."""
         households = self.valid_households()
         return (
-            sa.select(person.c.person_id, person.c.household_id, households.c.area_id,
+            sa.select(self.t.person.c.person_id, self.t.person.c.household_id, households.c.area_id,
                       households.c.pmt_score, households.c.registered_on.label("household_registered_on"),
-                      person.c.registered_on, person.c.birth_date, person.c.sex,
-                      person.c.disability, person.c.national_id)
-            .join(households, households.c.household_id == person.c.household_id)
+                      self.t.person.c.registered_on, self.t.person.c.birth_date, self.t.person.c.sex,
+                      self.t.person.c.disability, self.t.person.c.national_id)
+            .join(households, households.c.household_id == self.t.person.c.household_id)
             .subquery("valid_person")
         )
 
+    @_block(stored=False)
     def registered_persons(self) -> sa.Subquery:
         valid = self.valid_persons()
         return sa.select(valid).where(valid.c.registered_on <= self.as_of).subquery("reg_person")
 
     # Enrolments ---------------------------------------------------------------------------
-    def valid_enrolments(self, registered_only: bool) -> sa.Subquery:
+    def valid_enrolments(self, registered_only: bool) -> sa.FromClause:
         """Enrolments whose programme is known, whose unit ids match the programme's unit and
         whose unit is valid (registered, if asked): one row each, with the unit and its area."""
+        if registered_only and self.materialised:
+            return self._registered_of_valid_enrolments()
+        return self._valid_enrolments(registered_only)
+
+    @_block(stored=False)
+    def _registered_of_valid_enrolments(self) -> sa.Subquery:
+        # Materialised, the valid enrolments are stored once; the registered units' are a filter.
+        valid = self._valid_enrolments(False)
+        return (sa.select(*[c for c in valid.c if c.name != "unit_registered_on"])
+                .where(valid.c.unit_registered_on <= self.as_of).subquery("reg_enrolment"))
+
+    @_block
+    def _valid_enrolments(self, registered_only: bool) -> sa.Subquery:
         households = self.registered_households() if registered_only else self.valid_households()
         persons = self.registered_persons() if registered_only else self.valid_persons()
+        # Stored, the valid set keeps each unit's registration date for the filter above.
+        keeps_registration = self.materialised and not registered_only
         household_branch = (
-            sa.select(enrolment.c.enrolment_id, enrolment.c.programme_id,
-                      enrolment.c.household_id.label("unit_id"),
-                      enrolment.c.household_id, households.c.area_id,
-                      enrolment.c.enrolled_on, enrolment.c.ended_on,
-                      sa.literal("household").label("unit"))
-            .join(programme, programme.c.programme_id == enrolment.c.programme_id)
-            .join(households, households.c.household_id == enrolment.c.household_id)
-            .where(programme.c.unit == "household", enrolment.c.person_id.is_(None))
+            sa.select(self.t.enrolment.c.enrolment_id, self.t.enrolment.c.programme_id,
+                      self.t.enrolment.c.household_id.label("unit_id"),
+                      self.t.enrolment.c.household_id, households.c.area_id,
+                      self.t.enrolment.c.enrolled_on, self.t.enrolment.c.ended_on,
+                      sa.literal("household").label("unit"),
+                      *([households.c.registered_on.label("unit_registered_on")]
+                        if keeps_registration else []))
+            .join(self.t.programme, self.t.programme.c.programme_id == self.t.enrolment.c.programme_id)
+            .join(households, households.c.household_id == self.t.enrolment.c.household_id)
+            .where(self.t.programme.c.unit == "household", self.t.enrolment.c.person_id.is_(None))
         )
         person_branch = (
-            sa.select(enrolment.c.enrolment_id, enrolment.c.programme_id,
-                      enrolment.c.person_id.label("unit_id"),
+            sa.select(self.t.enrolment.c.enrolment_id, self.t.enrolment.c.programme_id,
+                      self.t.enrolment.c.person_id.label("unit_id"),
                       persons.c.household_id, persons.c.area_id,
-                      enrolment.c.enrolled_on, enrolment.c.ended_on,
-                      sa.literal("person").label("unit"))
-            .join(programme, programme.c.programme_id == enrolment.c.programme_id)
-            .join(persons, persons.c.person_id == enrolment.c.person_id)
-            .where(programme.c.unit == "person", enrolment.c.household_id.is_(None))
+                      self.t.enrolment.c.enrolled_on, self.t.enrolment.c.ended_on,
+                      sa.literal("person").label("unit"),
+                      *([persons.c.registered_on.label("unit_registered_on")]
+                        if keeps_registration else []))
+            .join(self.t.programme, self.t.programme.c.programme_id == self.t.enrolment.c.programme_id)
+            .join(persons, persons.c.person_id == self.t.enrolment.c.person_id)
+            .where(self.t.programme.c.unit == "person", self.t.enrolment.c.household_id.is_(None))
         )
         name = "reg_enrolment" if registered_only else "valid_enrolment"
         return sa.union_all(household_branch, person_branch).subquery(name)
@@ -132,8 +209,8 @@ class Blocks:
                              unit_registered_on: ColumnElement) -> ColumnElement[bool]:
         """The unit (registered on d) has an active, well-formed enrolment in a programme of
         that unit. The unit itself is known to be valid (not left out)."""
-        e = enrolment.alias(f"{unit}_enrolment")
-        p = programme.alias(f"{unit}_programme")
+        e = self.t.enrolment.alias(f"{unit}_enrolment")
+        p = self.t.programme.alias(f"{unit}_programme")
         own, other = ((e.c.household_id, e.c.person_id) if unit == "household"
                       else (e.c.person_id, e.c.household_id))
         return sa.exists().where(
@@ -142,6 +219,50 @@ class Blocks:
             e.c.enrolled_on <= self.as_of, sa.or_(e.c.ended_on.is_(None), e.c.ended_on > self.as_of),
         )
 
+    @property
+    def materialised(self) -> bool:
+        """Whether blocks are temporary tables (DuckDB): joins to them are hash joins."""
+        return self._conn is not None
+
+    def is_covered(self, persons: sa.FromClause) -> ColumnElement[bool]:
+        """A registered person of ``persons`` (registered_persons' columns) is covered: their
+        household has an active enrolment in a household programme, or they have one in a
+        person programme."""
+        if not self.materialised:
+            # Correlated EXISTS, not IN or LEFT JOIN on a derived table: SQLite probes the
+            # enrolment indexes and PostgreSQL plans a semi-join, where a large IN list it
+            # cannot hash in work_mem would be scanned once per person.
+            return sa.or_(
+                self.has_active_enrolment("household", persons.c.household_id,
+                                          persons.c.household_registered_on),
+                self.has_active_enrolment("person", persons.c.person_id,
+                                          persons.c.registered_on))
+        # DuckDB: two hash semi-joins on the active enrolments (of registered units only).
+        active = self.active_enrolments()
+        return sa.or_(
+            persons.c.household_id.in_(
+                sa.select(active.c.unit_id).where(active.c.unit == "household")),
+            persons.c.person_id.in_(
+                sa.select(active.c.unit_id).where(active.c.unit == "person")))
+
+    def id_holders(self, persons: sa.FromClause) -> sa.Subquery:
+        """area_id and holders (how many persons of ``persons`` hold the same id) of each
+        person of ``persons`` whose national id is well formed."""
+        well_formed = dialects.is_thirteen_digits(self.dialect, persons.c.national_id)
+        if not self.materialised:
+            # A window count per id, not IN (subquery): PostgreSQL runs a large IN list it
+            # cannot hash in work_mem as a linear scan per row; a window is one sort.
+            return (sa.select(persons.c.area_id, sa.func.count().over(
+                        partition_by=persons.c.national_id).label("holders"))
+                    .where(well_formed).subquery("wf"))
+        # DuckDB: a grouped count joined back (hash aggregate and hash join, no sort).
+        counts = (sa.select(persons.c.national_id, sa.func.count().label("holders"))
+                  .where(well_formed).group_by(persons.c.national_id).subquery("id_counts"))
+        return (sa.select(persons.c.area_id, counts.c.holders)
+                .join(counts, counts.c.national_id == persons.c.national_id)
+                .where(well_formed).subquery("wf"))
+
+    @_block(stored=False)
     def active_enrolments(self) -> sa.Subquery:
         """Active enrolments on d of registered units."""
         enrolments = self.valid_enrolments(registered_only=True)
@@ -187,14 +308,15 @@ class Blocks:
                 )
         return selects
 
+    @_block
     def unit_status(self) -> sa.Subquery:
         """For each (programme, unit) that is eligible or enrolled on d: both flags."""
         active = self.active_enrolments()
-        enrolled = (
-            sa.select(active.c.programme_id, active.c.unit_id, active.c.household_id, active.c.area_id,
-                      sa.literal(0).label("eligible"), sa.literal(1).label("enrolled"))
-            .distinct()
-        )
+        enrolled = sa.select(active.c.programme_id, active.c.unit_id, active.c.household_id,
+                             active.c.area_id, sa.literal(0).label("eligible"),
+                             sa.literal(1).label("enrolled"))
+        if not self.materialised:
+            enrolled = enrolled.distinct()  # fewer rows for the grouping below
         parts: list[sa.Select] = [enrolled]
         for select in self.eligible_units():
             sub = select.subquery()
@@ -202,14 +324,24 @@ class Blocks:
                                    sub.c.area_id, sa.literal(1).label("eligible"),
                                    sa.literal(0).label("enrolled")))
         both = sa.union_all(*parts).subquery("unit_flags")
+        flags = (sa.func.max(both.c.eligible).label("eligible"),
+                 sa.func.max(both.c.enrolled).label("enrolled"))
+        if self.materialised:
+            # DuckDB: hashing two keys, not four, halves the grouping (a unit has one household
+            # and one area; a programme one kind of unit, so household and person ids never
+            # meet under one programme).
+            return (sa.select(both.c.programme_id, both.c.unit_id,
+                              sa.func.any_value(both.c.household_id).label("household_id"),
+                              sa.func.any_value(both.c.area_id).label("area_id"), *flags)
+                    .group_by(both.c.programme_id, both.c.unit_id).subquery("unit_status"))
         return (
             sa.select(both.c.programme_id, both.c.unit_id, both.c.household_id, both.c.area_id,
-                      sa.func.max(both.c.eligible).label("eligible"),
-                      sa.func.max(both.c.enrolled).label("enrolled"))
+                      *flags)
             .group_by(both.c.programme_id, both.c.unit_id, both.c.household_id, both.c.area_id)
             .subquery("unit_status")
         )
 
+    @_block
     def household_programmes(self) -> sa.Subquery:
         """For each registered unit's household and programme: is it eligible for p, does it receive p."""
         status = self.unit_status()
@@ -222,9 +354,10 @@ class Blocks:
         )
 
     # Referrals ----------------------------------------------------------------------------
+    @_block
     def valid_referrals(self) -> sa.Subquery:
         households = self.valid_households()
-        r = referral.c
+        r = self.t.referral.c
         return (
             sa.select(r.referral_id, r.to_programme_id, r.access_point_id, r.referred_on,
                       r.status, r.closed_on, households.c.area_id)
@@ -232,6 +365,7 @@ class Blocks:
             .where(
                 r.status.in_(REFERRAL_STATUSES),
                 sa.not_(sa.and_(r.status.in_(CLOSED_STATUSES), r.closed_on.is_(None))),
+                r.referred_on.is_not(None),  # missing or unreadable: left out (choice 31)
                 sa.or_(r.closed_on.is_(None), r.closed_on >= r.referred_on),
             )
             .subquery("valid_referral")
@@ -241,7 +375,8 @@ class Blocks:
 def building_blocks(conn: sa.Connection, params: Parameters) -> Blocks:
     """The building blocks over the registry behind ``conn``, as the engine builds them."""
     tree = AreaTree.load(conn)
-    return Blocks(conn.dialect.name, params, tree.lowest_level, load_programmes(conn))
+    return Blocks(conn.dialect.name, params, tree.lowest_level, load_programmes(conn),
+                  registry_tables(conn.engine))
 
 
 # Small helpers of the families' grouped queries ------------------------------------------

@@ -30,6 +30,7 @@ class Indicator:
     headline: bool = False  # shown on the Overview page and the Summary sheet
     note: str = ""  # Socle's reading where the spec leaves a choice
     computed_by: str = ""  # the family that counts it (indicators.families)
+    whole_registry_only: bool = False  # no area rows: a row left out often has no known area
 
     @property
     def definition(self) -> str:
@@ -158,13 +159,22 @@ CATALOGUE: tuple[Indicator, ...] = (
               "rows that break the registry contract's rules, whatever their dates",
               "rows of the table", "percent", False, breakdowns=TABLE, headline=True,
               note="Whole registry only: a left-out row often has no known area.",
-              computed_by="data_quality"),
+              computed_by="data_quality", whole_registry_only=True),
+    Indicator("dq.malformed_dates", "data_quality", "Unreadable dates",
+              "rows holding a date that is not a valid date (YYYY-MM-DD), whatever their dates",
+              "rows of the table", "percent", False, breakdowns=TABLE,
+              note="Whole registry only. An unreadable date is read as no date: an unreadable "
+                   "registration date leaves the row unregistered, an unreadable end date "
+                   "leaves an enrolment open. Registries that store dates as dates have none.",
+              computed_by="data_quality", whole_registry_only=True),
 )
 
 BY_ID: dict[str, Indicator] = {i.id: i for i in CATALOGUE}
 
 # Indicators of the spec the engine does not compute yet (none since dup.suspected_pairs).
 SPEC_IDS_NOT_YET_COMPUTED: frozenset[str] = frozenset()
+# Indicators Socle computes beyond the spec (docs/spec-choices.md says why).
+BEYOND_SPEC_IDS: frozenset[str] = frozenset({"dq.malformed_dates"})
 
 LONG_FORM_COLUMNS: tuple[str, ...] = (
     "indicator_id", "area_id", "area_name", "level", "programme_id", "breakdown",

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from data_access.areas import AreaTree
 from data_access.registry import connection, default_as_of
+from data_access.registry_tables import registry_tables
 from indicators.blocks import Blocks, Parameters, default_period_start, load_programmes
 from indicators.catalogue import BY_ID, CATALOGUE, LONG_FORM_COLUMNS
 from indicators.families import FAMILIES, Run
@@ -69,13 +70,17 @@ def compute(
                              f"(levels present: {tree.levels_text()})")
         programmes = load_programmes(conn)
         run = Run(conn=conn,
-                  blocks=Blocks(engine.dialect.name, params, tree.lowest_level, programmes),
+                  blocks=Blocks(engine.dialect.name, params, tree.lowest_level, programmes,
+                                registry_tables(engine), conn),
                   rows=Rows(tree, level, params), tree=tree, level=level, wanted=wanted,
                   programme_ids=list(programmes["programme_id"].astype(str)),
                   suspected_pairs=suspected_pairs)
-        for index, family in enumerate(steps):
-            report(index / len(steps), family.name)
-            family.run(run)
+        try:
+            for index, family in enumerate(steps):
+                report(index / len(steps), family.name)
+                family.run(run)
+        finally:
+            run.blocks.release()
         report(1.0, "done")
     return _long_form(run.rows.rows)
 

@@ -32,6 +32,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
 from core.values import as_date
+from data_access import dialects
 from data_access.areas import (  # noqa: F401  (UnknownAreaError: part of the lists API)
     AreaTree,
     UnknownAreaError,
@@ -40,9 +41,12 @@ from data_access.areas import (  # noqa: F401  (UnknownAreaError: part of the li
 )
 from data_access.context import UserContext
 from data_access.registry import connection, default_as_of
-from data_access.schema import access_point, area, enrolment, household, person, programme, referral
+from data_access.registry_tables import DATED_TABLES, UNREADABLE
+from data_access.schema import (
+    REGISTRY_TABLES,
+    area,
+)
 from data_access.scope import ListPermissionError, require_lists  # noqa: F401  (part of the lists API)
-from indicators import dialects
 from indicators.blocks import (
     CLOSED_STATUSES,
     REFERRAL_STATUSES,
@@ -54,6 +58,7 @@ from indicators.blocks import (
 )
 
 DEFAULT_CHUNK_SIZE = 50_000
+REGISTRY_TABLE = {t.name: t for t in REGISTRY_TABLES}
 # Descendant area ids sent as bound parameters at most; more are selected in the database.
 IN_LIST_LIMIT = 2_000
 AREA_COLUMNS = ("area_id", "name", "level", "parent_id")
@@ -193,12 +198,17 @@ DQ_RULES: tuple[DqRule, ...] = (
            "left out: status is not pending, accepted, rejected or completed", "status"),
     DqRule("dq.invalid_rows", "referral", "closed_on_missing",
            "left out: rejected or completed without closed_on", "closed_on"),
+    DqRule("dq.invalid_rows", "referral", "referred_on_missing",
+           "left out: no referred_on, or one that is not a date", "referred_on"),
     DqRule("dq.invalid_rows", "referral", "closed_on_before_referred_on",
            "left out: closed_on is earlier than referred_on", "closed_on"),
     DqRule("dq.invalid_rows", "referral", "household_missing",
            "left out: its household does not exist", "household_id"),
     DqRule("dq.invalid_rows", "referral", "household_left_out",
            "left out: its household is left out", "household_id"),
+    *(DqRule("dq.malformed_dates", table, "unreadable_date",
+             "a date that is not a valid date (YYYY-MM-DD): read as no date", "dates")
+      for table in DATED_TABLES),
 )
 _RANK: dict[tuple[str, str, str], int] = {
     (r.indicator_id, r.table, r.rule_id): n for n, r in enumerate(DQ_RULES)
@@ -352,10 +362,10 @@ def _overdue_referrals(b: Blocks) -> _Built:
     # As the engine's count_referrals: open at end unless completed/rejected by then.
     open_at_end = sa.not_(sa.and_(vr.c.status.in_(CLOSED_STATUSES), vr.c.closed_on.is_not(None),
                                   vr.c.closed_on <= end))
-    r = referral.alias("lr")
-    who = person.alias("lr_person")
-    prog = programme.alias("lr_programme")
-    ap = access_point.alias("lr_access_point")
+    r = b.t.referral.alias("lr")
+    who = b.t.person.alias("lr_person")
+    prog = b.t.programme.alias("lr_programme")
+    ap = b.t.access_point.alias("lr_access_point")
     days = sa.cast(dialects.days_between(b.dialect, end, vr.c.referred_on), sa.Integer)
     base = (
         sa.select(
@@ -387,7 +397,7 @@ def _shared_national_ids(b: Blocks) -> _Built:
         .where(dialects.is_thirteen_digits(b.dialect, ps.c.national_id))
         .subquery("well_formed_id")
     )
-    who = person.alias("ls_person")
+    who = b.t.person.alias("ls_person")
     base = (
         sa.select(ids.c.national_id, ids.c.person_id,
                   _full_name(who.c.first_name, who.c.last_name).label("person_name"),
@@ -400,17 +410,17 @@ def _shared_national_ids(b: Blocks) -> _Built:
 
 
 def _double_enrolments(b: Blocks) -> _Built:
-    ae = b.active_enrolments()
+    active = b.active_enrolments()
     pairs = (
-        sa.select(ae.c.unit, ae.c.unit_id, ae.c.household_id, ae.c.programme_id, ae.c.area_id,
+        sa.select(active.c.unit, active.c.unit_id, active.c.household_id, active.c.programme_id, active.c.area_id,
                   sa.func.count().label("enrolments"),
-                  sa.func.min(ae.c.enrolled_on).label("first_enrolled_on"),
-                  sa.func.max(ae.c.enrolled_on).label("last_enrolled_on"))
-        .group_by(ae.c.area_id, ae.c.unit, ae.c.unit_id, ae.c.household_id, ae.c.programme_id)
+                  sa.func.min(active.c.enrolled_on).label("first_enrolled_on"),
+                  sa.func.max(active.c.enrolled_on).label("last_enrolled_on"))
+        .group_by(active.c.area_id, active.c.unit, active.c.unit_id, active.c.household_id, active.c.programme_id)
         .having(sa.func.count() >= 2)
         .subquery("double_pair")
     )
-    prog = programme.alias("ld_programme")
+    prog = b.t.programme.alias("ld_programme")
     base = (
         sa.select(pairs, prog.c.name.label("programme_name"))
         .select_from(pairs.outerjoin(prog, prog.c.programme_id == pairs.c.programme_id))
@@ -423,9 +433,9 @@ def _double_enrolments(b: Blocks) -> _Built:
 def _double_dipping(b: Blocks) -> _Built:
     hp = b.household_programmes()
     received = (
-        sa.select(hp.c.household_id, hp.c.programme_id, programme.c.exclusive_group)
-        .join(programme, programme.c.programme_id == hp.c.programme_id)
-        .where(hp.c.receives == 1, programme.c.exclusive_group.is_not(None))
+        sa.select(hp.c.household_id, hp.c.programme_id, b.t.programme.c.exclusive_group)
+        .join(b.t.programme, b.t.programme.c.programme_id == hp.c.programme_id)
+        .where(hp.c.receives == 1, b.t.programme.c.exclusive_group.is_not(None))
         .subquery("received_in_group")
     )
     groups = (
@@ -444,7 +454,7 @@ def _double_dipping(b: Blocks) -> _Built:
         .group_by(groups.c.household_id)
         .subquery("dipping_household")
     )
-    head = person.alias("ldd_head")
+    head = b.t.person.alias("ldd_head")
     head_name = (
         sa.select(sa.func.min(_full_name(head.c.first_name, head.c.last_name)))
         .where(head.c.household_id == per_household.c.household_id, head.c.is_head == sa.true())
@@ -452,12 +462,12 @@ def _double_dipping(b: Blocks) -> _Built:
     )
     base = (
         sa.select(per_household.c.household_id, head_name.label("head_name"),
-                  household.c.area_id, per_household.c["_groups"],
+                  b.t.household.c.area_id, per_household.c["_groups"],
                   per_household.c["_programmes"], per_household.c.programme_count)
         .select_from(per_household.join(
-            household, household.c.household_id == per_household.c.household_id))
+            b.t.household, b.t.household.c.household_id == per_household.c.household_id))
         # As the engine: a registered member makes a row for an unregistered household.
-        .where(household.c.registered_on <= b.as_of)
+        .where(b.t.household.c.registered_on <= b.as_of)
         .subquery("double_dipping")
     )
 
@@ -503,7 +513,7 @@ def _data_quality_rows(b: Blocks) -> _Built:
     branches: list[sa.Select] = []
 
     # Persons: adults without id, malformed ids (registered persons, every row).
-    p, ph = person.alias("q_p"), household.alias("q_ph")
+    p, ph = b.t.person.alias("q_p"), b.t.household.alias("q_ph")
     persons = p.outerjoin(ph, ph.c.household_id == p.c.household_id)
     adult = sa.and_(p.c.birth_date.is_not(None),
                     p.c.birth_date <= b.date(years_before(b.params.as_of, 18)))
@@ -520,7 +530,7 @@ def _data_quality_rows(b: Blocks) -> _Built:
                       sa.not_(well_formed)),
         rules=[(None, "malformed_national_id", dialects.as_text(p.c.national_id))]))
     # Households without a PMT score.
-    h = household.alias("q_h")
+    h = b.t.household.alias("q_h")
     branches.append(_dq_branch(
         table="household", indicator_id="dq.unassessed_households", row_id=h.c.household_id,
         area_id=h.c.area_id, from_clause=h,
@@ -531,7 +541,7 @@ def _data_quality_rows(b: Blocks) -> _Built:
     # joins so that the rows failing them stay (as valid_households, valid_persons,
     # valid_enrolments and valid_referrals).
     invalid = "dq.invalid_rows"
-    a_any, a_low = area.alias("q_h_area"), area.alias("q_h_lowest")
+    a_any, a_low = b.t.area.alias("q_h_area"), b.t.area.alias("q_h_lowest")
     households = (h.outerjoin(a_any, a_any.c.area_id == h.c.area_id)
                   .outerjoin(a_low, sa.and_(a_low.c.area_id == h.c.area_id,
                                             a_low.c.level == lowest)))
@@ -543,7 +553,7 @@ def _data_quality_rows(b: Blocks) -> _Built:
                (None, "area_not_lowest",
                 _text(h.c.area_id) + " (level " + level_text + ")")]))
 
-    pa_low = area.alias("q_p_lowest")
+    pa_low = b.t.area.alias("q_p_lowest")
     people = persons.outerjoin(pa_low, sa.and_(pa_low.c.area_id == ph.c.area_id,
                                                 pa_low.c.level == lowest))
     branches.append(_dq_branch(
@@ -552,10 +562,10 @@ def _data_quality_rows(b: Blocks) -> _Built:
         rules=[(ph.c.household_id.is_(None), "household_missing", p.c.household_id),
                (None, "household_left_out", p.c.household_id)]))
 
-    e, prog = enrolment.alias("q_e"), programme.alias("q_e_programme")
-    eh, eh_low = household.alias("q_e_household"), area.alias("q_e_household_lowest")
-    ep, eph = person.alias("q_e_person"), household.alias("q_e_person_household")
-    eph_low = area.alias("q_e_person_lowest")
+    e, prog = b.t.enrolment.alias("q_e"), b.t.programme.alias("q_e_programme")
+    eh, eh_low = b.t.household.alias("q_e_household"), b.t.area.alias("q_e_household_lowest")
+    ep, eph = b.t.person.alias("q_e_person"), b.t.household.alias("q_e_person_household")
+    eph_low = b.t.area.alias("q_e_person_lowest")
     enrolments = (
         e.outerjoin(prog, prog.c.programme_id == e.c.programme_id)
         .outerjoin(eh, eh.c.household_id == e.c.household_id)
@@ -590,28 +600,55 @@ def _data_quality_rows(b: Blocks) -> _Built:
             (None, "unit_left_out", unit_id),
         ]))
 
-    r, rh = referral.alias("q_r"), household.alias("q_r_household")
-    rh_low = area.alias("q_r_household_lowest")
+    r, rh = b.t.referral.alias("q_r"), b.t.household.alias("q_r_household")
+    rh_low = b.t.area.alias("q_r_household_lowest")
     referrals = (r.outerjoin(rh, rh.c.household_id == r.c.household_id)
                  .outerjoin(rh_low, sa.and_(rh_low.c.area_id == rh.c.area_id,
                                             rh_low.c.level == lowest)))
     status = sa.func.coalesce(r.c.status, "")
     status_ok = status.in_(REFERRAL_STATUSES)
     closed_missing = sa.and_(status.in_(CLOSED_STATUSES), r.c.closed_on.is_(None))
+    referred_missing = r.c.referred_on.is_(None)
     dates_ok = sa.or_(r.c.closed_on.is_(None), _true(r.c.closed_on >= r.c.referred_on))
     branches.append(_dq_branch(
         table="referral", indicator_id=invalid, row_id=r.c.referral_id, area_id=rh.c.area_id,
         from_clause=referrals,
         where=sa.not_(sa.and_(rh_low.c.area_id.is_not(None), status_ok,
-                              sa.not_(closed_missing), dates_ok)),
+                              sa.not_(closed_missing), sa.not_(referred_missing), dates_ok)),
         rules=[
             (sa.not_(status_ok), "bad_status", r.c.status),
             (closed_missing, "closed_on_missing", r.c.status),
+            (referred_missing, "referred_on_missing", None),
             (sa.not_(dates_ok), "closed_on_before_referred_on",
              "closed " + _text(r.c.closed_on) + ", referred " + _text(r.c.referred_on)),
             (rh.c.household_id.is_(None), "household_missing", r.c.household_id),
             (None, "household_left_out", r.c.household_id),
         ]))
+
+    # Rows holding an unreadable date (registries that store dates as text).
+    for table_name in DATED_TABLES:
+        source = b.t.by_name[table_name]
+        if UNREADABLE not in source.c:
+            continue
+        key = next(c.name for c in REGISTRY_TABLE[table_name].columns if c.primary_key)
+        dated = source.alias(f"q_{table_name}_dates")
+        if table_name == "household":
+            area_of, from_clause = dated.c.area_id, dated
+        else:
+            owner = b.t.household.alias(f"q_{table_name}_dates_household")
+            if table_name == "enrolment":
+                member = b.t.person.alias("q_enrolment_dates_person")
+                from_clause = dated.outerjoin(member, member.c.person_id == dated.c.person_id) \
+                    .outerjoin(owner, owner.c.household_id == sa.func.coalesce(
+                        dated.c.household_id, member.c.household_id))
+            else:
+                from_clause = dated.outerjoin(owner,
+                                              owner.c.household_id == dated.c.household_id)
+            area_of = owner.c.area_id
+        branches.append(_dq_branch(
+            table=table_name, indicator_id="dq.malformed_dates", row_id=dated.c[key],
+            area_id=area_of, from_clause=from_clause, where=dated.c[UNREADABLE] > 0,
+            rules=[(None, "unreadable_date", None)]))
 
     base = sa.union_all(*branches).subquery("dq_row")
 

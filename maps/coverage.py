@@ -35,7 +35,7 @@ MAP_WIDTH, MAP_HEIGHT = 520, 520
 
 # Every indicator with a figure per area can be mapped; dq.invalid_rows is counted for the
 # whole registry only.
-MAP_INDICATORS: tuple[Indicator, ...] = tuple(i for i in CATALOGUE if i.id != "dq.invalid_rows")
+MAP_INDICATORS: tuple[Indicator, ...] = tuple(i for i in CATALOGUE if not i.whole_registry_only)
 DEFAULT_INDICATOR = "cov.poor_households"
 ACCESS_POINT_TITLE = "Access points: share of open referrals overdue (size: referrals made)"
 FAMILY_LABELS = {

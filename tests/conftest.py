@@ -25,11 +25,13 @@ if str(ROOT) not in sys.path:
 
 import app_under_test  # noqa: E402  (tests/ is on sys.path: pytest's rootdir conftest)
 
-from data_access.loader import write_registry  # noqa: E402
+from data_access.loader import write_duckdb_registry, write_registry  # noqa: E402
 from data_access.registry import open_registry  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
-BACKENDS = ("sqlite", "postgresql")
+# The registry backends every indicator, list and read-only test runs on. DuckDB registries
+# hold dates as dates; tests/test_dates.py covers DuckDB and SQLite registries holding text.
+BACKENDS = ("sqlite", "postgresql", "duckdb")
 
 RegistryFactory = Callable[[Mapping[str, pd.DataFrame]], sa.Engine]
 
@@ -70,14 +72,18 @@ def make_registry(backend: str, tmp_path: Path, request) -> Iterator[RegistryFac
     def factory(tables: Mapping[str, pd.DataFrame]) -> sa.Engine:
         for old in engines:
             old.dispose()
-        if backend == "sqlite":
-            path = tmp_path / f"registry_{len(engines)}.db"
-            url = f"sqlite:///{path}"
+        if backend == "duckdb":
+            path = tmp_path / f"registry_{len(engines)}.duckdb"
+            write_duckdb_registry(path, tables)
+            url = f"duckdb:///{path}"
         else:
-            url = request.getfixturevalue("postgres_database")
-        writer = sa.create_engine(url)
-        write_registry(writer, tables)
-        writer.dispose()
+            if backend == "sqlite":
+                url = f"sqlite:///{tmp_path / f'registry_{len(engines)}.db'}"
+            else:
+                url = request.getfixturevalue("postgres_database")
+            writer = sa.create_engine(url)
+            write_registry(writer, tables)
+            writer.dispose()
         engine = open_registry(url)
         engines.append(engine)
         return engine
@@ -105,7 +111,11 @@ def postgres_store_url() -> Iterator[str]:
         admin.dispose()
 
 
-@pytest.fixture(params=BACKENDS)
+# The app store's backends (Socle's own database: SQLite or PostgreSQL).
+STORE_BACKENDS = ("sqlite", "postgresql")
+
+
+@pytest.fixture(params=STORE_BACKENDS)
 def store_url(request, tmp_path: Path) -> str:
     """URL of a new, empty app store: a SQLite file in a folder still to be made, or a new
     PostgreSQL database."""
@@ -128,12 +138,14 @@ def store(store_url: str) -> Iterator[sa.Engine]:
 #   pytestmark = pytest.mark.usefixtures("clean_environment", "navigation_as_in_a_running_server")
 
 @pytest.fixture
-def clean_environment(monkeypatch: pytest.MonkeyPatch):
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory):
     """No SOCLE_* setting from the shell, no boundary file, and empty Streamlit caches."""
     for name in list(os.environ):
         if name.startswith("SOCLE_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("SOCLE_GEOGRAPHY_BOUNDARY_FILE", "")
+    # The analytical copy of this test's registry, in a folder of its own.
+    monkeypatch.setenv("SOCLE_ANALYTICS_COPY_FOLDER", str(tmp_path_factory.mktemp("copy")))
     st.cache_data.clear()
     st.cache_resource.clear()
     yield

@@ -45,8 +45,12 @@ def is_null(value: Any) -> bool:
         return False
 
 
+ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 def to_date(value: Any) -> dt.date | None:
-    """A date from a date, datetime, Timestamp or ISO text ('2026-02-28' or with a time)."""
+    """A date from a date, datetime, Timestamp or ISO text ('2026-02-28' or with a time);
+    None for a text that holds no valid day ('31/12/2025', '2026-02-30'): no date at all."""
     if is_null(value):
         return None
     if isinstance(value, pd.Timestamp):
@@ -55,10 +59,18 @@ def to_date(value: Any) -> dt.date | None:
         return value.date()
     if isinstance(value, dt.date):
         return value
-    text = str(value).strip()
-    if not text:
+    day = str(value)[:10]
+    if not ISO_DAY.fullmatch(day):
         return None
-    return dt.date.fromisoformat(text[:10])
+    try:
+        return dt.date.fromisoformat(day)
+    except ValueError:
+        return None
+
+
+def unreadable_dates(row: Mapping[str, Any], columns: Iterable[str]) -> int:
+    """How many of the row's date cells hold something that is not a date."""
+    return sum(not is_null(row.get(c)) and to_date(row.get(c)) is None for c in columns)
 
 
 def to_text(value: Any) -> str | None:
@@ -138,6 +150,7 @@ class _Registry:
             "area_id": to_text(r.get("area_id")),
             "registered_on": to_date(r.get("registered_on")),
             "pmt_score": to_number(r.get("pmt_score")),
+            "unreadable": unreadable_dates(r, ("registered_on",)),
         } for r in _records(tables, "household")]
         self.persons = [{
             "person_id": to_text(r.get("person_id")),
@@ -147,6 +160,7 @@ class _Registry:
             "birth_date": to_date(r.get("birth_date")),
             "disability": to_bool(r.get("disability")),
             "registered_on": to_date(r.get("registered_on")),
+            "unreadable": unreadable_dates(r, ("birth_date", "registered_on")),
         } for r in _records(tables, "person")]
         self.programmes = {}
         for r in _records(tables, "programme"):
@@ -168,6 +182,7 @@ class _Registry:
             "person_id": to_text(r.get("person_id")),
             "enrolled_on": to_date(r.get("enrolled_on")),
             "ended_on": to_date(r.get("ended_on")),
+            "unreadable": unreadable_dates(r, ("enrolled_on", "ended_on")),
         } for r in _records(tables, "enrolment")]
         self.referrals = [{
             "referral_id": to_text(r.get("referral_id")),
@@ -177,6 +192,7 @@ class _Registry:
             "referred_on": to_date(r.get("referred_on")),
             "status": to_text(r.get("status")),
             "closed_on": to_date(r.get("closed_on")),
+            "unreadable": unreadable_dates(r, ("referred_on", "closed_on")),
         } for r in _records(tables, "referral")]
 
         self._ancestors: dict[tuple[str | None, int], str | None] = {}
@@ -230,6 +246,8 @@ class _Registry:
         if r["status"] not in STATUSES:
             return False
         if r["status"] in CLOSED_STATUSES and r["closed_on"] is None:
+            return False
+        if r["referred_on"] is None:  # missing or unreadable (choice 31)
             return False
         # "a closed_on before referred_on" breaks the contract whatever the status.
         if r["closed_on"] is not None and r["referred_on"] is not None \
@@ -571,6 +589,16 @@ def reference_compute(
                  sum(c[1] for c in counts.values()))
             for table in DQ_TABLES:
                 emit("dq.invalid_rows", scope, counts[table][0], counts[table][1],
+                     breakdown=f"table={table}")
+            unreadable = {table: (sum(r["unreadable"] > 0 for r in records), len(records))
+                          for table, records in (("household", reg.households),
+                                                 ("person", reg.persons),
+                                                 ("enrolment", reg.enrolments),
+                                                 ("referral", reg.referrals))}
+            emit("dq.malformed_dates", scope, sum(c[0] for c in unreadable.values()),
+                 sum(c[1] for c in unreadable.values()))
+            for table in DQ_TABLES:
+                emit("dq.malformed_dates", scope, unreadable[table][0], unreadable[table][1],
                      breakdown=f"table={table}")
 
     frame = pd.DataFrame(rows, columns=list(LONG_FORM_COLUMNS), dtype=object)

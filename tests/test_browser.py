@@ -74,6 +74,7 @@ def app_url(demo: Path) -> Iterator[str]:
     env = {name: value for name, value in os.environ.items() if not name.startswith("SOCLE_")}
     env.update({
         "SOCLE_DATABASE_URL": f"sqlite:///{demo / 'registry.db'}",
+        "SOCLE_ANALYTICS_COPY_FOLDER": str(demo / "copy"),
         "SOCLE_APP_STORE_URL": f"sqlite:///{demo / 'app_store.db'}",
         "SOCLE_GEOGRAPHY_BOUNDARY_FILE": str(demo / "registry.geojson"),
     })

@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 
 from data_access.areas import read_areas
 from data_access.context import UserContext
-from data_access.loader import copy_sqlite_to_postgres
+from data_access.loader import copy_sqlite_to_duckdb, copy_sqlite_to_postgres
 from data_access.registry import open_registry
 from demo.generator import Options, generate, output_paths
 from indicators import BY_ID, compute, default_period_start
@@ -94,6 +94,8 @@ def demo(request, demo_file) -> Demo:
     admin = None
     if request.param == "sqlite":
         engine = open_registry(f"sqlite:///{demo_file}")
+    elif request.param == "duckdb":
+        engine = open_registry(f"duckdb:///{copy_sqlite_to_duckdb(demo_file, demo_file.with_suffix('.duckdb'))}")
     else:
         admin_url = postgres_admin_url()
         name = f"socle_lists_{uuid.uuid4().hex[:8]}"

@@ -103,7 +103,7 @@ def test_without_a_district_the_page_asks_for_one(registry_url: str):
     assert not at.metric
     assert [b.label for b in at.main.button] == ["Peshawar", "Swat"]
     captions = texts(at.sidebar.caption)
-    assert "Figures as of" in captions and "Registry last loaded" in captions
+    assert "Figures as of" in captions and "Registry copied at" in captions
 
 
 def test_a_district_button_chooses_it(registry_url: str):

@@ -18,20 +18,22 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
 import streamlit as st
+from sqlalchemy.engine import make_url
 
 from core.settings import Settings
-from data_access import audit
+from data_access import analytic_copy, audit
 from data_access.app_store import open_app_store
 from data_access.areas import AreaTree, read_area_tree
 from data_access.context import UserContext
 from data_access.reference import read_access_points, read_programmes
 from data_access.registry import open_registry, registry_last_loaded
 from data_access.scope import Scope, scope_areas, scope_figures, scope_of, visible_area_ids
-from indicators import compute, default_period_start
+from indicators import compute, cube, default_period_start
 from indicators import default_as_of as _engine_default_as_of
 from indicators.figures import Parameters, donor_level, donor_long_form
 
@@ -279,13 +281,26 @@ def figures(
                                           linkage_pairs(settings))
         frame = donor_level(published, int(level), ids)
     else:
-        frame = _cached_figures(
-            engine, url, version, as_of, int(level), start,
-            float(settings.poverty_cutoff), int(settings.referral_sla_days),
-            int(settings.period_months), ids, linkage_pairs(settings, ids),
-        )
+        frame = _stored_figures(settings, as_of, int(level), start, ids)
+        if frame is None:
+            frame = _cached_figures(
+                engine, url, version, as_of, int(level), start,
+                float(settings.poverty_cutoff), int(settings.referral_sla_days),
+                int(settings.period_months), ids, linkage_pairs(settings, ids),
+            )
     visible = visible_area_ids(_cached_tree(engine, url, version), context)
     return scope_figures(frame, visible, context)
+
+
+def _stored_figures(settings: Settings, as_of: dt.date, level: int, start: dt.date,
+                    ids: tuple[str, ...] | None) -> pd.DataFrame | None:
+    """The view's long form computed ahead on the analytical copy (indicators.cube), if any."""
+    if "analytics.copied_at" not in settings.values:
+        return None  # the registry is read live: nothing is computed ahead
+    url = make_url(settings.database_url)
+    return cube.stored_figures(Path(url.database).name, settings["analytics.copy_folder"],
+                               settings, as_of=as_of, period_start=start, level=level,
+                               pairs=linkage_pairs(settings), indicator_ids=ids)
 
 
 def scope(context: UserContext, settings: Settings) -> Scope:
@@ -295,3 +310,13 @@ def scope(context: UserContext, settings: Settings) -> Scope:
     engine = registry_engine(url)
     return scope_of(context, _cached_tree(engine, url, registry_last_loaded(engine)),
                     int(settings["privacy.small_cell_threshold"]))
+
+
+def compute_ahead(settings: Settings, state: analytic_copy.CopyState) -> None:
+    """After a refresh of the copy (a background thread: no Streamlit call), compute its
+    default view of every level ahead, with the linkage pairs as they are now."""
+    from data_access.linkage_store import undismissed_pairs
+
+    pairs = undismissed_pairs(app_store_engine(settings.app_store_url))
+    cube.precompute(state, analytic_copy.reading_settings(settings, state),
+                    pairs=None if pairs is None else pairs[["person_id_a", "person_id_b"]])

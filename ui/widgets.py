@@ -22,6 +22,7 @@ deep-links to a page; every rerun under AppTest). The page then draws the sideba
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ import streamlit as st
 from core import i18n
 from core.i18n import t
 from core.settings import Settings, SettingsError, load_settings
+from data_access import analytic_copy
 from data_access.app_store import AppStoreError
 from data_access.context import LIST_ROLES, ROLES, UserContext, default_context
 from data_access.registry import RegistryError, sqlite_path
@@ -232,13 +234,9 @@ def sidebar(settings: Settings, context: UserContext) -> View:
 
     _sync_query_params(level, area, as_of)
 
-    loaded = queries.last_loaded(url)
     st.sidebar.caption(t("Figures as of {as_of}; referrals made from {start} to {as_of}.",
                          as_of=as_of.isoformat(), start=start.isoformat()))
-    st.sidebar.caption(
-        t("Registry last loaded: {when}.", when=loaded.strftime("%Y-%m-%d %H:%M"))
-        if loaded else t("Registry last loaded: unknown.")
-    )
+    _registry_caption(settings, context)
 
     view = View(
         settings=settings, context=context, level=level,
@@ -249,6 +247,34 @@ def sidebar(settings: Settings, context: UserContext) -> View:
     )
     state[VIEW_KEY] = view
     return view
+
+
+def _registry_caption(settings: Settings, context: UserContext) -> None:
+    """When the figures' data was taken from the registry; admins may refresh the copy."""
+    copied_at = settings.values.get("analytics.copied_at")
+    if copied_at is None:
+        loaded = queries.last_loaded(settings.database_url)
+        st.sidebar.caption(
+            t("Registry last loaded: {when}.", when=loaded.strftime("%Y-%m-%d %H:%M"))
+            if loaded else t("Registry last loaded: unknown."))
+        return
+    st.sidebar.caption(t("Registry copied at {when} UTC.",
+                         when=copied_at.strftime("%Y-%m-%d %H:%M")))
+    if not context.is_admin:
+        return
+    refresher = analytic_copy.Refresher.of(Path(settings["analytics.copy_folder"]))
+    if refresher.doing == "refreshing":
+        st.sidebar.caption(t("The copy is being refreshed; pages switch to it when it is done."))
+    elif refresher.doing == "computing ahead":
+        st.sidebar.caption(t("The copy's figures are being computed ahead for the next pages."))
+    elif refresher.running:
+        pass  # just starting or ending
+    elif st.sidebar.button(t("Refresh the copy now"), key="socle_refresh_copy"):
+        refresher.start(settings["analytics.registry_url"])
+        st.sidebar.caption(t("The copy is being refreshed; pages switch to it when it is done."))
+    if refresher.last_error:
+        st.sidebar.warning(t("The last refresh of the copy failed: {problem}",
+                             problem=refresher.last_error))
 
 
 # Start-up ------------------------------------------------------------------------------------
@@ -283,6 +309,33 @@ def _settings() -> Settings:
     return settings
 
 
+def _reading(settings: Settings) -> Settings:
+    """The settings the pages read with: the analytical copy's when ``analytics.source`` says
+    so (made now if there is none yet, refreshed in the background when due)."""
+    if not analytic_copy.uses_copy(settings):
+        return settings
+    folder = Path(settings["analytics.copy_folder"])
+    refresher = analytic_copy.Refresher.of(folder)
+    if refresher.after_refresh is None:
+        refresher.after_refresh = functools.partial(queries.compute_ahead, settings)
+    try:
+        if analytic_copy.current_copy(folder) is None:
+            with st.spinner(t("Copying the registry for fast reading (the first start only)…")):
+                state = refresher.ensure(settings)
+        else:
+            state = refresher.ensure(settings)
+    except (RegistryError, SchemaError) as exc:
+        raise _registry_problem(exc, settings.database_url) from None
+    except analytic_copy.CopyError as exc:
+        raise StartupProblem(
+            t("The registry cannot be copied for reading: {problem}.", problem=exc),
+            t("Check `url` in the `[database]` section of config.toml (or SOCLE_DATABASE_URL), "
+              "and that Socle may write in `[analytics] copy_folder`; or set `[analytics] "
+              "source = \"live\"` to read the registry itself."),
+        ) from None
+    return analytic_copy.reading_settings(settings, state)
+
+
 def _context(settings: Settings) -> UserContext:
     try:
         return default_context(settings)
@@ -290,33 +343,39 @@ def _context(settings: Settings) -> UserContext:
         raise _configuration_problem(exc) from None
 
 
-def _open_registry(settings: Settings) -> None:
-    url = settings.database_url
-    try:
-        queries.registry_engine(url)
-    except RegistryError as exc:
-        path = sqlite_path(url)
-        if path is not None and not path.is_file():
-            raise StartupProblem(
-                t("The registry database `{file}` does not exist.", file=path),
-                t("To try Socle, build the demo registry with `python -m demo "
-                  "--out {file}` (or run `scripts/run_demo.sh`); to use your own registry, set "
-                  "`url` in the `[database]` section of config.toml (or SOCLE_DATABASE_URL).",
-                  file=path),
-            ) from None
-        raise StartupProblem(
-            t("The registry cannot be opened: {problem}.", problem=exc),
-            t("Check `url` in the `[database]` section of config.toml (or SOCLE_DATABASE_URL) "
-              "and that the database server is running."),
-        ) from None
-    except SchemaError as exc:
-        raise StartupProblem(
+def _registry_problem(exc: Exception, url: str) -> StartupProblem:
+    """What to tell the user when the registry at ``url`` cannot be opened or breaks the
+    contract (RegistryError, SchemaError)."""
+    if isinstance(exc, SchemaError):
+        return StartupProblem(
             t("The registry at `{url}` does not follow Socle's registry contract. {problem}.",
               url=sa.engine.make_url(url).render_as_string(hide_password=True), problem=exc),
             t("A registry that stores things differently maps itself onto the contract with "
               "SQL views of the contract's names; or point `[database] url` at another "
               "registry."),
-        ) from None
+        )
+    path = sqlite_path(url)
+    if path is not None and not path.is_file():
+        return StartupProblem(
+            t("The registry database `{file}` does not exist.", file=path),
+            t("To try Socle, build the demo registry with `python -m demo "
+              "--out {file}` (or run `scripts/run_demo.sh`); to use your own registry, set "
+              "`url` in the `[database]` section of config.toml (or SOCLE_DATABASE_URL).",
+              file=path),
+        )
+    return StartupProblem(
+        t("The registry cannot be opened: {problem}.", problem=exc),
+        t("Check `url` in the `[database]` section of config.toml (or SOCLE_DATABASE_URL) "
+          "and that the database server is running."),
+    )
+
+
+def _open_registry(settings: Settings) -> None:
+    url = settings.database_url
+    try:
+        queries.registry_engine(url)
+    except (RegistryError, SchemaError) as exc:
+        raise _registry_problem(exc, url) from None
     except sa.exc.SQLAlchemyError:
         log.exception("cannot read the registry")
         raise StartupProblem(
@@ -344,6 +403,7 @@ def start() -> View:
     """
     settings = _settings()
     default = _context(settings) if settings["app.demo_mode"] else None
+    settings = _reading(settings)
     _open_registry(settings)
     _open_app_store(settings)
     try:

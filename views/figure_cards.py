@@ -22,7 +22,7 @@ HEADLINE_IDS: tuple[str, ...] = tuple(
     dict.fromkeys(("dq.unassessed_households", *(i.id for i in HEADLINE_INDICATORS)))
 )
 # Figures of the whole registry only (their area rows do not exist).
-WHOLE_REGISTRY_ONLY: frozenset[str] = frozenset({"dq.invalid_rows"})
+WHOLE_REGISTRY_ONLY: frozenset[str] = frozenset(i.id for i in CATALOGUE if i.whole_registry_only)
 
 
 def _count_text(value: float | None) -> str:

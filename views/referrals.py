@@ -104,29 +104,29 @@ def count_referral_stages(engine: sa.Engine, *, as_of: dt.date, period_start: dt
                         referral_sla_days=int(referral_sla_days))
     with connection(engine) as conn:
         b = building_blocks(conn, params)
-        vr = b.valid_referrals()
+        referrals = b.valid_referrals()
         start, end = b.date(period_start), b.date(as_of)
         overdue_since = b.date(as_of - dt.timedelta(days=int(referral_sla_days)))
-        made = sa.and_(vr.c.referred_on >= start, vr.c.referred_on <= end)
-        closed = vr.c.status.in_(CLOSED_STATUSES)
-        closed_by_end = sa.and_(closed, vr.c.closed_on.is_not(None), vr.c.closed_on <= end)
+        made = sa.and_(referrals.c.referred_on >= start, referrals.c.referred_on <= end)
+        closed = referrals.c.status.in_(CLOSED_STATUSES)
+        closed_by_end = sa.and_(closed, referrals.c.closed_on.is_not(None), referrals.c.closed_on <= end)
         open_at_end = sa.not_(closed_by_end)  # as the engine's count_referrals
         query = (
             sa.select(
-                vr.c.area_id, vr.c.to_programme_id.label("programme_id"), vr.c.access_point_id,
+                referrals.c.area_id, referrals.c.to_programme_id.label("programme_id"), referrals.c.access_point_id,
                 _count(made, "made"),
-                _count(sa.and_(made, vr.c.status == "pending"), "pending"),
-                _count(sa.and_(made, vr.c.status == "accepted"), "accepted"),
-                _count(sa.and_(made, vr.c.status == "completed", vr.c.closed_on <= end),
+                _count(sa.and_(made, referrals.c.status == "pending"), "pending"),
+                _count(sa.and_(made, referrals.c.status == "accepted"), "accepted"),
+                _count(sa.and_(made, referrals.c.status == "completed", referrals.c.closed_on <= end),
                        "completed"),
-                _count(sa.and_(made, vr.c.status == "rejected", vr.c.closed_on <= end),
+                _count(sa.and_(made, referrals.c.status == "rejected", referrals.c.closed_on <= end),
                        "rejected"),
-                _count(sa.and_(made, closed, vr.c.closed_on > end), "closed_later"),
+                _count(sa.and_(made, closed, referrals.c.closed_on > end), "closed_later"),
                 _count(open_at_end, "open"),
-                _count(sa.and_(open_at_end, vr.c.referred_on <= overdue_since), "overdue"),
+                _count(sa.and_(open_at_end, referrals.c.referred_on <= overdue_since), "overdue"),
             )
-            .where(vr.c.referred_on <= end)
-            .group_by(vr.c.area_id, vr.c.to_programme_id, vr.c.access_point_id)
+            .where(referrals.c.referred_on <= end)
+            .group_by(referrals.c.area_id, referrals.c.to_programme_id, referrals.c.access_point_id)
         )
         return _frame(conn.execute(query), COUNT_COLUMNS)
 
@@ -161,7 +161,7 @@ def count_monthly_referrals(engine: sa.Engine, *, as_of: dt.date, months: int = 
                         referral_sla_days=int(referral_sla_days))
     with connection(engine) as conn:
         b = building_blocks(conn, params)
-        vr = b.valid_referrals()
+        referrals = b.valid_referrals()
         rows = [
             sa.select(sa.literal(index, sa.Integer).label("month"),
                       b.date(start).label("month_start"), b.date(end).label("month_end"),
@@ -169,24 +169,24 @@ def count_monthly_referrals(engine: sa.Engine, *, as_of: dt.date, months: int = 
             for index, (start, end) in enumerate(periods)
         ]
         month = (sa.union_all(*rows) if len(rows) > 1 else rows[0]).subquery("trend_month")
-        made = vr.c.referred_on >= month.c.month_start
-        closed_by_end = sa.and_(vr.c.status.in_(CLOSED_STATUSES), vr.c.closed_on.is_not(None),
-                                vr.c.closed_on <= month.c.month_end)
+        made = referrals.c.referred_on >= month.c.month_start
+        closed_by_end = sa.and_(referrals.c.status.in_(CLOSED_STATUSES), referrals.c.closed_on.is_not(None),
+                                referrals.c.closed_on <= month.c.month_end)
         open_at_end = sa.not_(closed_by_end)
         query = (
             sa.select(
-                month.c.month, vr.c.area_id, vr.c.to_programme_id.label("programme_id"),
+                month.c.month, referrals.c.area_id, referrals.c.to_programme_id.label("programme_id"),
                 _count(made, "made"),
-                _count(sa.and_(made, vr.c.status == "completed",
-                               vr.c.closed_on <= month.c.month_end), "completed"),
-                _count(sa.and_(made, vr.c.status == "rejected",
-                               vr.c.closed_on <= month.c.month_end), "rejected"),
+                _count(sa.and_(made, referrals.c.status == "completed",
+                               referrals.c.closed_on <= month.c.month_end), "completed"),
+                _count(sa.and_(made, referrals.c.status == "rejected",
+                               referrals.c.closed_on <= month.c.month_end), "rejected"),
                 _count(open_at_end, "open"),
-                _count(sa.and_(open_at_end, vr.c.referred_on <= month.c.overdue_since),
+                _count(sa.and_(open_at_end, referrals.c.referred_on <= month.c.overdue_since),
                        "overdue"),
             )
-            .select_from(vr.join(month, vr.c.referred_on <= month.c.month_end))
-            .group_by(month.c.month, vr.c.area_id, vr.c.to_programme_id)
+            .select_from(referrals.join(month, referrals.c.referred_on <= month.c.month_end))
+            .group_by(month.c.month, referrals.c.area_id, referrals.c.to_programme_id)
         )
         frame = _frame(conn.execute(query), ("month", *TREND_COLUMNS))
     frame.insert(0, "month_start", [periods[i][0] for i in frame["month"]])

@@ -5,39 +5,42 @@ from __future__ import annotations
 import pandas as pd
 import sqlalchemy as sa
 
+from data_access import dialects
+from data_access.registry_tables import UNREADABLE
 from data_access.schema import enrolment, household, person, referral
-from indicators import dialects
 from indicators.blocks import Blocks, count_if, read_frame, years_before
 from indicators.families.base import Family, Run
 from indicators.rollup import Rows, cell
 
-EMITS: tuple[str, ...] = ("dq.adults_without_id", "dq.malformed_id", "dq.unassessed_households", "dq.invalid_rows")
+EMITS: tuple[str, ...] = ("dq.adults_without_id", "dq.malformed_id", "dq.unassessed_households",
+                          "dq.invalid_rows", "dq.malformed_dates")
 
 
-def count_data_quality(conn: sa.Connection, b: Blocks) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+def count_data_quality(conn: sa.Connection, b: Blocks
+                       ) -> tuple[pd.DataFrame, pd.DataFrame, dict, dict]:
     """dq.* counts per raw area (the household's area_id as recorded, null when unknown)."""
     d = b.as_of
     adult_cutoff = b.date(years_before(b.params.as_of, 18))
-    p_area = household.c.area_id
-    well_formed = dialects.is_thirteen_digits(b.dialect, person.c.national_id)
-    adult = sa.and_(person.c.birth_date.is_not(None), person.c.birth_date <= adult_cutoff)
+    p_area = b.t.household.c.area_id
+    well_formed = dialects.is_thirteen_digits(b.dialect, b.t.person.c.national_id)
+    adult = sa.and_(b.t.person.c.birth_date.is_not(None), b.t.person.c.birth_date <= adult_cutoff)
     persons = read_frame(conn, sa.select(
         p_area.label("area_id"),
         count_if(adult, "adults"),
-        count_if(sa.and_(adult, person.c.national_id.is_(None)), "adults_without_id"),
-        count_if(person.c.national_id.is_not(None), "with_id"),
-        count_if(sa.and_(person.c.national_id.is_not(None), sa.not_(well_formed)), "malformed"),
-    ).select_from(person.outerjoin(household, household.c.household_id == person.c.household_id))
-     .where(person.c.registered_on <= d).group_by(p_area))
+        count_if(sa.and_(adult, b.t.person.c.national_id.is_(None)), "adults_without_id"),
+        count_if(b.t.person.c.national_id.is_not(None), "with_id"),
+        count_if(sa.and_(b.t.person.c.national_id.is_not(None), sa.not_(well_formed)), "malformed"),
+    ).select_from(b.t.person.outerjoin(b.t.household, b.t.household.c.household_id == b.t.person.c.household_id))
+     .where(b.t.person.c.registered_on <= d).group_by(p_area))
     households = read_frame(conn, sa.select(
-        household.c.area_id, sa.func.count().label("households"),
-        count_if(household.c.pmt_score.is_(None), "unassessed"),
-    ).where(household.c.registered_on <= d).group_by(household.c.area_id))
+        b.t.household.c.area_id, sa.func.count().label("households"),
+        count_if(b.t.household.c.pmt_score.is_(None), "unassessed"),
+    ).where(b.t.household.c.registered_on <= d).group_by(b.t.household.c.area_id))
 
     def count(query: sa.Select) -> int:
         return int(conn.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar())
 
-    totals = {}
+    totals, unreadable = {}, {}
     for name, table, valid in (
         ("household", household, b.valid_households()),
         ("person", person, b.valid_persons()),
@@ -46,11 +49,14 @@ def count_data_quality(conn: sa.Connection, b: Blocks) -> tuple[pd.DataFrame, pd
     ):
         rows = count(sa.select(table))
         totals[name] = (rows - count(sa.select(valid)), rows)
-    return persons, households, totals
+        source = b.t.by_name[name]
+        unreadable[name] = (count(sa.select(source).where(b.t.unreadable_dates(name) > 0))
+                            if UNREADABLE in source.c else 0, rows)
+    return persons, households, totals, unreadable
 
 
 def _emit_data_quality(rows: Rows, persons: pd.DataFrame, households: pd.DataFrame,
-                       totals: dict, wanted: set[str]) -> None:
+                       totals: dict, unreadable: dict, wanted: set[str]) -> None:
     persons = persons.assign(area_id=persons["area_id"].astype(object))
     households = households.assign(area_id=households["area_id"].astype(object))
     person_t = rows.rollup(persons, [], ["adults", "adults_without_id", "with_id", "malformed"])
@@ -71,6 +77,11 @@ def _emit_data_quality(rows: Rows, persons: pd.DataFrame, households: pd.DataFra
                  sum(v[1] for v in totals.values()))
         for table_name, (left_out, total) in totals.items():
             rows.add("dq.invalid_rows", None, left_out, total, breakdown=f"table={table_name}")
+    if "dq.malformed_dates" in wanted:
+        rows.add("dq.malformed_dates", None, sum(v[0] for v in unreadable.values()),
+                 sum(v[1] for v in unreadable.values()))
+        for table_name, (bad, total) in unreadable.items():
+            rows.add("dq.malformed_dates", None, bad, total, breakdown=f"table={table_name}")
 
 
 def run(run: Run) -> None:

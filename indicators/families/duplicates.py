@@ -5,7 +5,6 @@ from __future__ import annotations
 import pandas as pd
 import sqlalchemy as sa
 
-from indicators import dialects
 from indicators.blocks import Blocks, count_if, read_frame
 from indicators.families.base import Family, Run
 from indicators.rollup import Rows, cell
@@ -14,24 +13,15 @@ EMITS: tuple[str, ...] = ("dup.shared_id", "dup.double_enrolment")
 
 
 def count_duplicates(conn: sa.Connection, b: Blocks) -> tuple[pd.DataFrame, pd.DataFrame]:
-    ps = b.registered_persons()
-    well_formed = dialects.is_thirteen_digits(b.dialect, ps.c.national_id)
-    # A window count per id, not IN (subquery): PostgreSQL runs a large IN list it cannot
-    # hash in work_mem as a linear scan per row; a window is one sort on every backend.
-    ids = (
-        sa.select(ps.c.area_id, sa.func.count().over(partition_by=ps.c.national_id)
-                  .label("holders"))
-        .where(well_formed)
-        .subquery("wf")
-    )
+    ids = b.id_holders(b.registered_persons())
     shared_id = read_frame(conn, sa.select(
         ids.c.area_id, sa.func.count().label("with_id"), count_if(ids.c.holders >= 2, "shared"),
     ).group_by(ids.c.area_id))
 
-    ae = b.active_enrolments()
+    active = b.active_enrolments()
     pairs = (
-        sa.select(ae.c.area_id, ae.c.unit_id, ae.c.programme_id, sa.func.count().label("n"))
-        .group_by(ae.c.area_id, ae.c.unit, ae.c.unit_id, ae.c.programme_id)
+        sa.select(active.c.area_id, active.c.unit_id, active.c.programme_id, sa.func.count().label("n"))
+        .group_by(active.c.area_id, active.c.unit, active.c.unit_id, active.c.programme_id)
         .subquery("pairs")
     )
     double = read_frame(conn, sa.select(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pandas as pd
 import sqlalchemy as sa
 
-from data_access.schema import household, programme
 from indicators.blocks import Blocks, count_if, flag, read_frame
 from indicators.families.base import Family, Run
 from indicators.rollup import Rows, cell
@@ -20,18 +19,18 @@ def count_households(conn: sa.Connection, b: Blocks) -> pd.DataFrame:
     built without joins to other derived tables, then each probes the household table by
     its primary key (a LEFT JOIN between two derived tables has no index to use).
     """
-    hp = b.household_programmes()
+    received = b.household_programmes()
     # Level 1: per household and exclusive group (null group: programmes outside any group).
     per_group = (
         sa.select(
-            hp.c.household_id,
-            programme.c.exclusive_group,
-            sa.func.sum(hp.c.eligible_for).label("n_eligible"),
-            sa.func.sum(hp.c.eligible_for * hp.c.receives).label("n_eligible_received"),
-            sa.func.sum(hp.c.receives).label("n_received"),
+            received.c.household_id,
+            b.t.programme.c.exclusive_group,
+            sa.func.sum(received.c.eligible_for).label("n_eligible"),
+            sa.func.sum(received.c.eligible_for * received.c.receives).label("n_eligible_received"),
+            sa.func.sum(received.c.receives).label("n_received"),
         )
-        .join(programme, programme.c.programme_id == hp.c.programme_id)
-        .group_by(hp.c.household_id, programme.c.exclusive_group)
+        .join(b.t.programme, b.t.programme.c.programme_id == received.c.programme_id)
+        .group_by(received.c.household_id, b.t.programme.c.exclusive_group)
         .subquery("per_group")
     )
     in_group = per_group.c.exclusive_group.is_not(None)
@@ -48,10 +47,10 @@ def count_households(conn: sa.Connection, b: Blocks) -> pd.DataFrame:
         .subquery("per_household")
     )
     ph = per_household.c
-    poor = sa.and_(household.c.pmt_score.is_not(None),
-                   household.c.pmt_score <= sa.literal(float(b.params.poverty_cutoff)))
+    poor = sa.and_(b.t.household.c.pmt_score.is_not(None),
+                   b.t.household.c.pmt_score <= sa.literal(float(b.params.poverty_cutoff)))
     receiving = read_frame(conn, sa.select(
-        household.c.area_id,
+        b.t.household.c.area_id,
         count_if(sa.and_(poor, ph.n_received >= 1), "poor_receiving"),
         sa.func.coalesce(sa.func.sum(sa.case((poor, ph.n_received), else_=0)), 0)
         .label("poor_programmes"),
@@ -61,15 +60,15 @@ def count_households(conn: sa.Connection, b: Blocks) -> pd.DataFrame:
         count_if(ph.grouped == 1, "grouped_receiving"),
         count_if(ph.dipping == 1, "double_dipping"),
     ).select_from(per_household)
-     .join(household, household.c.household_id == ph.household_id)
+     .join(b.t.household, b.t.household.c.household_id == ph.household_id)
      # A registered member makes a row for an unregistered household: not counted here.
-     .where(household.c.registered_on <= b.as_of)
-     .group_by(household.c.area_id))
-    hh = b.registered_households()
-    poor_hh = sa.and_(hh.c.pmt_score.is_not(None),
-                      hh.c.pmt_score <= sa.literal(float(b.params.poverty_cutoff)))
-    poor_counts = read_frame(conn, sa.select(hh.c.area_id, count_if(poor_hh, "poor"))
-                        .group_by(hh.c.area_id))
+     .where(b.t.household.c.registered_on <= b.as_of)
+     .group_by(b.t.household.c.area_id))
+    households = b.registered_households()
+    poor_hh = sa.and_(households.c.pmt_score.is_not(None),
+                      households.c.pmt_score <= sa.literal(float(b.params.poverty_cutoff)))
+    poor_counts = read_frame(conn, sa.select(households.c.area_id, count_if(poor_hh, "poor"))
+                        .group_by(households.c.area_id))
     return poor_counts.merge(receiving, on="area_id", how="outer")
 
 

@@ -25,20 +25,15 @@ def _age_bucket(b: Blocks, birth_date: ColumnElement) -> ColumnElement:
 
 def count_population(conn: sa.Connection, b: Blocks) -> pd.DataFrame:
     """Registered persons and covered persons per raw area, sex, age bucket and disability."""
-    ps = b.registered_persons()
-    # Correlated EXISTS, not IN or LEFT JOIN on a derived table: SQLite probes the enrolment
-    # indexes and PostgreSQL plans a semi-join, where a large IN list it cannot hash in
-    # work_mem would be scanned once per person.
-    covered = sa.or_(b.has_active_enrolment("household", ps.c.household_id,
-                                            ps.c.household_registered_on),
-                     b.has_active_enrolment("person", ps.c.person_id, ps.c.registered_on))
-    age = _age_bucket(b, ps.c.birth_date).label("age")
-    disability = sa.case((ps.c.disability == sa.true(), "yes"),
-                         (ps.c.disability == sa.false(), "no"), else_=None).label("disability")
+    persons = b.registered_persons()
+    covered = b.is_covered(persons)
+    age = _age_bucket(b, persons.c.birth_date).label("age")
+    disability = sa.case((persons.c.disability == sa.true(), "yes"),
+                         (persons.c.disability == sa.false(), "no"), else_=None).label("disability")
     return read_frame(conn, sa.select(
-        ps.c.area_id, ps.c.sex, age, disability,
+        persons.c.area_id, persons.c.sex, age, disability,
         sa.func.count().label("persons"), count_if(covered, "covered"),
-    ).group_by(ps.c.area_id, ps.c.sex, age, disability))
+    ).group_by(persons.c.area_id, persons.c.sex, age, disability))
 
 
 def _emit_population(rows: Rows, counts: pd.DataFrame, wanted: set[str]) -> None:

@@ -13,15 +13,15 @@ EMITS: tuple[str, ...] = ("cov.programme", "cov.exclusion", "cov.inclusion")
 
 
 def count_programme_coverage(conn: sa.Connection, b: Blocks) -> pd.DataFrame:
-    us = b.unit_status()
-    eligible, enrolled = us.c.eligible == 1, us.c.enrolled == 1
+    status = b.unit_status()
+    eligible, enrolled = status.c.eligible == 1, status.c.enrolled == 1
     return read_frame(conn, sa.select(
-        us.c.area_id, us.c.programme_id,
+        status.c.area_id, status.c.programme_id,
         count_if(eligible, "eligible"),
         count_if(sa.and_(eligible, enrolled), "eligible_enrolled"),
         count_if(enrolled, "enrolled"),
-        count_if(sa.and_(enrolled, us.c.eligible == 0), "enrolled_not_eligible"),
-    ).group_by(us.c.area_id, us.c.programme_id))
+        count_if(sa.and_(enrolled, status.c.eligible == 0), "enrolled_not_eligible"),
+    ).group_by(status.c.area_id, status.c.programme_id))
 
 
 def _emit_programme_coverage(rows: Rows, counts: pd.DataFrame, programme_ids: list[str]) -> None:

@@ -7,9 +7,8 @@ import datetime as dt
 import pandas as pd
 import sqlalchemy as sa
 
+from data_access import dialects
 from data_access.areas import AreaTree
-from data_access.schema import area
-from indicators import dialects
 from indicators.blocks import CLOSED_STATUSES, Blocks, count_if, read_frame
 from indicators.families.base import Family, Run
 from indicators.rollup import Rows
@@ -18,46 +17,46 @@ EMITS: tuple[str, ...] = ("ref.made", "ref.completed", "ref.rejected", "ref.over
 
 
 def count_referrals(conn: sa.Connection, b: Blocks) -> pd.DataFrame:
-    vr = b.valid_referrals()
+    referrals = b.valid_referrals()
     start, end = b.date(b.params.period_start), b.date(b.params.period_end)
     overdue_since = b.date(b.params.period_end - dt.timedelta(days=b.params.referral_sla_days))
-    made = sa.and_(vr.c.referred_on >= start, vr.c.referred_on <= end)
-    closed_by_end = vr.c.closed_on <= end
-    open_at_end = sa.not_(sa.and_(vr.c.status.in_(CLOSED_STATUSES), vr.c.closed_on.is_not(None),
+    made = sa.and_(referrals.c.referred_on >= start, referrals.c.referred_on <= end)
+    closed_by_end = referrals.c.closed_on <= end
+    open_at_end = sa.not_(sa.and_(referrals.c.status.in_(CLOSED_STATUSES), referrals.c.closed_on.is_not(None),
                                   closed_by_end))
     return read_frame(conn, sa.select(
-        vr.c.area_id, vr.c.to_programme_id.label("programme_id"), vr.c.access_point_id,
+        referrals.c.area_id, referrals.c.to_programme_id.label("programme_id"), referrals.c.access_point_id,
         count_if(made, "made"),
-        count_if(sa.and_(made, vr.c.status == "completed", closed_by_end), "completed"),
-        count_if(sa.and_(made, vr.c.status == "rejected", closed_by_end), "rejected"),
+        count_if(sa.and_(made, referrals.c.status == "completed", closed_by_end), "completed"),
+        count_if(sa.and_(made, referrals.c.status == "rejected", closed_by_end), "rejected"),
         count_if(open_at_end, "open"),
-        count_if(sa.and_(open_at_end, vr.c.referred_on <= overdue_since), "overdue"),
-    ).where(vr.c.referred_on <= end)
-     .group_by(vr.c.area_id, vr.c.to_programme_id, vr.c.access_point_id))
+        count_if(sa.and_(open_at_end, referrals.c.referred_on <= overdue_since), "overdue"),
+    ).where(referrals.c.referred_on <= end)
+     .group_by(referrals.c.area_id, referrals.c.to_programme_id, referrals.c.access_point_id))
 
 
 def median_days_to_complete(conn: sa.Connection, b: Blocks, tree: AreaTree, level: int
                             ) -> pd.DataFrame:
     """Median days to complete per (area of level | whole registry) x (programme | all)."""
-    vr = b.valid_referrals()
+    referrals = b.valid_referrals()
     start, end = b.date(b.params.period_start), b.date(b.params.period_end)
-    days = dialects.days_between(b.dialect, vr.c.closed_on, vr.c.referred_on).label("days")
-    completed = (vr.c.status == "completed", vr.c.closed_on >= start, vr.c.closed_on <= end)
+    days = dialects.days_between(b.dialect, referrals.c.closed_on, referrals.c.referred_on).label("days")
+    completed = (referrals.c.status == "completed", referrals.c.closed_on >= start, referrals.c.closed_on <= end)
     # Walk from the referral's lowest-level area up to its ancestor at `level`, hop by hop,
     # as AreaTree.ancestor_map does for the additive counts.
-    from_clause: sa.FromClause = vr
-    current = vr.c.area_id
+    from_clause: sa.FromClause = referrals
+    current = referrals.c.area_id
     for step in range(tree.lowest_level - level):
-        node = area.alias(f"hop{step}")
+        node = b.t.area.alias(f"hop{step}")
         from_clause = from_clause.join(node, node.c.area_id == current)
         current = node.c.parent_id
-    target = area.alias("target")
+    target = b.t.area.alias("target")
     from_clause = from_clause.join(target, sa.and_(target.c.area_id == current,
                                                    target.c.level == level))
-    level_base = sa.select(vr.c.to_programme_id.label("programme_id"),
+    level_base = sa.select(referrals.c.to_programme_id.label("programme_id"),
                            target.c.area_id.label("area_id"), days) \
         .select_from(from_clause).where(*completed)
-    whole_base = sa.select(vr.c.to_programme_id.label("programme_id"),
+    whole_base = sa.select(referrals.c.to_programme_id.label("programme_id"),
                            sa.literal(None, sa.Text).label("area_id"), days).where(*completed)
     frames = [
         _median(conn, source.subquery(), by_programme)

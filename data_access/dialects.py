@@ -24,6 +24,15 @@ def _check(dialect: str) -> None:
         )
 
 
+def materialises_blocks(dialect: str) -> bool:
+    """Whether the indicators' shared building blocks are stored in temporary tables once per
+    computation. DuckDB: yes, a block is one parallel columnar pass that every family then
+    reads. PostgreSQL: no, its read-only transactions refuse CREATE TEMPORARY TABLE. SQLite:
+    no, its planner reaches the registry's indexes through the blocks as subqueries."""
+    _check(dialect)
+    return dialect == "duckdb"
+
+
 def as_text(column: ColumnElement) -> ColumnElement:
     """The column as text: a registry may store national ids as integers."""
     return sa.cast(column, sa.Text)
@@ -53,3 +62,30 @@ def days_between(dialect: str, later: ColumnElement, earlier: ColumnElement) -> 
         return sa.func.date_diff("day", earlier, later)
     # PostgreSQL: date - date is an integer number of days.
     return later - earlier
+
+
+# A date of the ISO form, followed by anything (a time), as the contract writes dates.
+_ISO_DAY = ("^[0-9]{4}-((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)"
+            "|02-(0[1-9]|1[0-9]|2[0-8]))")
+
+
+def strict_date(dialect: str, column: ColumnElement) -> ColumnElement:
+    """The date a text column holds (``YYYY-MM-DD``, maybe followed by a time); NULL for a
+    text that holds no valid date ('31/12/2025', '2026-02-30'), never an error."""
+    _check(dialect)
+    day = sa.func.substr(as_text(column), 1, 10)
+    if dialect == "sqlite":
+        # SQLite keeps dates as ISO text. date() with a modifier normalises what it can read
+        # ('2026-02-30' becomes '2026-03-02'; without a modifier it comes back unchanged), so a
+        # day is valid only when it comes back the same.
+        return sa.case((sa.func.date(day, "+0 days") == day, day), else_=sa.null())
+    if dialect == "duckdb":
+        # DuckDB does not compare VARCHAR with DATE; TRY_CAST gives NULL instead of an error.
+        return sa.func.try_cast(day.op("AS")(sa.literal_column("DATE")), type_=sa.Date)
+    # PostgreSQL has no TRY_CAST (pg_input_is_valid is 16+): a day is valid when it matches
+    # the calendar's shape, or is a 29 February of a leap year; only then is it cast.
+    year = sa.cast(sa.func.substr(day, 1, 4), sa.Integer)
+    leap_day = sa.and_(day.op("~")("^[0-9]{4}-02-29$"),
+                       sa.or_(sa.and_(year % 4 == 0, year % 100 != 0), year % 400 == 0))
+    return sa.case((sa.or_(day.op("~")(_ISO_DAY), leap_day), sa.cast(day, sa.Date)),
+                   else_=sa.null())
