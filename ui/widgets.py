@@ -410,6 +410,14 @@ def page_header(title: str, view: View) -> None:
     view_caption(view)
 
 
+def map_credit(settings: Settings) -> None:
+    """The boundary data's credit line under a map (its licence asks for one: the demo's
+    districts are © OpenStreetMap contributors, ODbL)."""
+    credit = settings["geography.boundary_attribution"]
+    if credit:
+        st.caption(credit)
+
+
 # Figures ------------------------------------------------------------------------------------
 
 def _whole(value: int) -> str:
