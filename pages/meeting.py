@@ -18,7 +18,7 @@ from core.i18n import t
 from data_access import meetings
 from exports import brief as briefs
 from indicators.figures import meeting_figures
-from ui import queries, widgets
+from ui import presentation, queries, widgets
 from views import figure_cards, gaps
 
 FLASH_KEY = "_meeting_flash"
@@ -44,6 +44,9 @@ class MeetingPage:
     closed_points: list
     meeting_dates: dict
     child_level_name: str  # the level of the area lists (union councils)
+    areas: pd.DataFrame  # the areas the user may see
+    child_level: int
+    child_figures: pd.DataFrame  # the lowest level's long form (the gaps' and the map's)
 
 
 # Reading -------------------------------------------------------------------------------------
@@ -87,7 +90,8 @@ def _read(view: widgets.View, areas: pd.DataFrame) -> MeetingPage:
         state=state, live=live, headline=headline, cards=cards, gaps=found,
         open_points=meetings.action_points(store, area_id, scope=scope, status="open"),
         closed_points=meetings.action_points(store, area_id, scope=scope, status="closed"),
-        meeting_dates=gaps.meeting_dates(held), child_level_name=child_label,
+        meeting_dates=gaps.meeting_dates(held), child_level_name=child_label, areas=areas,
+        child_level=lowest, child_figures=child_figures,
     )
 
 
@@ -359,13 +363,18 @@ def main() -> None:
     view = widgets.page_view(__file__)
     if view is None:  # a start-up problem, already shown
         return
-    st.title(t("Committee meeting"))
     areas = queries.areas(view.context, view.settings.database_url)
     if view.area_id is None:
+        st.title(t("Committee meeting"))
         _pick_district(view, areas)
         return
-    widgets.view_caption(view)
+    presenting = presentation.switch()
     data = _read(view, areas)
+    if presenting:  # the agenda for the room: no sidebar, no working controls
+        presentation.present(view, data)
+        return
+    st.title(t("Committee meeting"))
+    widgets.view_caption(view)
     _flash()
     _status(view, data, _brief(view, data))
     _headline(view, data)

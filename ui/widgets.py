@@ -38,7 +38,7 @@ from data_access.context import LIST_ROLES, ROLES, UserContext, default_context
 from data_access.registry import RegistryError, sqlite_path
 from data_access.schema import SchemaError
 from indicators.catalogue import Indicator
-from ui import queries, sign_in
+from ui import demo_history, queries, sign_in
 from ui.sign_in import SignInRequired
 from views.figure_cards import FigureCard
 
@@ -346,6 +346,7 @@ def start() -> View:
     default = _context(settings) if settings["app.demo_mode"] else None
     _open_registry(settings)
     _open_app_store(settings)
+    demo_history.show_status(settings)
     try:
         context = sign_in.current_user(settings, default).context
     except sa.exc.SQLAlchemyError:
