@@ -129,7 +129,7 @@ def _pick_district(view: widgets.View, areas: pd.DataFrame) -> None:
         st.caption(t("{count} more: pick them in the sidebar.", count=len(choices) - len(shown)))
 
 
-def _status(view: widgets.View, data: MeetingPage, brief: bytes) -> None:
+def _status(view: widgets.View, data: MeetingPage, brief: briefs.Brief) -> None:
     state = data.state
     left, right = st.columns([3, 1], vertical_alignment="center")
     with left:
@@ -160,16 +160,31 @@ def _status(view: widgets.View, data: MeetingPage, brief: bytes) -> None:
                        area=view.area_name, as_of=view.as_of.isoformat()))
             if started:
                 _start(view, data)
+        details = {"what": "meeting_brief", "area_id": view.area_id,
+                   "as_of": view.as_of.isoformat()}
         st.download_button(
             t("Download the brief"), key="meeting_brief", on_click="ignore",
             data=queries.audited_download(
-                view.context, view.settings, brief, f"downloaded the meeting brief of "
-                f"{view.area_name}", {"format": "html", "what": "meeting_brief",
-                                      "area_id": view.area_id,
-                                      "as_of": view.as_of.isoformat()}),
+                view.context, view.settings, briefs.brief_bytes(brief),
+                f"downloaded the meeting brief of {view.area_name}",
+                {"format": "html", **details}),
             file_name=briefs.file_name(view.area_id, view.as_of), mime=briefs.MIME,
             icon=":material/print:", width="stretch",
             help=t("One page (HTML, ready to print): figures, gaps and action points."))
+        problem = briefs.pdf_problem()
+        st.download_button(
+            t("Download the brief (PDF)"), key="meeting_brief_pdf", on_click="ignore",
+            # Made when clicked (about a second), not on every run of the page.
+            data=queries.audited_download(
+                view.context, view.settings, lambda: briefs.brief_pdf(brief),
+                f"downloaded the meeting brief of {view.area_name} as PDF",
+                {"format": "pdf", **details}),
+            file_name=briefs.file_name(view.area_id, view.as_of, "pdf"), mime=briefs.PDF_MIME,
+            icon=":material/picture_as_pdf:", width="stretch", disabled=problem is not None,
+            help=t("The same page as PDF, one A4 page.") if problem is None else t(
+                "PDF cannot be made on this server: {problem}. The administrator installs "
+                "Pango (Debian: apt-get install libpango-1.0-0 libpangoft2-1.0-0).",
+                problem=problem))
 
 
 def _who(view: widgets.View) -> str:
@@ -341,11 +356,11 @@ def _add_form(view: widgets.View, data: MeetingPage) -> None:
     _done(t("Action point added."), clear_form=True)
 
 
-def _brief(view: widgets.View, data: MeetingPage) -> bytes:
+def _brief(view: widgets.View, data: MeetingPage) -> briefs.Brief:
     state, current = data.state, data.state.current
     loaded = queries.last_loaded(view.settings.database_url)
     closed_here = gaps.closed_at(data.closed_points, current)
-    return briefs.brief_bytes(briefs.Brief(
+    return briefs.Brief(
         area_name=view.area_name, level_name=view.level_name, as_of=view.as_of,
         period_start=view.period_start,
         meeting=gaps.meeting_label(current) if current else None,
@@ -356,7 +371,7 @@ def _brief(view: widgets.View, data: MeetingPage) -> bytes:
                                      data.meeting_dates).to_dict("records"),
         closed_points=gaps.action_rows(closed_here, view.as_of,
                                        data.meeting_dates).to_dict("records"),
-    ))
+    )
 
 
 def main() -> None:
