@@ -112,20 +112,25 @@ def main() -> int:
     url = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("SOCLE_")}
     env["SOCLE_DEMO_HOUSEHOLDS"] = str(args.households)
+    log = (workdir / "run_demo.log").open("w")
     started = time.monotonic()
     app = subprocess.Popen(
         ["bash", "scripts/run_demo.sh", "--server.port", str(port), "--server.address",
          "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=clone, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True)
+        cwd=clone, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        answered = wait_for(lambda: healthy(url), 600, "the app's answer") - started
+        answered = wait_for(lambda: healthy(url) or app.poll() is not None, 600,
+                            "the app's answer") - started
+        if app.poll() is not None:
+            raise RuntimeError(f"run_demo.sh stopped: see {workdir / 'run_demo.log'}")
         first_page(url)
         shown = time.monotonic() - started
         history = wait_for(lambda: history_done(clone), 1800, "the demo's history") - started
     finally:
-        os.killpg(app.pid, signal.SIGTERM)
-        app.wait(timeout=30)
+        if app.poll() is None:
+            os.killpg(app.pid, signal.SIGTERM)
+            app.wait(timeout=30)
+        log.close()
     state = json.loads((clone / "data" / "registry.history.json").read_text())["state"]
     print(f"fresh clone, {args.households:,} households, pip excluded (bash scripts/run_demo.sh):")
     print(f"  app answers (/_stcore/health)       {answered:7.1f} s")
