@@ -7,9 +7,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+households=${SOCLE_DEMO_HOUSEHOLDS:-20000}
+# Not a setting of config.toml: Socle's commands refuse unknown SOCLE_* variables.
+unset SOCLE_DEMO_HOUSEHOLDS
 if [ ! -f data/registry.db ]; then
-  .venv/bin/python -m demo --out data/registry.db \
-    --households "${SOCLE_DEMO_HOUSEHOLDS:-20000}" --seed 1
+  .venv/bin/python -m demo --out data/registry.db --households "$households" --seed 1
   # One account per role on the new registry; their passwords are printed only now
   # (run `.venv/bin/python -m data_access.users demo` again for new ones).
   .venv/bin/python -m data_access.users demo
