@@ -210,11 +210,7 @@ def _headline(view: widgets.View, data: MeetingPage) -> None:
     previous = data.state.previous
     description = (t("since {as_of}", as_of=previous.as_of.isoformat())
                    if previous is not None else None)
-    for start in range(0, len(data.cards), 4):
-        columns = st.columns(4)
-        for column, card in zip(columns, data.cards[start:start + 4], strict=False):
-            with column:
-                widgets.metric(card, change_since=description)
+    widgets.metric_grid(data.cards, change_since=description)
     with st.expander(t("Definitions")):
         widgets.definitions(data.headline)
         st.caption(t("Stock figures are counted on {as_of}; referral figures over the period "

@@ -10,8 +10,6 @@ step are saved to tests/output/browser/ (ignored by git; CI keeps the folder as 
 from __future__ import annotations
 
 import io
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +17,7 @@ import numpy as np
 import pytest
 from demo_setup import SetUpDemo, set_up_demo  # noqa: F401  (the session fixture)
 from PIL import Image
-from test_browser import VIEWPORT, _coloured_share, _free_port, _wait_healthy, browser  # noqa: F401
+from test_browser import VIEWPORT, _coloured_share, browser, serve  # noqa: F401
 
 from data_access.areas import read_area_tree
 from data_access.registry import open_registry
@@ -31,23 +29,8 @@ IDLE = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
 
 @pytest.fixture(scope="module")
 def demo_app(set_up_demo: SetUpDemo) -> Iterator[str]:
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=set_up_demo.process_env(), stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, process)
+    with serve(set_up_demo.process_env()) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 @pytest.fixture(scope="module")

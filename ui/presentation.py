@@ -99,11 +99,7 @@ def _figures(view: widgets.View, data) -> None:
                       area=view.area_name))
     description = (t("since {as_of}", as_of=previous.as_of.isoformat())
                    if previous is not None else None)
-    for start in range(0, len(data.cards), 4):
-        columns = st.columns(4)
-        for column, card in zip(columns, data.cards[start:start + 4], strict=False):
-            with column:
-                widgets.metric(card, change_since=description)
+    widgets.metric_grid(data.cards, change_since=description)
 
 
 def _left_behind_map(view: widgets.View, data) -> str:

@@ -457,14 +457,16 @@ def metric(card: FigureCard, *, explain_empty: bool = True,
 
 
 def metric_grid(
-    figures: Sequence[FigureCard], *, per_row: int = 4, explain_empty: bool = True
+    figures: Sequence[FigureCard], *, per_row: int = 4, explain_empty: bool = True,
+    change_since: str | None = None,
 ) -> None:
-    """The figures in rows of ``per_row``; ``explain_empty`` notes ratios with nothing to count."""
+    """The figures in rows of ``per_row``; ``explain_empty`` notes ratios with nothing to count;
+    ``change_since`` describes the change a card shows (the committee meeting's)."""
     for start in range(0, len(figures), per_row):
         columns = st.columns(per_row)
         for column, figure in zip(columns, figures[start:start + per_row], strict=False):
             with column:
-                metric(figure, explain_empty=explain_empty)
+                metric(figure, explain_empty=explain_empty, change_since=change_since)
 
 
 VALUE_FORMATS = {"percent": "%.1f %%", "count": "%d", "days": "%.1f", "mean": "%.2f"}
