@@ -89,7 +89,9 @@ def measure_demo(workdir: Path, households: int, rows: list[tuple[str, str]]) ->
     registry = workdir / "registry.db"
     if not registry.exists():
         subprocess.run([sys.executable, "-m", "demo", "--out", str(registry),
-                        "--households", str(households), "--seed", "1"], cwd=ROOT, check=True)
+                        "--households", str(households), "--seed", "1",
+                        "--geography", "synthetic"],  # the README's figures: 150 UCs
+                       cwd=ROOT, check=True)
     boundary_file = workdir / "registry.geojson"
     settings = settings_for(workdir, boundary_file, registry)
     cache = workdir / "cache-demo"

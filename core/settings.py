@@ -83,6 +83,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("geography", "boundary_name_fields", list, [],
             "Name field of each file of boundary_files; empty to use boundary_name_field for all.",
             per_level=True),
+    Setting("geography", "boundary_attribution", str, "© OpenStreetMap contributors",
+            "Credit line under every map, as the boundary data's licence asks (the demo's "
+            "districts are OpenStreetMap's, ODbL); empty for none.", optional=True),
     Setting("map", "basemap_style", str, "",
             "Basemap style URL for online deployments; empty for none (works offline: the top "
             "level's outlines are the background)."),

@@ -150,9 +150,11 @@ def _meeting_of(row: sa.Row) -> Meeting:
 def start_meeting(store: sa.Engine, *, scope: Scope, area_id: str, area_name: str,
                   as_of: dt.date, started_by: str, figures: pd.DataFrame, level: int,
                   period_start: dt.date, period_end: dt.date, parameters: Mapping[str, Any],
-                  notes: str | None = None) -> Meeting:
+                  notes: str | None = None, at: dt.datetime | None = None) -> Meeting:
     """Start a meeting of ``area_id``: freeze ``figures`` (long form; the rows within the
-    scope) as a new "meeting" snapshot and record the meeting, in one transaction."""
+    scope) as a new "meeting" snapshot and record the meeting, in one transaction.
+
+    ``at``: when it started (default now; the demo's history records past meetings)."""
     area_id = _required_text(area_id, "area_id", "choose the district of the meeting")
     scope.require(area_id)
     figures = scope.keep(figures)
@@ -164,7 +166,8 @@ def start_meeting(store: sa.Engine, *, scope: Scope, area_id: str, area_name: st
                                       period_start=period_start, period_end=period_end,
                                       parameters=parameters, source="meeting")
         meeting_id = conn.execute(meeting.insert().values(
-            area_id=area_id, area_name=area_name, as_of=as_of, started_at=utcnow(),
+            area_id=area_id, area_name=area_name, as_of=as_of,
+            started_at=utcnow() if at is None else as_naive_utc(at),
             started_by=started_by, snapshot_id=snapshot_id, notes=notes or None,
         )).inserted_primary_key[0]
         row = conn.execute(_meeting_query().where(meeting.c.meeting_id == meeting_id)).one()
@@ -249,8 +252,9 @@ def _require_meeting(conn: sa.Connection, meeting_id: int | None, field: str) ->
 
 def add_action_point(store: sa.Engine, *, scope: Scope, area_id: str, text: str, owner: str,
                      due_on: dt.date | None, meeting_id: int | None = None,
-                     created_by: str) -> ActionPoint:
-    """Record an open action point; ValueError naming the field when one is missing."""
+                     created_by: str, at: dt.datetime | None = None) -> ActionPoint:
+    """Record an open action point (at ``at``, default now); ValueError naming the field
+    when one is missing."""
     text = _required_text(text, "text", "write what is to be done")
     owner = _required_text(owner, "owner", "say who will do it")
     due_on = _required_date(due_on, "due_on")
@@ -261,7 +265,8 @@ def add_action_point(store: sa.Engine, *, scope: Scope, area_id: str, text: str,
         _require_meeting(conn, meeting_id, "meeting_id")
         action_id = conn.execute(action_point.insert().values(
             meeting_id=meeting_id, area_id=area_id, text=text, owner=owner, due_on=due_on,
-            status="open", created_at=utcnow(), created_by=created_by,
+            status="open", created_at=utcnow() if at is None else as_naive_utc(at),
+            created_by=created_by,
         )).inserted_primary_key[0]
         row = conn.execute(sa.select(action_point)
                            .where(action_point.c.action_id == action_id)).one()
@@ -269,8 +274,10 @@ def add_action_point(store: sa.Engine, *, scope: Scope, area_id: str, text: str,
 
 
 def close_action_point(store: sa.Engine, action_id: int, *, scope: Scope,
-                       meeting_id: int | None = None, closed_by: str) -> ActionPoint:
-    """Close an open action point (at ``meeting_id`` if given).
+                       meeting_id: int | None = None, closed_by: str,
+                       at: dt.datetime | None = None) -> ActionPoint:
+    """Close an open action point (at ``meeting_id`` if given; at the time ``at``, default
+    now).
 
     KeyError when there is no such action point, ValueError when it is already closed,
     ScopeError when its area is outside the scope.
@@ -285,7 +292,8 @@ def close_action_point(store: sa.Engine, action_id: int, *, scope: Scope,
         done = conn.execute(
             action_point.update()
             .where(action_point.c.action_id == action_id, action_point.c.status == "open")
-            .values(status="closed", closed_at=utcnow(), closed_by=closed_by,
+            .values(status="closed", closed_at=utcnow() if at is None else as_naive_utc(at),
+                    closed_by=closed_by,
                     closed_on_meeting_id=meeting_id)
         ).rowcount
         row = conn.execute(sa.select(action_point)

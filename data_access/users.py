@@ -581,7 +581,7 @@ def sign_out(store: sa.Engine, token: str, *, now: dt.datetime | None = None) ->
 DISTRICT_LEVEL = 2
 
 
-def _demo_districts(areas: pd.DataFrame) -> tuple[str | None, str | None]:
+def demo_districts(areas: pd.DataFrame) -> tuple[str | None, str | None]:
     """(chair's district, officer's district): Peshawar and Nowshera when the registry has them
     (the demo's PK601 and PK602), else the first two districts by id."""
     districts = areas[areas["level"].astype("Int64") == DISTRICT_LEVEL].sort_values("area_id")
@@ -605,7 +605,7 @@ def demo_accounts(store: sa.Engine, areas_frame: pd.DataFrame, *,
     donor the whole registry. Running it again resets these accounts (new passwords,
     enabled, same role and areas); other accounts are left alone.
     """
-    chair_area, officer_area = _demo_districts(areas_frame)
+    chair_area, officer_area = demo_districts(areas_frame)
     if chair_area is None or officer_area is None:
         raise UserError("the registry has no areas to scope the demo's chair and officer to")
     wanted = [

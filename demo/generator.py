@@ -1,11 +1,19 @@
-"""Generate a demo registry: a synthetic (or real-boundary) KP province with households,
-persons, programmes, enrolments and referrals, planted problems and their ground truth.
+"""Generate a demo registry: Khyber Pakhtunkhwa's real districts (or a synthetic province, or
+any district boundary file) with households, persons, programmes, enrolments and
+referrals, planted problems and their ground truth.
 
     python -m demo --out data/registry.db --households 20000 --seed 1
 
 writes data/registry.db (SQLite, the registry contract), data/registry.geojson (every area
 of every level) and data/registry.truth/ (what was planted, as CSV, and summary.json).
 The same seed and arguments give byte-identical files; nothing depends on today's date.
+
+Geography (``--geography``): ``kp`` (the default) is KP's 35 districts as OpenStreetMap
+draws them, with their 2023 census populations (demo/geo/, see its README for sources and
+licences), cut into generated tehsils and union councils; ``synthetic`` is five
+Peshawar-valley districts in a synthetic province; ``--boundaries FILE`` takes any district
+boundary file. In Python, ``Options`` without ``boundaries`` is the synthetic province and
+``kp_options`` the KP one.
 """
 
 from __future__ import annotations
@@ -64,6 +72,15 @@ from demo.tables import (
 )
 
 DEFAULT_END_DATE = dt.date(2026, 10, 31)
+GEO = Path(__file__).resolve().parent / "geo"
+# The demo's default geography: KP's districts (OpenStreetMap, ODbL) and their 2023 census
+# populations (PBS); demo/geo/README.md says where they come from.
+KP_BOUNDARIES = GEO / "kp_adm2_districts_osm.geojson"
+KP_POPULATION = GEO / "kp_district_population_census2023.csv"
+GEOGRAPHIES = ("kp", "synthetic")
+# Union councils in all when --union-councils is not given: KP's 35 districts need more than
+# the five synthetic ones for a few per tehsil (Peshawar, a ninth of KP, gets about 40).
+DEFAULT_UNION_COUNCILS = {"kp": 350, "synthetic": 150}
 
 
 @dataclass(frozen=True)
@@ -80,6 +97,14 @@ class Options:
     population_csv: Path | None = None
     population_name_field: str | None = None
     population_field: str = "Pop2023"
+
+
+def kp_options(out: Path, households: int, seed: int, **more) -> Options:
+    """Options of a demo on KP's real districts with their census populations."""
+    more.setdefault("union_councils", DEFAULT_UNION_COUNCILS["kp"])
+    return Options(out=out, households=households, seed=seed, boundaries=KP_BOUNDARIES,
+                   id_field="census2023_name", name_field="name", population_csv=KP_POPULATION,
+                   population_name_field="District", **more)
 
 
 @dataclass
@@ -414,10 +439,16 @@ def parse_args(argv: list[str] | None = None) -> Options:
                         help="share of each table's rows that break a contract rule (0.01)")
     parser.add_argument("--end-date", type=dt.date.fromisoformat, default=DEFAULT_END_DATE,
                         help="the registry's last day, YYYY-MM-DD (2026-10-31)")
-    parser.add_argument("--union-councils", type=int, default=150,
-                        help="how many union councils in all (150)")
+    parser.add_argument("--union-councils", type=int,
+                        help="how many union councils in all (350 on KP's districts, 150 "
+                             "otherwise)")
+    parser.add_argument("--geography", choices=GEOGRAPHIES,
+                        help="kp: Khyber Pakhtunkhwa's 35 real districts with their 2023 "
+                             "census populations (the default); synthetic: five "
+                             "Peshawar-valley districts in a synthetic province")
     parser.add_argument("--boundaries", type=Path,
-                        help="district boundary file: each feature becomes a district")
+                        help="district boundary file: each feature becomes a district "
+                             "(instead of --geography)")
     parser.add_argument("--id-field", help="boundary field identifying a district")
     parser.add_argument("--name-field", help="boundary field naming a district")
     parser.add_argument("--population-csv", type=Path,
@@ -431,11 +462,23 @@ def parse_args(argv: list[str] | None = None) -> Options:
         parser.error("--id-field, --name-field and --population-csv go with --boundaries")
     if args.boundaries is not None and not (args.id_field and args.name_field):
         parser.error("--boundaries needs --id-field and --name-field")
+    if args.boundaries is not None and args.geography is not None:
+        parser.error("--geography and --boundaries exclude each other: --boundaries brings "
+                     "its own districts")
+    kp = args.boundaries is None and args.geography in (None, "kp")
+    union_councils = args.union_councils
+    if union_councils is None:
+        union_councils = DEFAULT_UNION_COUNCILS["kp" if kp else "synthetic"]
+    common = dict(out=args.out, households=args.households, seed=args.seed,
+                  dirty_share=args.dirty_share, end_date=args.end_date,
+                  union_councils=union_councils)
+    if kp:
+        return kp_options(**common)
     return Options(
-        out=args.out, households=args.households, seed=args.seed, dirty_share=args.dirty_share,
-        end_date=args.end_date, union_councils=args.union_councils, boundaries=args.boundaries,
-        id_field=args.id_field, name_field=args.name_field, population_csv=args.population_csv,
-        population_name_field=args.population_name_field, population_field=args.population_field)
+        **common,
+        boundaries=args.boundaries, id_field=args.id_field, name_field=args.name_field,
+        population_csv=args.population_csv, population_name_field=args.population_name_field,
+        population_field=args.population_field)
 
 
 def print_summary(result: Result) -> None:

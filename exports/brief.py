@@ -1,16 +1,22 @@
-"""The one-page brief of a committee meeting: print-ready HTML, self-contained.
+"""The one-page brief of a committee meeting: print-ready HTML, self-contained, and as PDF.
 
 ``build_brief`` turns a ``Brief`` (the district, the dates, the headline figures with their
 change since the previous meeting, the gaps, the action points) into one HTML document with
 its CSS inline, laid out for A4 (``@page``, ``@media print``) and with no external resource
 (no font, image or script is fetched), so a browser prints it as it is, offline. Every value
 is HTML-escaped. Texts go through ``i18n.t``. Never imports Streamlit.
+
+``brief_pdf`` sets the same document on one A4 page as PDF with WeasyPrint (a pure-Python
+layout engine over the system's Pango library; no browser), in smaller type when a long
+list of action points would run onto a second page. ``pdf_problem`` says why PDFs cannot be
+made on a machine without Pango.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import html
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,6 +26,9 @@ from views.figure_cards import FigureCard
 from views.gaps import Gap
 
 MIME = "text/html"
+PDF_MIME = "application/pdf"
+# Base type sizes (pt) tried in turn until the PDF fits one A4 page (the HTML's is 8.5).
+FIT_SIZES: tuple[float, ...] = (8.5, 7.5, 6.5, 5.5)
 
 CSS = """
 @page { size: A4; margin: 10mm 11mm; }
@@ -197,7 +206,45 @@ def brief_bytes(brief: Brief) -> bytes:
     return build_brief(brief).encode("utf-8")
 
 
-def file_name(area_id: str, as_of: dt.date) -> str:
+def file_name(area_id: str, as_of: dt.date, extension: str = "html") -> str:
     """``meeting-brief-PK601-2026-10-31.html`` (unsafe characters of the id replaced)."""
     safe = re.sub(r"[^A-Za-z0-9_-]+", "_", area_id).strip("_") or "area"
-    return f"meeting-brief-{safe}-{as_of.isoformat()}.html"
+    return f"meeting-brief-{safe}-{as_of.isoformat()}.{extension}"
+
+
+def pdf_problem() -> str | None:
+    """Why the brief cannot be made as PDF here (None when it can): WeasyPrint needs the
+    Pango library of the system (Debian: libpango-1.0-0 libpangoft2-1.0-0)."""
+    try:
+        import weasyprint  # noqa: F401
+    except (ImportError, OSError) as exc:
+        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return None
+
+
+def _type_size_css(size: float) -> str:
+    """The brief's type at ``size`` pt (headings and notes in proportion)."""
+    return (f"body {{ font-size: {size:.2f}pt !important; }} "
+            f"h1 {{ font-size: {size * 1.55:.2f}pt !important; }} "
+            f"h2 {{ font-size: {size * 1.2:.2f}pt !important; }} "
+            f"h3, .meta {{ font-size: {size:.2f}pt !important; }} "
+            f".note {{ font-size: {size * 0.82:.2f}pt !important; }}")
+
+
+def brief_pdf(brief: Brief) -> bytes:
+    """The brief as a one-page A4 PDF.
+
+    Set at the HTML's size first; a brief that runs onto a second page (many or long action
+    points) is set again in smaller type (``FIT_SIZES``), the smallest whatever happens.
+    """
+    from weasyprint import CSS, HTML
+
+    # WeasyPrint warns of every CSS property it does not know (print-color-adjust, for the
+    # browsers that print the HTML brief): not worth a line in the server log each time.
+    logging.getLogger("weasyprint").setLevel(logging.ERROR)
+    page = HTML(string=build_brief(brief))
+    for size in FIT_SIZES:
+        document = page.render(stylesheets=[CSS(string=_type_size_css(size))])
+        if len(document.pages) <= 1:
+            break
+    return document.write_pdf()

@@ -44,18 +44,21 @@ class Indicator:
         return {"percent": "0.0%", "count": "#,##0", "mean": "0.00",
                 "days": "0.0", "per_1000": "0.00"}[self.unit]
 
-    def format_value(self, value: float | None) -> str:
+    def format_value(self, value: float | None, extra_decimals: int = 0) -> str:
+        """The value for people; ``extra_decimals`` more than usual where two values must be
+        told apart (a map legend's narrow classes)."""
         if value is None or value != value:  # None or NaN
             return "–"
+        more = max(int(extra_decimals), 0)
         if self.unit == "percent":
-            return f"{value:.1%}"
+            return f"{value:.{1 + more}%}"
         if self.unit == "count":
-            return f"{value:,.0f}"
+            return f"{value:,.{more}f}"
         if self.unit == "per_1000":
-            return f"{value * 1000:.2f} per 1,000"
+            return f"{value * 1000:.{2 + more}f} per 1,000"
         if self.unit == "days":
-            return f"{value:.1f} days"
-        return f"{value:.2f}"
+            return f"{value:.{1 + more}f} days"
+        return f"{value:.{2 + more}f}"
 
 
 CATALOGUE: tuple[Indicator, ...] = (

@@ -272,7 +272,8 @@ def build_coverage_map(
     features = layers.choropleth_features(polygons, rows, indicator, classification, colours)
     counts = pd.Series([f["properties"]["class"] for f in features["features"]]).value_counts()
     entries = style.legend(classification, colours, indicator.format_value,
-                           {int(k): int(v) for k, v in counts.items()})
+                           {int(k): int(v) for k, v in counts.items()},
+                           more_decimals=indicator.format_value)
     title = indicator.label + (f" — {programme_id}" if programme_id else "")
 
     top_level = int(boundaries["level"].min()) if not boundaries.empty else level

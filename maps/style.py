@@ -43,7 +43,9 @@ Colours
 Legend
     :func:`legend` lists the classes from the lowest values to the highest (the order of the
     breaks, whatever the direction of the indicator; the colours tell which end is bad),
-    then "No data" when an area has none. :func:`legend_html` renders it for
+    then "No data" when an area has none. Labels always tell classes apart: a bound close to
+    its neighbour gets more decimals than the indicator's usual ones (``1.78% – 1.82%``, not
+    ``1.8%`` twice), bounds far apart keep them. :func:`legend_html` renders it for
     ``st.markdown(..., unsafe_allow_html=True)``.
 
 No Streamlit here: the page imports this module, never the reverse.
@@ -268,15 +270,46 @@ def class_label(classification: Classification, index: int,
     return high_text if low_text == high_text else f"{low_text} – {high_text}"
 
 
+MAX_EXTRA_DECIMALS = 4  # at most this many decimals more than the indicator's own
+
+
+def bound_texts(values: Sequence[float], more_decimals: Callable[[float, int], str]
+                ) -> dict[float, str]:
+    """Each distinct bound written with the fewest extra decimals that tell it from its
+    neighbours: two bounds 0.0178 and 0.0182 of a percent read "1.78%" and "1.82%", not
+    "1.8%" twice, while bounds far apart keep the indicator's usual decimals.
+
+    ``more_decimals(value, extra)`` formats a value with ``extra`` decimals more than usual.
+    Rounding is monotone, so bounds that differ from both neighbours differ from all.
+    """
+    distinct = sorted(set(values))
+    needed = [0] * len(distinct)  # extra decimals of each bound
+    for i in range(len(distinct) - 1):
+        low, high = distinct[i], distinct[i + 1]
+        extra = next((d for d in range(MAX_EXTRA_DECIMALS + 1)
+                      if more_decimals(low, d) != more_decimals(high, d)), MAX_EXTRA_DECIMALS)
+        needed[i] = max(needed[i], extra)
+        needed[i + 1] = max(needed[i + 1], extra)
+    return {value: more_decimals(value, extra)
+            for value, extra in zip(distinct, needed, strict=True)}
+
+
 def legend(classification: Classification, colours: Sequence[Sequence[int]],
-           format_value: Callable[[float], str], counts: Mapping[int, int]) -> list[LegendEntry]:
+           format_value: Callable[[float], str], counts: Mapping[int, int], *,
+           more_decimals: Callable[[float, int], str] | None = None) -> list[LegendEntry]:
     """One entry per class, lowest values first, then "No data" if ``counts[-1]`` > 0.
 
     ``counts`` maps a class (-1 for no data) to its number of areas; missing classes count 0.
+    ``more_decimals(value, extra)`` (e.g. ``Indicator.format_value``): the labels give narrow
+    classes as many more decimals as it takes to tell every class apart (``bound_texts``);
+    without it every bound is written with ``format_value``.
     """
     if len(colours) < classification.k:
         raise ValueError(f"{classification.k} classes need {classification.k} colours, "
                          f"got {len(colours)}")
+    if more_decimals is not None and classification.k:
+        texts = bound_texts([classification.lower, *classification.breaks], more_decimals)
+        format_value = texts.__getitem__
     entries = [
         LegendEntry(rgb_to_hex(colours[i]), class_label(classification, i, format_value),
                     int(counts.get(i, 0)))

@@ -158,6 +158,7 @@ def main() -> None:
             st.pydeck_chart(built.deck, on_select=_on_map_click, selection_mode="single-object",
                             key=key, height=coverage.MAP_HEIGHT)
             st.caption(t("Click an area to see the areas within it."))
+            widgets.map_credit(settings)
             if built.dropped_access_points:
                 st.caption(t("{count} access points have no coordinates and are not drawn.",
                              count=built.dropped_access_points))

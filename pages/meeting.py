@@ -18,7 +18,7 @@ from core.i18n import t
 from data_access import meetings
 from exports import brief as briefs
 from indicators.figures import meeting_figures
-from ui import queries, widgets
+from ui import presentation, queries, widgets
 from views import figure_cards, gaps
 
 FLASH_KEY = "_meeting_flash"
@@ -44,6 +44,9 @@ class MeetingPage:
     closed_points: list
     meeting_dates: dict
     child_level_name: str  # the level of the area lists (union councils)
+    areas: pd.DataFrame  # the areas the user may see
+    child_level: int
+    child_figures: pd.DataFrame  # the lowest level's long form (the gaps' and the map's)
 
 
 # Reading -------------------------------------------------------------------------------------
@@ -87,7 +90,8 @@ def _read(view: widgets.View, areas: pd.DataFrame) -> MeetingPage:
         state=state, live=live, headline=headline, cards=cards, gaps=found,
         open_points=meetings.action_points(store, area_id, scope=scope, status="open"),
         closed_points=meetings.action_points(store, area_id, scope=scope, status="closed"),
-        meeting_dates=gaps.meeting_dates(held), child_level_name=child_label,
+        meeting_dates=gaps.meeting_dates(held), child_level_name=child_label, areas=areas,
+        child_level=lowest, child_figures=child_figures,
     )
 
 
@@ -125,7 +129,7 @@ def _pick_district(view: widgets.View, areas: pd.DataFrame) -> None:
         st.caption(t("{count} more: pick them in the sidebar.", count=len(choices) - len(shown)))
 
 
-def _status(view: widgets.View, data: MeetingPage, brief: bytes) -> None:
+def _status(view: widgets.View, data: MeetingPage, brief: briefs.Brief) -> None:
     state = data.state
     left, right = st.columns([3, 1], vertical_alignment="center")
     with left:
@@ -156,16 +160,31 @@ def _status(view: widgets.View, data: MeetingPage, brief: bytes) -> None:
                        area=view.area_name, as_of=view.as_of.isoformat()))
             if started:
                 _start(view, data)
+        details = {"what": "meeting_brief", "area_id": view.area_id,
+                   "as_of": view.as_of.isoformat()}
         st.download_button(
             t("Download the brief"), key="meeting_brief", on_click="ignore",
             data=queries.audited_download(
-                view.context, view.settings, brief, f"downloaded the meeting brief of "
-                f"{view.area_name}", {"format": "html", "what": "meeting_brief",
-                                      "area_id": view.area_id,
-                                      "as_of": view.as_of.isoformat()}),
+                view.context, view.settings, briefs.brief_bytes(brief),
+                f"downloaded the meeting brief of {view.area_name}",
+                {"format": "html", **details}),
             file_name=briefs.file_name(view.area_id, view.as_of), mime=briefs.MIME,
             icon=":material/print:", width="stretch",
             help=t("One page (HTML, ready to print): figures, gaps and action points."))
+        problem = briefs.pdf_problem()
+        st.download_button(
+            t("Download the brief (PDF)"), key="meeting_brief_pdf", on_click="ignore",
+            # Made when clicked (about a second), not on every run of the page.
+            data=queries.audited_download(
+                view.context, view.settings, lambda: briefs.brief_pdf(brief),
+                f"downloaded the meeting brief of {view.area_name} as PDF",
+                {"format": "pdf", **details}),
+            file_name=briefs.file_name(view.area_id, view.as_of, "pdf"), mime=briefs.PDF_MIME,
+            icon=":material/picture_as_pdf:", width="stretch", disabled=problem is not None,
+            help=t("The same page as PDF, one A4 page.") if problem is None else t(
+                "PDF cannot be made on this server: {problem}. The administrator installs "
+                "Pango (Debian: apt-get install libpango-1.0-0 libpangoft2-1.0-0).",
+                problem=problem))
 
 
 def _who(view: widgets.View) -> str:
@@ -191,11 +210,7 @@ def _headline(view: widgets.View, data: MeetingPage) -> None:
     previous = data.state.previous
     description = (t("since {as_of}", as_of=previous.as_of.isoformat())
                    if previous is not None else None)
-    for start in range(0, len(data.cards), 4):
-        columns = st.columns(4)
-        for column, card in zip(columns, data.cards[start:start + 4], strict=False):
-            with column:
-                widgets.metric(card, change_since=description)
+    widgets.metric_grid(data.cards, change_since=description)
     with st.expander(t("Definitions")):
         widgets.definitions(data.headline)
         st.caption(t("Stock figures are counted on {as_of}; referral figures over the period "
@@ -337,11 +352,11 @@ def _add_form(view: widgets.View, data: MeetingPage) -> None:
     _done(t("Action point added."), clear_form=True)
 
 
-def _brief(view: widgets.View, data: MeetingPage) -> bytes:
+def _brief(view: widgets.View, data: MeetingPage) -> briefs.Brief:
     state, current = data.state, data.state.current
     loaded = queries.last_loaded(view.settings.database_url)
     closed_here = gaps.closed_at(data.closed_points, current)
-    return briefs.brief_bytes(briefs.Brief(
+    return briefs.Brief(
         area_name=view.area_name, level_name=view.level_name, as_of=view.as_of,
         period_start=view.period_start,
         meeting=gaps.meeting_label(current) if current else None,
@@ -352,20 +367,25 @@ def _brief(view: widgets.View, data: MeetingPage) -> bytes:
                                      data.meeting_dates).to_dict("records"),
         closed_points=gaps.action_rows(closed_here, view.as_of,
                                        data.meeting_dates).to_dict("records"),
-    ))
+    )
 
 
 def main() -> None:
     view = widgets.page_view(__file__)
     if view is None:  # a start-up problem, already shown
         return
-    st.title(t("Committee meeting"))
     areas = queries.areas(view.context, view.settings.database_url)
     if view.area_id is None:
+        st.title(t("Committee meeting"))
         _pick_district(view, areas)
         return
-    widgets.view_caption(view)
+    presenting = presentation.switch()
     data = _read(view, areas)
+    if presenting:  # the agenda for the room: no sidebar, no working controls
+        presentation.present(view, data)
+        return
+    st.title(t("Committee meeting"))
+    widgets.view_caption(view)
     _flash()
     _status(view, data, _brief(view, data))
     _headline(view, data)

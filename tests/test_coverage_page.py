@@ -293,3 +293,16 @@ def test_dates_reach_the_map(registry_url: str, boundary_file: Path):
     early = open_page({"as_of": dt.date(2024, 6, 15).isoformat(), "level": "4"})
     late = open_page({"level": "4"})
     assert charts_json(early) != charts_json(late)
+
+
+def test_the_map_credits_its_boundary_data(registry_url: str, boundary_file,
+                                           monkeypatch: pytest.MonkeyPatch):
+    """The demo's districts are OpenStreetMap's (ODbL): every map says so, and a deployment
+    with other boundaries sets its own credit line (or none)."""
+    at = open_page({"level": "2"})
+    assert "© OpenStreetMap contributors" in [c.value for c in at.caption]
+    monkeypatch.setenv("SOCLE_GEOGRAPHY_BOUNDARY_ATTRIBUTION", "Boundaries: OCHA COD-AB, CC BY-IGO")
+    at = open_page({"level": "2"})
+    captions = [c.value for c in at.caption]
+    assert "Boundaries: OCHA COD-AB, CC BY-IGO" in captions
+    assert "© OpenStreetMap contributors" not in captions

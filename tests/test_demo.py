@@ -610,6 +610,56 @@ def test_real_district_boundaries(tmp_path: Path):
     assert np.corrcoef(share, expected / expected.sum())[0, 1] > 0.95
 
 
+def test_the_default_geography_is_kp_real_districts_shipped_with_the_project(tmp_path: Path):
+    """`python -m demo` draws on KP's 35 districts (demo/geo/, OpenStreetMap) with their 2023
+    census populations; tehsils and union councils tile them exactly."""
+    import geopandas as gpd
+
+    from demo.generator import KP_BOUNDARIES, KP_POPULATION
+
+    out = tmp_path / "kp" / "registry.db"
+    assert main(["--out", str(out), "--households", "1200", "--seed", "6"]) == 0
+    demo = read_demo(out)
+    areas = shapes(demo)
+    counts = areas["level"].value_counts().sort_index()
+    assert counts[1] == 1 and counts[2] == 35 and counts[4] == 350
+    assert 35 * 3 >= counts[3] >= 35  # up to three tehsils a district
+    assert_tiles(areas, tolerance=1e-10)
+    real = gpd.read_file(KP_BOUNDARIES).set_index("name")
+    districts = areas[areas["level"] == 2].set_index("name")
+    assert set(districts.index) == set(real.index)
+    for name in ("Peshawar", "Nowshera", "Upper Chitral"):
+        outline = real.loc[name, "geometry"]
+        moved = shapely.symmetric_difference(districts.loc[name, "geometry"], outline).area
+        assert moved < 1e-4 * outline.area, name
+    census = pd.read_csv(KP_POPULATION).set_index("District")["Pop2023"]
+    area = demo.tables["area"].set_index("area_id")
+    assert int(area.loc["PK6", "population"]) == int(census.sum()) == 40_856_097
+    # Peshawar, the most populous district, has the most households and union councils.
+    household = demo.tables["household"].merge(
+        demo.tables["area"][["area_id", "parent_id"]], on="area_id")
+    district_of = dict(zip(areas["area_id"], areas["parent_id"], strict=True))
+    per_district = household["parent_id"].map(district_of).map(
+        dict(zip(areas["area_id"], areas["name"], strict=True))).value_counts()
+    assert per_district.index[0] == "Peshawar"
+    ucs = areas[areas["level"] == 4]["parent_id"].map(district_of).map(
+        dict(zip(areas["area_id"], areas["name"], strict=True))).value_counts()
+    assert ucs.index[0] == "Peshawar"
+
+
+def test_the_synthetic_province_stays_an_option(tmp_path: Path):
+    out = tmp_path / "synthetic" / "registry.db"
+    assert main(["--out", str(out), "--households", "300", "--seed", "6",
+                 "--geography", "synthetic"]) == 0
+    areas = shapes(read_demo(out))
+    assert set(areas.loc[areas["level"] == 2, "name"]) == {
+        "Peshawar", "Nowshera", "Charsadda", "Mardan", "Swabi"}
+    assert (areas["level"] == 4).sum() == 150
+    with pytest.raises(SystemExit):
+        main(["--out", str(out), "--households", "10", "--seed", "1", "--geography", "kp",
+              "--boundaries", "x.geojson", "--id-field", "a", "--name-field", "b"])
+
+
 # --- command line --------------------------------------------------------------------------------
 
 def test_command_line_writes_and_reports(tmp_path: Path, capsys):

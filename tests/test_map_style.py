@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 
+import numpy as np
 import pytest
 
 from indicators.catalogue import indicator
@@ -305,3 +306,34 @@ def test_classification_is_frozen() -> None:
     c = Classification("fixed", (1.0,), 0.0)
     with pytest.raises(AttributeError):
         c.breaks = (2.0,)  # type: ignore[misc]
+
+
+def test_narrow_classes_get_the_decimals_that_tell_them_apart() -> None:
+    """The demo's duplicates map read "1.8% (1)" twice: two classes whose bounds round alike."""
+    ind = indicator("dup.double_dipping")
+    values = [0.0178, 0.0182, 0.05, 0.1, 0.2]
+    c = classify(values, method="quantiles", k=5, unit=ind.unit)
+    colours = style.class_colours(c.k, ind.higher_is_better)
+    counts = style.count_classes(c, values)
+    plain = [e.label for e in style.legend(c, colours, ind.format_value, counts)]
+    assert plain[:2] == ["1.8%", "1.8%"]  # the indicator's own decimal cannot tell them apart
+    labels = [e.label for e in style.legend(c, colours, ind.format_value, counts,
+                                            more_decimals=ind.format_value)]
+    assert len(set(labels)) == len(labels) == c.k
+    assert labels[:2] == ["1.78%", "1.78% – 1.82%"]
+    # Classes far apart keep the usual decimal: 5.0%, not 5.00%.
+    assert labels[-1] == "10.0% – 20.0%"
+
+
+def test_every_class_label_differs_on_random_narrow_values() -> None:
+    rng = np.random.default_rng(4)
+    ind = indicator("cov.poor_households")
+    for _ in range(200):
+        values = list(np.round(rng.uniform(0.5, 0.51, rng.integers(3, 40)), 5))
+        for method in ("quantiles", "natural_breaks", "fixed"):
+            c = classify(values, method=method, k=5, unit=ind.unit)
+            entries = style.legend(c, style.class_colours(c.k, True), ind.format_value,
+                                   style.count_classes(c, values), more_decimals=ind.format_value)
+            labels = [e.label for e in entries]
+            if method != "fixed":  # fixed percent bands are 0–20 %… whatever the values
+                assert len(set(labels)) == len(labels), labels

@@ -119,6 +119,7 @@ def area_map(view: widgets.View, areas: pd.DataFrame, figures: pd.DataFrame, *, 
         chart_key = st.session_state[_MAP_KEY] = f"{key}-{level}-{view.area_id or 'all'}"
         st.pydeck_chart(built.deck, on_select=_pick_on_map, selection_mode="single-object",
                         key=chart_key, height=coverage.MAP_HEIGHT)
+        widgets.map_credit(view.settings)
     side_column.markdown(built.legend_html, unsafe_allow_html=True)
     side_column.caption(t("Click an area to see its rows in the lists below."))
 

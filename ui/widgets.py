@@ -40,7 +40,7 @@ from data_access.context import LIST_ROLES, ROLES, UserContext, default_context
 from data_access.registry import RegistryError, sqlite_path
 from data_access.schema import SchemaError
 from indicators.catalogue import Indicator
-from ui import queries, sign_in
+from ui import demo_history, queries, sign_in
 from ui.sign_in import SignInRequired
 from views.figure_cards import FigureCard
 
@@ -406,6 +406,7 @@ def start() -> View:
     settings = _reading(settings)
     _open_registry(settings)
     _open_app_store(settings)
+    demo_history.show_status(settings)
     try:
         context = sign_in.current_user(settings, default).context
     except sa.exc.SQLAlchemyError:
@@ -470,6 +471,14 @@ def page_header(title: str, view: View) -> None:
     view_caption(view)
 
 
+def map_credit(settings: Settings) -> None:
+    """The boundary data's credit line under a map (its licence asks for one: the demo's
+    districts are © OpenStreetMap contributors, ODbL)."""
+    credit = settings["geography.boundary_attribution"]
+    if credit:
+        st.caption(credit)
+
+
 # Figures ------------------------------------------------------------------------------------
 
 def _whole(value: int) -> str:
@@ -508,14 +517,16 @@ def metric(card: FigureCard, *, explain_empty: bool = True,
 
 
 def metric_grid(
-    figures: Sequence[FigureCard], *, per_row: int = 4, explain_empty: bool = True
+    figures: Sequence[FigureCard], *, per_row: int = 4, explain_empty: bool = True,
+    change_since: str | None = None,
 ) -> None:
-    """The figures in rows of ``per_row``; ``explain_empty`` notes ratios with nothing to count."""
+    """The figures in rows of ``per_row``; ``explain_empty`` notes ratios with nothing to count;
+    ``change_since`` describes the change a card shows (the committee meeting's)."""
     for start in range(0, len(figures), per_row):
         columns = st.columns(per_row)
         for column, figure in zip(columns, figures[start:start + per_row], strict=False):
             with column:
-                metric(figure, explain_empty=explain_empty)
+                metric(figure, explain_empty=explain_empty, change_since=change_since)
 
 
 VALUE_FORMATS = {"percent": "%.1f %%", "count": "%d", "days": "%.1f", "mean": "%.2f"}
