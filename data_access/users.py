@@ -87,6 +87,7 @@ users = sa.Table(
     sa.Column("created_by", sa.Text, nullable=False),
     sa.Column("updated_at", sa.DateTime, nullable=False),
     sa.Column("password_changed_at", sa.DateTime),
+    sa.Column("language", sa.String(16)),  # migration 0013: the interface language chosen
 )
 user_areas = sa.Table(
     "user_areas", metadata,
@@ -159,6 +160,7 @@ class User:
     created_at: dt.datetime
     created_by: str
     updated_at: dt.datetime
+    language: str | None = None  # the interface language the user chose (None: the default)
 
     @property
     def context(self) -> UserContext:
@@ -174,6 +176,7 @@ class Session:
     context: UserContext
     started_at: dt.datetime
     expires_at: dt.datetime
+    language: str | None = None  # the account's interface language, restored at sign-in
 
 
 class DemoAccount(NamedTuple):
@@ -255,7 +258,7 @@ def _areas_of(conn: sa.Connection, names: Sequence[str]) -> dict[str, tuple[str,
 def _user(row, areas: tuple[str, ...]) -> User:
     return User(username=row.username, role=row.role, areas=areas, disabled=bool(row.disabled),
                 has_password=row.password_hash is not None, created_at=row.created_at,
-                created_by=row.created_by, updated_at=row.updated_at)
+                created_by=row.created_by, updated_at=row.updated_at, language=row.language)
 
 
 def _get(conn: sa.Connection, username: str) -> User | None:
@@ -448,7 +451,7 @@ def _new_session(conn: sa.Connection, user: User, moment: dt.datetime, policy: A
     conn.execute(sessions.insert().values(token_hash=_token_hash(token), username=user.username,
                                           started_at=moment, expires_at=expires))
     return Session(token=token, username=user.username, context=user.context,
-                   started_at=moment, expires_at=expires)
+                   started_at=moment, expires_at=expires, language=user.language)
 
 
 INVALID = "Wrong username or password."
@@ -557,7 +560,18 @@ def resume_session(store: sa.Engine, token: str, now: dt.datetime | None = None)
     if moment >= row.expires_at:
         raise AuthError("expired", "Your session has expired: please sign in again.")
     return Session(token=str(token), username=user.username, context=user.context,
-                   started_at=row.started_at, expires_at=row.expires_at)
+                   started_at=row.started_at, expires_at=row.expires_at, language=user.language)
+
+
+def set_language(store: sa.Engine, username: str, language: str | None) -> None:
+    """Keep the interface language a user chose with the account (None: back to the default).
+
+    A preference of the user's own, not a change of the account: not audited, and the
+    account's ``updated_at`` stays as it was.
+    """
+    with store.begin() as conn:
+        conn.execute(users.update().where(users.c.username == username)
+                     .values(language=language))
 
 
 def sign_out(store: sa.Engine, token: str, *, now: dt.datetime | None = None) -> None:

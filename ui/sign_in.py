@@ -28,7 +28,7 @@ from core.i18n import t
 from core.settings import Settings
 from data_access import users
 from data_access.context import UserContext
-from ui import queries
+from ui import language, queries
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +108,8 @@ def _provider_session(settings: Settings, store: sa.Engine) -> users.Session | N
     st.session_state[TOKEN_KEY] = session.token
     st.session_state[OIDC_KEY] = True
     st.session_state.pop(REFUSED_KEY, None)
+    if language.restore(session):
+        st.rerun()  # once, at sign-in: the account's language from the first page on
     return session
 
 
@@ -160,6 +162,7 @@ def sign_in_form(settings: Settings, store: sa.Engine) -> None:
         return
     st.session_state[TOKEN_KEY] = session.token
     st.session_state.pop(OIDC_KEY, None)
+    language.restore(session)
     st.rerun()
 
 

@@ -30,7 +30,6 @@ from pathlib import Path
 import sqlalchemy as sa
 import streamlit as st
 
-from core import i18n
 from core.i18n import t
 from core.settings import Settings, SettingsError, load_settings
 from data_access.app_store import AppStoreError
@@ -38,7 +37,7 @@ from data_access.context import LIST_ROLES, ROLES, UserContext, default_context
 from data_access.registry import RegistryError, sqlite_path
 from data_access.schema import SchemaError
 from indicators.catalogue import Indicator
-from ui import queries, sign_in
+from ui import language, queries, sign_in
 from ui.sign_in import SignInRequired
 from views.figure_cards import FigureCard
 
@@ -279,7 +278,6 @@ def _settings() -> Settings:
         settings = load_settings()
     except SettingsError as exc:
         raise _configuration_problem(exc) from None
-    i18n.set_language(settings["app.language"])
     return settings
 
 
@@ -343,11 +341,16 @@ def start() -> View:
     drawn (outside demo mode, nobody signed in).
     """
     settings = _settings()
+    language.apply(settings)  # before any text: this session's language, for this run
+    language.chooser()
+    language.direction()
     default = _context(settings) if settings["app.demo_mode"] else None
     _open_registry(settings)
     _open_app_store(settings)
     try:
-        context = sign_in.current_user(settings, default).context
+        who = sign_in.current_user(settings, default)
+        language.remember(queries.app_store_engine(settings.app_store_url), who.session)
+        context = who.context
     except sa.exc.SQLAlchemyError:
         log.exception("cannot read the app store for the sign-in")
         raise StartupProblem(
