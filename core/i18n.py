@@ -137,8 +137,9 @@ def current_language() -> str:
 
 @contextlib.contextmanager
 def using(code: str | None) -> Iterator[str]:
-    """``with using("fr"):`` texts and formats in that language, the previous one after."""
-    language = _resolve(code)
+    """``with using("fr"):`` texts and formats in that language, the previous one after
+    (None: the current language goes on)."""
+    language = _resolve(code) if code is not None else current_language()
     token = _language.set(language)
     try:
         yield language
@@ -198,6 +199,14 @@ class Message(str):
 
     def __reduce__(self):
         return (Message, (self.template, self.fields))
+
+
+class Joined(Message):
+    """Texts joined with a separator (a list of problems), each translated by ``t()``."""
+
+    def __new__(cls, items: Any, separator: str = "; ") -> Joined:
+        fields = {f"item{n}": item for n, item in enumerate(items)}
+        return super().__new__(cls, separator.join("{" + name + "}" for name in fields), fields)
 
 
 def N_(text: str, /, **fields: Any) -> str:  # noqa: N802 (gettext's name for the marker)
@@ -266,18 +275,19 @@ def _exact(value: Any) -> decimal.Decimal:
     return decimal.Decimal(value) if isinstance(value, float) else decimal.Decimal(str(value))
 
 
-def _pattern(kind: str, digits: int, code: str):
+def _pattern(kind: str, digits: int | None, code: str):
     from babel.numbers import parse_pattern
 
     locale = _locale(code)
     formats = locale.percent_formats if kind == "percent" else locale.decimal_formats
     pattern = parse_pattern(formats[None].pattern)
-    pattern.frac_prec = (digits, digits)
+    pattern.frac_prec = (0, 6) if digits is None else (digits, digits)
     return pattern, locale
 
 
-def format_number(value: Any, digits: int = 0) -> str:
-    """A number with the language's separators and ``digits`` decimals; "–" when missing."""
+def format_number(value: Any, digits: int | None = 0) -> str:
+    """A number with the language's separators and ``digits`` decimals (None: as many as it
+    has, up to 6, like ``format(value, "g")``); "–" when missing."""
     if _missing(value):
         return MISSING
     pattern, locale = _pattern("decimal", digits, current_language())

@@ -78,11 +78,13 @@ def _chosen() -> None:
 
 
 def chooser() -> str:
-    """The sidebar's language choice (each language named in itself); the language used."""
+    """The sidebar's language choice (each language named in itself, all in view: a few
+    buttons, not a list to open); the language used."""
     options = list(i18n.languages())
-    code = st.sidebar.selectbox(
-        t("Language"), options, key=LANGUAGE_KEY, on_change=_chosen,
-        format_func=lambda c: i18n.language(c).name,
+    names = {code: i18n.language(code).name for code in options}
+    code = st.sidebar.segmented_control(
+        t("Language"), options, key=LANGUAGE_KEY, on_change=_chosen, required=True,
+        format_func=names.__getitem__, width="stretch",
         help=t("The language of the pages, the workbook and the meeting brief. Signed in, "
                "Socle keeps your choice for your next visit."))
     return i18n.set_language(code)

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 import streamlit as st
 from streamlit.errors import StreamlitAuthError
 
-from core.i18n import t
+from core.i18n import N_, t
 from core.settings import Settings
 from data_access import users
 from data_access.context import UserContext
@@ -76,7 +76,7 @@ def _resume(store: sa.Engine) -> users.Session | None:
         return users.resume_session(store, token)
     except users.AuthError as exc:
         st.session_state.pop(TOKEN_KEY, None)
-        st.session_state[NOTICE_KEY] = str(exc)
+        st.session_state[NOTICE_KEY] = exc.args[0]  # the message, translated when shown
         if st.session_state.pop(OIDC_KEY, False) and _provider_user():
             # A session of the identity provider ends with it: sign in there again.
             st.logout()
@@ -136,7 +136,7 @@ def _locked_text(exc: users.AuthError) -> str:
     if exc.reason == "invalid" and exc.locked_until is not None:
         return t("Wrong username or password. Too many failed sign-ins: the account is locked "
                  "until {time} UTC.", time=exc.locked_until.strftime("%H:%M"))
-    return t(str(exc))
+    return t(exc)
 
 
 def sign_in_form(settings: Settings, store: sa.Engine) -> None:
@@ -215,7 +215,7 @@ def _signed_in_box(settings: Settings, store: sa.Engine, session: users.Session)
         users.sign_out(store, session.token)
         st.session_state.pop(TOKEN_KEY, None)
         via_provider = st.session_state.pop(OIDC_KEY, False)
-        st.session_state[NOTICE_KEY] = "You are signed out."
+        st.session_state[NOTICE_KEY] = N_("You are signed out.")
         if via_provider and _provider_user():
             st.logout()
         st.rerun()

@@ -30,7 +30,7 @@ from pathlib import Path
 import sqlalchemy as sa
 import streamlit as st
 
-from core.i18n import t
+from core.i18n import N_, format_date, format_number, t
 from core.settings import Settings, SettingsError, load_settings
 from data_access.app_store import AppStoreError
 from data_access.context import LIST_ROLES, ROLES, UserContext, default_context
@@ -56,7 +56,7 @@ class PageSpec:
     """A page of the app and the roles it is for."""
 
     path: str
-    title: str  # English; app.py translates it
+    title: str  # English (N_); app.py translates it
     icon: str
     url_path: str
     roles: frozenset[str]
@@ -72,23 +72,23 @@ EVERYONE = frozenset(ROLES)
 # Overview, the Coverage map, Donor progress and the export's indicator sheets); the pages
 # built on lists and referral counts are not theirs.
 PAGES: tuple[PageSpec, ...] = (
-    PageSpec("pages/overview.py", "Overview", ":material/dashboard:", "overview", EVERYONE,
+    PageSpec("pages/overview.py", N_("Overview"), ":material/dashboard:", "overview", EVERYONE,
              default=True),
-    PageSpec("pages/coverage.py", "Coverage map", ":material/map:", "coverage", EVERYONE),
-    PageSpec("pages/referrals.py", "Referrals", ":material/swap_horiz:", "referrals",
+    PageSpec("pages/coverage.py", N_("Coverage map"), ":material/map:", "coverage", EVERYONE),
+    PageSpec("pages/referrals.py", N_("Referrals"), ":material/swap_horiz:", "referrals",
              LIST_ROLES),
-    PageSpec("pages/duplicates.py", "Duplicates", ":material/content_copy:", "duplicates",
+    PageSpec("pages/duplicates.py", N_("Duplicates"), ":material/content_copy:", "duplicates",
              LIST_ROLES),
-    PageSpec("pages/data_quality.py", "Data quality", ":material/rule:", "data-quality",
+    PageSpec("pages/data_quality.py", N_("Data quality"), ":material/rule:", "data-quality",
              LIST_ROLES),
-    PageSpec("pages/meeting.py", "Committee meeting", ":material/groups:", "meeting",
+    PageSpec("pages/meeting.py", N_("Committee meeting"), ":material/groups:", "meeting",
              LIST_ROLES),
-    PageSpec("pages/progress.py", "Donor progress", ":material/trending_up:", "progress",
+    PageSpec("pages/progress.py", N_("Donor progress"), ":material/trending_up:", "progress",
              EVERYONE),
-    PageSpec("pages/export.py", "Excel export", ":material/download:", "export", EVERYONE),
-    PageSpec("pages/users.py", "Users", ":material/manage_accounts:", "users",
+    PageSpec("pages/export.py", N_("Excel export"), ":material/download:", "export", EVERYONE),
+    PageSpec("pages/users.py", N_("Users"), ":material/manage_accounts:", "users",
              frozenset({"admin"})),
-    PageSpec("pages/audit_log.py", "Audit log", ":material/history:", "audit-log",
+    PageSpec("pages/audit_log.py", N_("Audit log"), ":material/history:", "audit-log",
              frozenset({"admin"})),
 )
 
@@ -233,9 +233,10 @@ def sidebar(settings: Settings, context: UserContext) -> View:
 
     loaded = queries.last_loaded(url)
     st.sidebar.caption(t("Figures as of {as_of}; referrals made from {start} to {as_of}.",
-                         as_of=as_of.isoformat(), start=start.isoformat()))
+                         as_of=format_date(as_of), start=format_date(start)))
     st.sidebar.caption(
-        t("Registry last loaded: {when}.", when=loaded.strftime("%Y-%m-%d %H:%M"))
+        t("Registry last loaded: {when}.",
+          when=f"{format_date(loaded)} {loaded:%H:%M}")
         if loaded else t("Registry last loaded: unknown.")
     )
 
@@ -404,7 +405,7 @@ def page_view(page_file: str) -> View | None:
 def view_caption(view: View) -> None:
     """The line under a page's title: the area, its level and the as-of date."""
     st.caption(t("{area} · {level} · as of {as_of}", area=view.area_name,
-                 level=view.level_name, as_of=view.as_of.isoformat()))
+                 level=view.level_name, as_of=format_date(view.as_of)))
 
 
 def page_header(title: str, view: View) -> None:
@@ -416,7 +417,7 @@ def page_header(title: str, view: View) -> None:
 # Figures ------------------------------------------------------------------------------------
 
 def _whole(value: int) -> str:
-    return f"{value:,}"
+    return format_number(value)
 
 
 def metric(card: FigureCard, *, explain_empty: bool = True,
