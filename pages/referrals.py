@@ -59,8 +59,7 @@ def _choices(view: widgets.View, programmes: dict[str, str]) -> tuple[str | None
 def _pipeline(counts) -> None:
     stages = rv.pipeline(counts, translate=t)
     left, right = st.columns([3, 2])
-    left.bar_chart(stages, x="label", y="referrals", x_label="", y_label=t("Referrals"),
-                   horizontal=True, sort=False, height=230)
+    left.altair_chart(rv.pipeline_chart(stages, count_title=t("Referrals")), width="stretch")
     right.dataframe(stages, hide_index=True, column_order=("label", "referrals", "share"),
                     column_config={
                         "label": st.column_config.TextColumn(t("Stage at the end of the period")),
@@ -106,15 +105,14 @@ def _trend(view: widgets.View, programme_id: str | None) -> None:
         st.info(t("No referral was made or open in {area} in the twelve months to {as_of}.",
                   area=view.area_name, as_of=format_date(view.as_of)))
         return
-    chart = trend.rename(columns={"made": t("Made"), "completed": t("Completed"),
-                                  "overdue": t("Overdue at month end")})
+    titles = {"y_title": t("Referrals"), "month_title": t("Month")}
     left, right = st.columns(2)
     left.caption(t("Referrals made in each month, and those of them completed by its end"))
-    left.line_chart(chart, x="month_start", y=[t("Made"), t("Completed")], x_label="",
-                    y_label=t("Referrals"), height=260)
+    left.altair_chart(rv.trend_chart(trend, {"made": t("Made"), "completed": t("Completed")},
+                                     **titles), width="stretch")
     right.caption(t("Referrals overdue at each month's end"))
-    right.line_chart(chart, x="month_start", y=[t("Overdue at month end")], x_label="",
-                     y_label=t("Referrals"), height=260)
+    right.altair_chart(rv.trend_chart(trend, {"overdue": t("Overdue at month end")}, **titles),
+                       width="stretch")
     st.dataframe(trend, hide_index=True, column_order=(
         "month_start", "month_end", "made", "completed", "completed_pct", "rejected", "open",
         "overdue", "overdue_pct"), column_config=_count_columns({

@@ -9,37 +9,44 @@ English text that escaped translation, which :func:`english_words` finds.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
 
-from babel.messages.extract import extract_from_dir
-from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 from google.protobuf.descriptor import FieldDescriptor
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCALES = ROOT / "locales"
-KEYWORDS = {"t": None, "N_": None}  # as `pybabel extract -k t -k N_ --no-default-keywords`
 PSEUDO = "qps"
 OPEN, CLOSE = "⟦", "⟧"
 LANGUAGES = ("fr", "ur", "ps")
 
 
+def _scripts_i18n():
+    """scripts/i18n.py, the catalogues' tool (extraction, checks), as a module."""
+    spec = importlib.util.spec_from_file_location("socle_i18n_script", ROOT / "scripts" / "i18n.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+I18N = _scripts_i18n()
+
+
 @lru_cache(maxsize=1)
+def template():
+    """Every message of the code (a Babel Catalog), extracted as `scripts/i18n.py extract`."""
+    return I18N.extract()
+
+
 def code_messages() -> dict[str, list[str]]:
     """Every message of the code: English text -> where it is (file:line)."""
-    with (ROOT / "babel.cfg").open() as handle:
-        method_map, options_map = parse_mapping_cfg(handle)
-    found: dict[str, list[str]] = {}
-    for path, line, message, _comments, _context in extract_from_dir(
-            ROOT, method_map, options_map, keywords=KEYWORDS,
-            directory_filter=lambda d: not Path(d).name.startswith(".")):
-        if isinstance(message, str) and message:
-            found.setdefault(message, []).append(f"{path}:{line}")
-    return found
+    return {m.id: [f"{path}:{line}" for path, line in m.locations]
+            for m in template() if m.id}
 
 
 def read_catalogue(code: str):
@@ -55,7 +62,7 @@ def pseudo_catalogue() -> dict[str, str]:
 
 # Proto fields holding text a user reads (ids, keys, icons, formats and values are not).
 TEXT_FIELDS = frozenset({"body", "label", "help", "options", "placeholder", "caption", "text",
-                         "tooltip", "title"})
+                         "title"})
 
 
 def _strings(message, path: str = "") -> Iterator[tuple[str, str]]:
@@ -78,6 +85,8 @@ def _json_texts(text: str, keys: frozenset[str]) -> Iterator[str]:
     while stack:
         item = stack.pop()
         if isinstance(item, dict):
+            if "title" in keys and "field" in item and "title" not in item and "type" in item:
+                yield item["field"]  # a chart shows an untitled field by its name
             for key, value in item.items():
                 if key in keys and isinstance(value, str):
                     yield value
@@ -100,6 +109,10 @@ def shown_texts(at) -> list[tuple[str, str]]:
                 last = name.rsplit(".", 1)[-1]
                 if last in TEXT_FIELDS:
                     texts.append((f"{kind}: {name}", value))
+                elif last == "tooltip":  # a map's tooltip: an HTML template of the features'
+                    for html in _json_texts(value, frozenset({"html"})):  # texts (line1...)
+                        plain = re.sub(r"<[^>]*>|\{[^{}]*\}", " ", html)
+                        texts.append((f"{kind}: map tooltip", plain))
                 elif last == "columns":  # a dataframe's column config, JSON
                     texts.extend((f"{kind}: column", v)
                                  for v in _json_texts(value, frozenset({"label", "help"})))
@@ -140,6 +153,6 @@ def english_vocabulary() -> frozenset[str]:
 def english_words(text: str, allowed: Iterable[str] = ()) -> list[str]:
     """The English words (of the messages' vocabulary) left in a pseudo-translated text."""
     keep = {w.lower() for w in allowed}
-    left = without_translated(text)
+    left = without_translated(re.sub(r"<[^>]*>", " ", text))  # HTML tags are not text
     return [w for w in re.findall(r"(?<![\w-])[A-Za-z]{3,}(?![\w-])", left)
             if w.lower() in english_vocabulary() and w.lower() not in keep]

@@ -569,7 +569,7 @@ def chart(item: IndicatorProgress, plan: LinePlan, *, height: int = 300):
                        scale=alt.Scale(domain=domain, range=colour_range),
                        legend=alt.Legend(orient="right", labelLimit=200))
     y_title = axis_unit(ind)
-    x = alt.X("date:T", title=t("As of"), axis=alt.Axis(format="%b %Y"))
+    x = alt.X("date:T", title=t("As of"), axis=alt.Axis(format="%m/%Y"))
 
     actual = item.points.assign(date=pd.to_datetime(item.points["as_of"]))[
         ["line", "date", "value", "text"]]
