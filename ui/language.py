@@ -9,7 +9,8 @@ the account, and the page's direction (right to left for Urdu and Pashto).
   account's language comes back at sign-in (:func:`restore`: taken up by the next run's
   :func:`apply`, as a widget's value cannot change once it is drawn).
 - :func:`direction` injects a small style sheet for right-to-left languages: the main area
-  and the sidebar read right to left; maps, charts, tables and code keep their left-to-right
+  and the sidebar read right to left (figures such as "45.6%" keep their order by the
+  Unicode bidirectional algorithm); maps, charts, tables and code keep their left-to-right
   layout (their canvases place columns and numbers themselves).
 """
 
@@ -30,25 +31,41 @@ log = logging.getLogger(__name__)
 LANGUAGE_KEY = "socle_language"
 CHOSEN_KEY = "_socle_language_chosen"  # the user picked a language in this session
 RESTORED_KEY = "_socle_language_restored"  # the account's language, for the next run
+LAST_KEY = "_socle_language_last"  # the language of the session's previous run
+# Widgets whose options are shown translated. A widget keeps the option text the browser
+# drew it with until its value is set again, so after a change of language their values
+# are set again (the same values) for the browser to show the new texts.
+TRANSLATED_WIDGETS: tuple[str, ...] = (
+    "level", "area", "indicator", "classes", "points", "rules", "programme", "indicators",
+    "export_lists", "map", "list_area", "user_new_role", "user_new_password", "audit_action",
+    "action_to_close", "review_decision",
+)
 
-# Right to left for the page's text; the visualisations keep their own layout. Arabic-script
-# fonts first (Debian's fonts-noto-core), then the theme's.
+# Right to left for the page's text; the visualisations keep their own layout. Streamlit
+# aligns its text blocks left explicitly: "start" makes them follow the direction.
 RTL_CSS = """
-[data-testid="stMain"], [data-testid="stSidebarContent"] { direction: rtl; text-align: right; }
-[data-testid="stMain"], [data-testid="stSidebarContent"], [data-testid="stMain"] input,
-[data-testid="stMain"] textarea, [data-testid="stSidebarContent"] input {
-  font-family: %(fonts)s, "Source Sans", "Source Sans Pro", sans-serif; }
+[data-testid="stMain"], [data-testid="stSidebarContent"] { direction: rtl; text-align: start; }
+[data-testid="stMain"] :is([data-testid="stMarkdownContainer"], [data-testid="stCaptionContainer"],
+  [data-testid="stHeading"], [data-testid="stWidgetLabel"], h1, h2, h3, h4, p, li),
+[data-testid="stSidebarContent"] :is([data-testid="stMarkdownContainer"],
+  [data-testid="stCaptionContainer"], [data-testid="stWidgetLabel"], p, li) { text-align: start; }
+[data-testid="stMain"], [data-testid="stSidebarContent"] { font-family: %(text)s, sans-serif; }
+[data-testid="stMain"] :is(p, li, h1, h2, h3, h4) { line-height: %(line_height)s; }
+:is([data-testid="stMain"], [data-testid="stSidebarContent"]) :is(input, textarea, button,
+  [data-baseweb="select"], [data-testid="stMetricLabel"], [data-testid="stMetricValue"]) {
+  font-family: %(dense)s, sans-serif; }
 [data-testid="stDeckGlJsonChart"], [data-testid="stVegaLiteChart"],
 [data-testid="stArrowVegaLiteChart"], [data-testid="stDataFrame"], [data-testid="stTable"],
 [data-testid="stCode"], [data-testid="stCodeBlock"], pre, code { direction: ltr; text-align: left; }
-[data-testid="stMetricValue"], [data-testid="stMetricDelta"] { direction: ltr; unicode-bidi: isolate;
-  text-align: right; }
 """
-# Nastaliq is how Urdu is read; Pashto's letters (ښ ږ ځ څ) need Naskh.
-FONTS: dict[str, str] = {
-    "ur": '"Noto Nastaliq Urdu", "Noto Naskh Arabic", "Noto Sans Arabic"',
+# Arabic-script fonts of Debian's fonts-noto-core, then the theme's. Urdu is read in
+# Nastaliq; its tall letters would be clipped in inputs, buttons and figure labels, which
+# use Naskh, as Pashto does throughout (Nastaliq Urdu lacks some Pashto letters: ښ ږ ځ).
+NASKH = '"Noto Naskh Arabic", "Noto Sans Arabic", "Source Sans", "Source Sans Pro"'
+FONTS: dict[str, dict[str, str]] = {
+    "ur": {"text": '"Noto Nastaliq Urdu", ' + NASKH, "dense": NASKH, "line_height": "1.9"},
 }
-DEFAULT_FONTS = '"Noto Naskh Arabic", "Noto Sans Arabic"'
+DEFAULT_FONTS = {"text": NASKH, "dense": NASKH, "line_height": "1.6"}
 
 
 def session_language(settings: Settings) -> str:
@@ -63,8 +80,14 @@ def apply(settings: Settings) -> str:
     if restored is not None:
         st.session_state[LANGUAGE_KEY] = restored
     code = i18n.set_language(session_language(settings))
-    if st.session_state.get(LANGUAGE_KEY) != code:
-        st.session_state[LANGUAGE_KEY] = code  # a stale or unknown choice: the one used
+    state = st.session_state
+    if state.get(LANGUAGE_KEY) != code:
+        state[LANGUAGE_KEY] = code  # a stale or unknown choice: the one used
+    if state.get(LAST_KEY, code) != code:
+        for key in TRANSLATED_WIDGETS:
+            if key in state:
+                state[key] = state[key]
+    state[LAST_KEY] = code
     return code
 
 
@@ -119,4 +142,4 @@ def direction() -> None:
     """Right to left for Urdu and Pashto (a style sheet; nothing for the other languages)."""
     code = i18n.current_language()
     if i18n.is_rtl(code):
-        st.html(f"<style>{RTL_CSS % {'fonts': FONTS.get(code, DEFAULT_FONTS)}}</style>")
+        st.html(f"<style>{RTL_CSS % FONTS.get(code, DEFAULT_FONTS)}</style>")
