@@ -205,7 +205,8 @@ class Joined(Message):
     """Texts joined with a separator (a list of problems), each translated by ``t()``."""
 
     def __new__(cls, items: Any, separator: str = "; ") -> Joined:
-        fields = {f"item{n}": item for n, item in enumerate(items)}
+        fields = {f"item{n}": item if isinstance(item, Message) else Message(str(item), {})
+                  for n, item in enumerate(items)}
         return super().__new__(cls, separator.join("{" + name + "}" for name in fields), fields)
 
 

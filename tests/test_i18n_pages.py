@@ -9,6 +9,7 @@ English pieces — and the test names it with the page and the element.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -175,3 +176,77 @@ def test_every_page_draws_in_each_language(app: World, code: str):
         at = open_page(spec.path, code, query)
         title = at.title[0].value
         assert title == catalogue[spec.title], (spec.path, title)
+
+
+# --- per session, per account ---------------------------------------------------------------
+
+def _titles(at: AppTest) -> tuple[str, list[str]]:
+    return at.title[0].value, [m.value for m in at.metric]
+
+
+def test_two_sessions_in_two_languages_at_once_keep_their_own(app: World):
+    """Two users of one server: each picks a language in the sidebar, and their reruns, at
+    the same time on two threads as Streamlit runs them, each keep their own."""
+    import threading
+
+    sessions = {}
+    for code in ("fr", "ur"):
+        at = open_page(OVERVIEW, "en")
+        at.sidebar.button_group[0].set_value(code).run()  # the sidebar's chooser
+        assert_clean(at)
+        sessions[code] = at
+    expected = {}
+    for code in ("fr", "ur"):
+        with i18n.using(code):
+            expected[code] = i18n.t("Overview")
+        assert sessions[code].title[0].value == expected[code]
+    french_values = [m.value for m in sessions["fr"].metric]
+    assert any("," in v and "%" in v for v in french_values), french_values  # 98,4 %
+
+    seen: dict[str, list[str]] = {"fr": [], "ur": []}
+    start = threading.Barrier(2)
+
+    def rerun(code: str) -> None:
+        i18n.set_language(code)  # this thread stands for the session's browser
+        start.wait()
+        for _ in range(3):
+            sessions[code].run()
+            seen[code].append(sessions[code].title[0].value)
+
+    threads = [threading.Thread(target=rerun, args=(code,)) for code in seen]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert seen == {code: [expected[code]] * 3 for code in seen}
+    assert [m.value for m in sessions["fr"].metric] == french_values
+
+
+def test_the_account_keeps_its_language_and_brings_it_back_at_sign_in(app: World):
+    from data_access import users
+
+    store = open_app_store(os.environ["SOCLE_APP_STORE_URL"])
+    password = "a long enough password"
+    users.create_user(store, "amina", "officer", [app.district], password=password, actor="test")
+
+    def sign_in(at: AppTest) -> AppTest:
+        at.text_input(key="sign_in_username").input("amina")
+        at.text_input(key="sign_in_password").input(password)
+        next(b for b in at.button if b.proto.form_id == "socle_sign_in").click().run()
+        assert_clean(at)
+        return at
+
+    at = sign_in(open_page(OVERVIEW, "en"))
+    assert users.get_user(store, "amina").language is None  # nothing chosen yet
+    at.sidebar.button_group[0].set_value("ps").run()
+    i18n.set_language("ps")
+    assert_clean(at)
+    assert users.get_user(store, "amina").language == "ps"
+
+    again = sign_in(open_page(OVERVIEW, "en"))  # another day, another browser: English first
+    i18n.set_language("ps")
+    again.run()
+    with i18n.using("ps"):
+        assert again.title[0].value == i18n.t("Overview")
+    assert again.sidebar.button_group[0].value == "ps"
+    store.dispose()
