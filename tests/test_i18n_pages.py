@@ -41,6 +41,7 @@ class World:
     registry: Path  # with its boundary file beside it
     store: Path  # an app store holding a record-linkage run
     district: str  # a district of the registry, with union councils
+    programme: str  # a programme of the registry
     words: frozenset[str]  # the registry's names (areas, programmes, people): not translated
 
 
@@ -55,6 +56,8 @@ def world(tmp_path_factory) -> World:
         with engine.connect() as conn:
             district = conn.execute(sa.text(
                 "SELECT area_id FROM area WHERE level = 2 ORDER BY area_id")).scalar()
+            programme = conn.execute(sa.text(
+                "SELECT programme_id FROM programme ORDER BY programme_id")).scalar()
             names = [value for query in (
                 "SELECT name FROM area", "SELECT name FROM programme",
                 "SELECT exclusive_group FROM programme", "SELECT name FROM access_point",
@@ -68,7 +71,7 @@ def world(tmp_path_factory) -> World:
     linkage_store.store_linkage_run(store, result)
     store.dispose()
     words = frozenset(w for name in names for w in re.findall(r"[A-Za-z]+", str(name)))
-    return World(registry, store_file, district, words)
+    return World(registry, store_file, district, programme, words)
 
 
 @pytest.fixture
@@ -250,3 +253,37 @@ def test_the_account_keeps_its_language_and_brings_it_back_at_sign_in(app: World
         assert again.title[0].value == i18n.t("Overview")
     assert again.sidebar.button_group[0].value == "ps"
     store.dispose()
+
+
+def test_an_export_a_new_user_and_the_audit_log_are_in_the_catalogues(app: World):
+    found: list[str] = []
+    at = open_page("pages/export.py", PSEUDO)
+    at.button(key="export_build").click().run()  # the workbook, with the overdue referrals
+    assert_clean(at)
+    assert at.success and at.get("download_button")
+    found += leftovers(at, "pages/export.py", app.words)
+
+    at = open_page("pages/users.py", PSEUDO)
+    at.text_input(key="user_new_name").input("zainab")
+    at.selectbox(key="user_new_role").set_value("donor")
+    next(b for b in at.button if b.proto.form_id == "user_create").click().run()
+    assert_clean(at)
+    assert at.success
+    found += leftovers(at, "pages/users.py", app.words | {"zainab"})
+
+    at = open_page("pages/audit_log.py", PSEUDO)
+    assert not at.dataframe[0].value.empty  # the export and the new user, recorded
+    found += leftovers(at, "pages/audit_log.py", app.words | {"zainab"})
+    assert not found, "\n".join(found)
+
+
+@pytest.mark.parametrize(("page", "query"), [
+    ("pages/coverage.py", {"indicator": "cov.exclusion", "classes": "fixed"}),
+    ("pages/referrals.py", {"programme": "{programme}"}),
+    ("pages/data_quality.py", {"rules": "person.malformed_national_id"}),
+    ("pages/progress.py", {"indicators": "cov.programme,ref.days_to_complete"}),
+])
+def test_the_pages_choices_are_in_the_catalogues(app: World, page: str, query: dict[str, str]):
+    query = {name: value.format(programme=app.programme) for name, value in query.items()}
+    found = leftovers(open_page(page, PSEUDO, query), page, app.words)
+    assert not found, "\n".join(found)
