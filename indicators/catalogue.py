@@ -129,7 +129,8 @@ CATALOGUE: tuple[Indicator, ...] = (
               breakdowns=(PROGRAMME, ACCESS_POINT), headline=True,
               computed_by="referrals"),
     Indicator("ref.days_to_complete", "referrals", N_("Median days to complete a referral"),
-              N_("median of days from referral to completion, over referrals completed in the period"),
+              N_("median of days from referral to completion, over referrals completed in the "
+                 "period"),
               "", "days", False, kind="flow", breakdowns=(PROGRAMME,),
               computed_by="referrals"),
     # Duplicates

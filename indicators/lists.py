@@ -93,7 +93,8 @@ LISTS: tuple[ListSpec, ...] = (
         "overdue_referrals", N_("Overdue referrals"),
         N_("Referrals open at the end of the period that were made at least the referral SLA "
            "days before it, longest open first."),
-        (C("referral_id", N_("Referral")), C("household_id", N_("Household")), C("person_id", N_("Person")),
+        (C("referral_id", N_("Referral")), C("household_id", N_("Household")),
+         C("person_id", N_("Person")),
          C("person_name", N_("Person name"), personal=True), C("programme_id", N_("Programme")),
          C("programme_name", N_("Programme name")), C("access_point_id", N_("Access point")),
          C("access_point_name", N_("Access point name")), *_AREA,
@@ -127,7 +128,8 @@ LISTS: tuple[ListSpec, ...] = (
         N_("Registered households that receive two or more programmes of the same exclusive "
            "group."),
         (C("household_id", N_("Household")), C("head_name", N_("Head of household"), personal=True),
-         *_AREA, C("exclusive_group", N_("Exclusive group")), C("programmes", N_("Programmes received")),
+         *_AREA, C("exclusive_group", N_("Exclusive group")),
+         C("programmes", N_("Programmes received")),
          C("programme_count", N_("Programmes in the group"), kind="int")),
         "dup.double_dipping",
     ),
@@ -135,7 +137,8 @@ LISTS: tuple[ListSpec, ...] = (
         "data_quality_rows", N_("Data quality rows"),
         N_("Every row that breaks a data-quality rule, with the rule: adults without a national "
            "id, malformed ids, unassessed households, and the rows left out of the indicators."),
-        (C("table", N_("Table")), C("row_id", N_("Row")), *_AREA, C("indicator_id", N_("Indicator")),
+        (C("table", N_("Table")), C("row_id", N_("Row")), *_AREA,
+         C("indicator_id", N_("Indicator")),
          C("rule_id", N_("Rule")), C("rule", N_("What is wrong")), C("field", N_("Field")),
          C("value", N_("Value"), personal=True)),
         "dq.*",

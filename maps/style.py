@@ -312,7 +312,8 @@ def legend_html(entries: Sequence[LegendEntry], title: str) -> str:
             '<div style="white-space:nowrap">'
             f'<span style="{swatch}"></span>'
             f"<span>{html.escape(entry.label)}</span>"
-            f'<span style="color:#6b6b6b;margin-inline-start:0.4em">({format_number(entry.count)})</span>'
+            '<span style="color:#6b6b6b;margin-inline-start:0.4em">'
+            f"({format_number(entry.count)})</span>"
             "</div>")
     parts.append("</div>")
     return "".join(parts)

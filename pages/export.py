@@ -106,7 +106,8 @@ def _contents(view: widgets.View, list_ids: list[str]) -> None:
         lines.append(line)
     st.markdown("\n".join(lines))
     st.caption(t("Households with a PMT score at or below {cutoff} are poor; an open referral "
-                 "is overdue after {days} days.", cutoff=format_number(view.settings.poverty_cutoff, None),
+                 "is overdue after {days} days.",
+                 cutoff=format_number(view.settings.poverty_cutoff, None),
                  days=view.settings.referral_sla_days))
 
 
