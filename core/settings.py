@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.i18n import N_, known_language, languages
+
 ROOT = Path(__file__).resolve().parents[1]  # the repository: config.toml lies there
 DEFAULT_CONFIG = ROOT / "config.toml"
 CONFIG_ENV = "SOCLE_CONFIG"
@@ -62,7 +64,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("analytics", "whole_refresh_hours", int, 24,
             "Hours after which a refresh copies every row again (changes that move no date, "
             "such as a referral accepted, are picked up then)."),
-    Setting("geography", "level_names", list, ["Province", "District", "Tehsil", "Union council"],
+    Setting("geography", "level_names", list,
+            [N_("Province"), N_("District"), N_("Tehsil"), N_("Union council")],
             "Names of the admin levels, from level 1 (top) to the lowest level."),
     Setting("geography", "boundary_file", str, "data/registry.geojson",
             "Boundary file (GeoJSON, GeoPackage or Shapefile) keyed by area_id; empty for none.",
@@ -117,7 +120,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Offer sign-in through the organisation's identity provider (OpenID Connect, "
             "st.login; needs an [auth] section in .streamlit/secrets.toml). Its users are "
             "matched to local accounts by e-mail address."),
-    Setting("app", "language", str, "en", "Language of the interface (en)."),
+    Setting("app", "language", str, "en",
+            "Default language of the interface, the workbook and the brief (en, fr, ur, ps: a "
+            "catalogue under locales/); each user may choose another in the sidebar."),
     Setting("app", "demo_mode", bool, True,
             "Demo mode: the app opens without sign-in, as the default user below (anyone may "
             "still sign in); outside demo mode nothing is shown before sign-in."),
@@ -167,8 +172,8 @@ class Settings:
     def level_name(self, level: int | None) -> str:
         names = self.level_names
         if level is None:
-            return "All"
-        return names[level - 1] if 1 <= level <= len(names) else f"Level {level}"
+            return N_("All")
+        return names[level - 1] if 1 <= level <= len(names) else N_("Level {level}", level=level)
 
 
 def _coerce(setting: Setting, raw: Any, origin: str) -> Any:
@@ -313,6 +318,9 @@ def load_settings(
     for name in ("auth.max_failures", "auth.lockout_minutes", "auth.session_minutes"):
         if values[name] < 1:
             problems.append(f"setting `{name}` must be at least 1, got {values[name]}")
+    if known_language(values["app.language"]) is None:
+        problems.append(f"setting `app.language` names `{values['app.language']}`, which has no "
+                        f"catalogue under locales/ (languages: {', '.join(languages())})")
     if problems:
         raise SettingsError("; ".join(problems))
     return Settings(values=values, source=path)

@@ -18,6 +18,7 @@ from collections.abc import Collection, Iterable
 import pandas as pd
 import sqlalchemy as sa
 
+from core.i18n import N_
 from data_access import audit, users
 from data_access.context import UserContext
 
@@ -35,8 +36,9 @@ def require_admin(context: UserContext) -> None:
 
 
 def _not_self(context: UserContext, username: str, what: str) -> None:
+    """``what``: the refusal (N_), e.g. "you cannot disable your own account"."""
     if context.username and users.normalise_username(username) == context.username:
-        raise users.UserError(f"you cannot {what} your own account")
+        raise users.UserError(what)
 
 
 # Accounts -----------------------------------------------------------------------------------
@@ -76,7 +78,7 @@ def update_user(store: sa.Engine, context: UserContext, username: str, *, role: 
                 areas: Iterable[str], known_areas: Collection[str]) -> users.User:
     require_admin(context)
     if role != "admin":
-        _not_self(context, username, "take the admin role from")
+        _not_self(context, username, N_("you cannot take the admin role from your own account"))
     return users.update_user(store, username, role=role, areas=list(areas),
                              known_areas=known_areas, actor=context)
 
@@ -85,7 +87,7 @@ def set_disabled(store: sa.Engine, context: UserContext, username: str,
                  disabled: bool) -> users.User:
     require_admin(context)
     if disabled:
-        _not_self(context, username, "disable")
+        _not_self(context, username, N_("you cannot disable your own account"))
     return users.set_disabled(store, username, disabled, actor=context)
 
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from core.i18n import N_
 from core.settings import Settings, SettingsError
 
-ROLES: tuple[str, ...] = ("admin", "chair", "officer", "donor")
+# Role names are codes and, through t(), what the pages call the roles (marked N_).
+ROLES: tuple[str, ...] = (N_("admin"), N_("chair"), N_("officer"), N_("donor"))
 # Roles that may see lists of households and persons, and personal data in them (names,
 # national ids). Donors see aggregates only.
 LIST_ROLES: frozenset[str] = frozenset({"admin", "chair", "officer"})

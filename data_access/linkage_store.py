@@ -27,12 +27,13 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
+from core.i18n import N_
 from core.values import python_value
 from data_access.snapshots import utcnow
 
 DECISIONS: tuple[str, ...] = ("same", "different", "unsure")
 DECISION_LABELS: dict[str, str] = {
-    "same": "same person", "different": "different persons", "unsure": "unsure",
+    "same": N_("same person"), "different": N_("different persons"), "unsure": N_("unsure"),
 }
 CHUNK_ROWS = 5000
 # Bands of match probability for the precision estimate: [low, high).

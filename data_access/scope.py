@@ -25,6 +25,7 @@ from functools import cached_property
 
 import pandas as pd
 
+from core.i18n import N_, Message
 from core.values import as_text
 from data_access.areas import AreaTree
 from data_access.context import UserContext
@@ -43,9 +44,9 @@ class ListPermissionError(PermissionError):
 def require_lists(context: UserContext) -> None:
     """PermissionError in plain words when the context may not see row-level lists."""
     if not context.sees_lists:
-        raise ListPermissionError(
-            f"The {context.role} role sees aggregate figures only: lists of households and "
-            f"persons are not available to it.")
+        raise ListPermissionError(N_(
+            "The {role} role sees aggregate figures only: lists of households and persons are "
+            "not available to it.", role=Message(context.role, {})))
 
 
 def visible_area_ids(areas: AreaTree | pd.DataFrame, context: UserContext) -> set[str] | None:

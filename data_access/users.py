@@ -60,6 +60,7 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from core.i18n import N_
 from data_access import audit
 from data_access.context import ROLES, UserContext
 from data_access.snapshots import as_naive_utc, utcnow
@@ -87,6 +88,7 @@ users = sa.Table(
     sa.Column("created_by", sa.Text, nullable=False),
     sa.Column("updated_at", sa.DateTime, nullable=False),
     sa.Column("password_changed_at", sa.DateTime),
+    sa.Column("language", sa.String(16)),  # migration 0005: the interface language chosen
 )
 user_areas = sa.Table(
     "user_areas", metadata,
@@ -159,6 +161,7 @@ class User:
     created_at: dt.datetime
     created_by: str
     updated_at: dt.datetime
+    language: str | None = None  # the interface language the user chose (None: the default)
 
     @property
     def context(self) -> UserContext:
@@ -174,6 +177,7 @@ class Session:
     context: UserContext
     started_at: dt.datetime
     expires_at: dt.datetime
+    language: str | None = None  # the account's interface language, restored at sign-in
 
 
 class DemoAccount(NamedTuple):
@@ -189,16 +193,21 @@ def normalise_username(username: str) -> str:
     """A username as stored: trimmed, lower case. UserError when it is not a valid name."""
     name = str(username).strip().lower()
     if not USERNAME_PATTERN.match(name):
-        raise UserError(f"`{username}` is not a valid username: 1 to 100 letters, digits and "
-                        "._@+- (starting with a letter or digit)")
+        raise UserError(N_("`{username}` is not a valid username: 1 to 100 letters, digits "
+                           "and ._@+- (starting with a letter or digit)", username=username))
     return name
 
 
 def _check_role(role: str) -> str:
     name = str(role).strip().lower()
     if name not in ROLES:
-        raise UserError(f"unknown role `{role}` (roles: {', '.join(ROLES)})")
+        raise UserError(N_("unknown role `{role}` (roles: {roles})", role=role,
+                           roles=", ".join(ROLES)))
     return name
+
+
+NEEDS_AREAS = {"chair": N_("a chair needs one or more areas (--area AREA_ID)"),
+               "officer": N_("an officer needs one or more areas (--area AREA_ID)")}
 
 
 def _check_areas(role: str, areas: Iterable[str], known_areas: Collection[str] | None
@@ -207,18 +216,21 @@ def _check_areas(role: str, areas: Iterable[str], known_areas: Collection[str] |
     if known_areas is not None:
         unknown = [a for a in wanted if a not in known_areas]
         if unknown:
-            raise UserError(f"unknown area{'s' if len(unknown) > 1 else ''} "
-                            f"{', '.join(f'`{a}`' for a in unknown)}: not in the registry's "
-                            "area table")
+            names = ", ".join(f"`{a}`" for a in unknown)
+            raise UserError(
+                N_("unknown areas {areas}: not in the registry's area table", areas=names)
+                if len(unknown) > 1 else
+                N_("unknown area {areas}: not in the registry's area table", areas=names))
     if role in SCOPED_ROLES and not wanted:
-        article = "an" if role[0] in "aeiou" else "a"
-        raise UserError(f"{article} {role} needs one or more areas (--area AREA_ID)")
+        raise UserError(NEEDS_AREAS.get(role) or N_("the {role} role needs one or more areas "
+                                                    "(--area AREA_ID)", role=role))
     return wanted
 
 
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise UserError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+        raise UserError(N_("a password needs at least {count} characters",
+                           count=MIN_PASSWORD_LENGTH))
 
 
 def generate_password() -> str:
@@ -255,7 +267,7 @@ def _areas_of(conn: sa.Connection, names: Sequence[str]) -> dict[str, tuple[str,
 def _user(row, areas: tuple[str, ...]) -> User:
     return User(username=row.username, role=row.role, areas=areas, disabled=bool(row.disabled),
                 has_password=row.password_hash is not None, created_at=row.created_at,
-                created_by=row.created_by, updated_at=row.updated_at)
+                created_by=row.created_by, updated_at=row.updated_at, language=row.language)
 
 
 def _get(conn: sa.Connection, username: str) -> User | None:
@@ -285,9 +297,9 @@ def list_users(store: sa.Engine) -> list[User]:
 
 def users_frame(store: sa.Engine) -> pd.DataFrame:
     """Every account as a table (no hashes): username, role, areas, status, created_at…"""
-    rows = [{"username": u.username, "role": u.role, "areas": ", ".join(u.areas) or "(all)",
-             "status": "disabled" if u.disabled else "active",
-             "password": "set" if u.has_password else "none",
+    rows = [{"username": u.username, "role": u.role, "areas": ", ".join(u.areas) or N_("(all)"),
+             "status": N_("disabled") if u.disabled else N_("active"),
+             "password": N_("set") if u.has_password else N_("none"),
              "created_at": u.created_at, "created_by": u.created_by, "updated_at": u.updated_at}
             for u in list_users(store)]
     return pd.DataFrame(rows, columns=["username", "role", "areas", "status", "password",
@@ -297,7 +309,7 @@ def users_frame(store: sa.Engine) -> pd.DataFrame:
 def _require(conn: sa.Connection, username: str) -> User:
     user = _get(conn, username)
     if user is None:
-        raise UserError(f"no user `{username}`")
+        raise UserError(N_("no user `{username}`", username=username))
     return user
 
 
@@ -320,7 +332,7 @@ def create_user(store: sa.Engine, username: str, role: str, areas: Iterable[str]
     hashed = HASHER.hash(password) if password is not None else None
     with store.begin() as conn:
         if _get(conn, name) is not None:
-            raise UserError(f"user `{name}` already exists")
+            raise UserError(N_("user `{username}` already exists", username=name))
         conn.execute(users.insert().values(
             username=name, role=role, password_hash=hashed, disabled=False, created_at=moment,
             created_by=_actor_name(actor), updated_at=moment,
@@ -448,10 +460,10 @@ def _new_session(conn: sa.Connection, user: User, moment: dt.datetime, policy: A
     conn.execute(sessions.insert().values(token_hash=_token_hash(token), username=user.username,
                                           started_at=moment, expires_at=expires))
     return Session(token=token, username=user.username, context=user.context,
-                   started_at=moment, expires_at=expires)
+                   started_at=moment, expires_at=expires, language=user.language)
 
 
-INVALID = "Wrong username or password."
+INVALID = N_("Wrong username or password.")
 
 
 def authenticate(store: sa.Engine, username: str, password: str, *,
@@ -471,7 +483,8 @@ def authenticate(store: sa.Engine, username: str, password: str, *,
         audit.record(store, typed, "sign_in_failed",
                      f"sign-in refused: locked until {until:%Y-%m-%d %H:%M} UTC",
                      {**extra, "reason": "locked"}, now=moment)
-        raise AuthError("locked", f"Too many failed sign-ins: try again after {until:%H:%M} UTC.",
+        raise AuthError("locked", N_("Too many failed sign-ins: try again after {time} UTC.",
+                                     time=f"{until:%H:%M}"),
                         locked_until=until)
     # argon2 takes a good fraction of a second: outside any transaction.
     ok = _verify(row.password_hash if row is not None else None, password)
@@ -492,7 +505,7 @@ def authenticate(store: sa.Engine, username: str, password: str, *,
         elif row.disabled:
             audit.record(conn, typed, "sign_in_failed", "sign-in refused: account disabled",
                          {**extra, "reason": "disabled"}, now=moment)
-            error = AuthError("disabled", "This account is disabled: ask an administrator.")
+            error = AuthError("disabled", N_("This account is disabled: ask an administrator."))
         else:
             if rehashed is not None:
                 conn.execute(users.update().where(users.c.username == typed)
@@ -528,7 +541,8 @@ def start_session(store: sa.Engine, username: str, *, now: dt.datetime | None = 
             audit.record(conn, typed, "sign_in_failed", f"{via} sign-in refused ({reason})",
                          {**extra, "reason": reason}, now=moment)
             error = AuthError("disabled" if user else "invalid",
-                              "This account is not allowed to use Socle: ask an administrator.")
+                              N_("This account is not allowed to use Socle: ask an "
+                                 "administrator."))
         else:
             session = _new_session(conn, user, moment, policy)
             audit.record(conn, user.context, "sign_in", f"signed in via {via}",
@@ -547,17 +561,28 @@ def resume_session(store: sa.Engine, token: str, now: dt.datetime | None = None)
         row = conn.execute(sa.select(sessions)
                            .where(sessions.c.token_hash == _token_hash(str(token)))).first()
         if row is None:
-            raise AuthError("no_session", "Please sign in.")
+            raise AuthError("no_session", N_("Please sign in."))
         user = _get(conn, row.username)
     # A disabled account is said so first (disabling it also ended the session).
     if user is None or user.disabled:
-        raise AuthError("disabled", "This account is disabled: ask an administrator.")
+        raise AuthError("disabled", N_("This account is disabled: ask an administrator."))
     if row.ended_at is not None:
-        raise AuthError("no_session", "Please sign in.")
+        raise AuthError("no_session", N_("Please sign in."))
     if moment >= row.expires_at:
-        raise AuthError("expired", "Your session has expired: please sign in again.")
+        raise AuthError("expired", N_("Your session has expired: please sign in again."))
     return Session(token=str(token), username=user.username, context=user.context,
-                   started_at=row.started_at, expires_at=row.expires_at)
+                   started_at=row.started_at, expires_at=row.expires_at, language=user.language)
+
+
+def set_language(store: sa.Engine, username: str, language: str | None) -> None:
+    """Keep the interface language a user chose with the account (None: back to the default).
+
+    A preference of the user's own, not a change of the account: not audited, and the
+    account's ``updated_at`` stays as it was.
+    """
+    with store.begin() as conn:
+        conn.execute(users.update().where(users.c.username == username)
+                     .values(language=language))
 
 
 def sign_out(store: sa.Engine, token: str, *, now: dt.datetime | None = None) -> None:

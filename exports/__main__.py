@@ -2,13 +2,15 @@
 
     python -m exports --level 2 --as-of 2026-11-29 --out district.xlsx \
         [--period-start 2026-09-01] [--database-url URL] [--config config.toml] \
-        [--lists overdue_referrals,double_dipping,data_quality_rows] [--area PK601]
+        [--lists overdue_referrals,double_dipping,data_quality_rows] [--area PK601] \
+        [--language fr]
 
 The workbook is what the settings' default user (``app.default_role``, ``app.default_areas``)
 may see: the indicator sheets of their areas (suppressed for a donor) and ``--lists`` list
 sheets (``all`` for every list; none for a donor, no personal column for a chair);
-``--area`` keeps the lists' rows of that area and the areas below it. Each export is
-recorded in the app store's audit log as ``cli:<login name>`` with that role.
+``--area`` keeps the lists' rows of that area and the areas below it. ``--language`` writes
+the sheets' titles, headers and definitions in that language (default: ``app.language``).
+Each export is recorded in the app store's audit log as ``cli:<login name>`` with that role.
 
 Bad arguments (an unknown list or area, an area or lists the user may not see) print one
 message and exit 2; a registry or configuration that cannot be used prints one message and
@@ -57,6 +59,8 @@ def parser() -> argparse.ArgumentParser:
                    "double_dipping, data_quality_rows)")
     p.add_argument("--area", help="area_id: the lists hold the rows of this area and the "
                    "areas below it (default: every area the user may see)")
+    p.add_argument("--language", help="language of the workbook's titles, headers and "
+                   "definitions: en, fr, ur, ps (default: the setting app.language)")
     p.add_argument("--quiet", action="store_true", help="print nothing on success")
     return p
 
@@ -84,6 +88,14 @@ def _check_arguments(args: argparse.Namespace) -> None:
     if args.area is not None and not args.lists:
         raise UsageError("argument --area: it says which rows the lists hold; "
                          "give --lists too")
+    if args.language is not None:
+        from core.i18n import known_language, languages
+
+        language = known_language(args.language)
+        if language is None:
+            raise UsageError(f"argument --language: no catalogue for `{args.language}` "
+                             f"(languages: {', '.join(languages())})")
+        args.language = language
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
                                period_start=args.period_start, settings=settings,
                                out=args.out, source=public_source(url), lists=args.lists,
                                area_id=args.area, context=context, audit_store=store,
-                               audit_via="cli", suspected_pairs=undismissed_pairs(store))
+                               audit_via="cli", suspected_pairs=undismissed_pairs(store),
+                               language=args.language or settings["app.language"])
     except UnknownLevelError as exc:
         print(f"{PROG}: error: argument --level: {exc}", file=sys.stderr)
         return 2

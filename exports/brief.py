@@ -4,7 +4,9 @@
 change since the previous meeting, the gaps, the action points) into one HTML document with
 its CSS inline, laid out for A4 (``@page``, ``@media print``) and with no external resource
 (no font, image or script is fetched), so a browser prints it as it is, offline. Every value
-is HTML-escaped. Texts go through ``i18n.t``. Never imports Streamlit.
+is HTML-escaped. Texts go through ``i18n.t``, in the language given to ``build_brief`` (None:
+the current one); the page is marked with it (``lang``) and reads right to left for Urdu and
+Pashto (``dir="rtl"``, with Arabic-script fonts first). Never imports Streamlit.
 
 ``brief_pdf`` sets the same document on one A4 page as PDF with WeasyPrint (a pure-Python
 layout engine over the system's Pango library; no browser), in smaller type when a long
@@ -21,7 +23,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from core.i18n import current_language, t
+from core import i18n
+from core.i18n import current_language, format_number, t
 from views.figure_cards import FigureCard
 from views.gaps import Gap
 
@@ -33,17 +36,21 @@ FIT_SIZES: tuple[float, ...] = (8.5, 7.5, 6.5, 5.5)
 CSS = """
 @page { size: A4; margin: 10mm 11mm; }
 * { box-sizing: border-box; }
-body { font-family: "Helvetica Neue", Arial, "Noto Sans", sans-serif; font-size: 8.5pt;
-       color: #111; margin: 0 auto; max-width: 188mm; line-height: 1.25; }
+body { font-family: "Helvetica Neue", Arial, "Noto Sans", "Noto Naskh Arabic", sans-serif;
+       font-size: 8.5pt; color: #111; margin: 0 auto; max-width: 188mm; line-height: 1.25; }
+html:lang(ur) body { font-family: "Noto Nastaliq Urdu", "Noto Naskh Arabic", sans-serif;
+                     line-height: 1.7; }
+html:lang(ps) body { font-family: "Noto Naskh Arabic", "Noto Sans Arabic", sans-serif;
+                     line-height: 1.5; }
 h1 { font-size: 13pt; margin: 0 0 1mm; }
 h2 { font-size: 10pt; margin: 3mm 0 1mm; border-bottom: 1px solid #999; }
 h3 { font-size: 8.5pt; margin: 1.5mm 0 0.8mm; }
 p { margin: 0 0 1mm; }
 .meta { color: #444; font-size: 8pt; }
 table { border-collapse: collapse; width: 100%; margin-bottom: 1mm; }
-th, td { border: 1px solid #bbb; padding: 0.4mm 1.2mm; text-align: left; vertical-align: top; }
+th, td { border: 1px solid #bbb; padding: 0.4mm 1.2mm; text-align: start; vertical-align: top; }
 th { background: #eee; font-weight: 600; }
-td.num { text-align: right; white-space: nowrap; }
+td.num { text-align: end; white-space: nowrap; direction: ltr; unicode-bidi: isolate; }
 td.date { white-space: nowrap; }
 .gaps { display: grid; grid-template-columns: 1fr 1fr; gap: 0 4mm; }
 .note { color: #555; font-size: 7pt; }
@@ -101,8 +108,8 @@ def _figures(brief: Brief) -> str:
         elif card.empty:
             counts = t("Nothing to count")
         elif card.numerator is not None and card.denominator is not None:
-            counts = t("{numerator} of {denominator}", numerator=f"{card.numerator:,}",
-                       denominator=f"{card.denominator:,}")
+            counts = t("{numerator} of {denominator}", numerator=format_number(card.numerator),
+                       denominator=format_number(card.denominator))
         cells = [f"<td>{_e(t(card.label))}</td>", f'<td class="num">{_e(card.text)}</td>',
                  f'<td class="num">{_e(counts)}</td>']
         if brief.previous:
@@ -140,7 +147,7 @@ def _gap(gap: Gap) -> str:
 
 def _count(value: object) -> str:
     try:
-        return f"{int(value):,}"
+        return format_number(int(value))
     except (TypeError, ValueError):
         return "–"
 
@@ -164,8 +171,14 @@ def _points(points: Sequence[dict], *, closed: bool) -> str:
             + "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
 
 
-def build_brief(brief: Brief) -> str:
-    """The brief as one self-contained, print-ready HTML document."""
+def build_brief(brief: Brief, language: str | None = None) -> str:
+    """The brief as one self-contained, print-ready HTML document, in ``language`` (None: the
+    current one)."""
+    with i18n.using(language):
+        return _build_brief(brief)
+
+
+def _build_brief(brief: Brief) -> str:
     title = t("Committee meeting brief — {area}", area=brief.area_name)
     meeting = (t("Figures frozen at {meeting}.", meeting=brief.meeting) if brief.meeting
                else t("No meeting has been started at this as-of date: live figures."))
@@ -174,30 +187,39 @@ def build_brief(brief: Brief) -> str:
     generated = brief.generated_at or dt.datetime.now(dt.UTC).replace(tzinfo=None)
     overdue = sum(1 for p in brief.open_points if p.get("Overdue"))
     dates = t("{level} · figures as of {as_of}; referrals made from {start} to {as_of}.",
-              level=brief.level_name, as_of=brief.as_of.isoformat(),
-              start=brief.period_start.isoformat())
+              level=brief.level_name, as_of=i18n.format_date(brief.as_of),
+              start=i18n.format_date(brief.period_start))
     loaded = t("Registry last loaded: {when}.", when=brief.registry_loaded)
-    printed = t("Printed from Socle on {when}.", when=f"{generated:%Y-%m-%d %H:%M} UTC")
+    printed = t("Printed from Socle on {when}.",
+                when=t("{day} {time} UTC", day=i18n.format_date(generated.date()),
+                       time=f"{generated:%H:%M}"))
+    headline, gaps, open_points = (t("Headline figures"), t("Biggest gaps"),
+                                   t("Open action points"))
     body = [
         f"<h1>{_e(title)}</h1>",
         f'<p class="meta">{_e(dates)}<br>{_e(meeting)} {_e(previous)}<br>'
         f"{_e(loaded)} {_e(printed)}</p>",
-        f"<h2>{_e(t('Headline figures'))}</h2>",
+        f"<h2>{_e(headline)}</h2>",
         _figures(brief),
-        f"<h2>{_e(t('Biggest gaps'))}</h2>",
+        f"<h2>{_e(gaps)}</h2>",
         '<div class="gaps">' + "".join(_gap(g) for g in brief.gaps) + "</div>",
-        f"<h2>{_e(t('Open action points'))}</h2>",
+        f"<h2>{_e(open_points)}</h2>",
     ]
     if brief.open_points:
         if overdue:
-            body.append(f'<p class="flag">{_e(t("{count} overdue.", count=overdue))}</p>')
+            flag = t("{count} overdue.", count=format_number(overdue))
+            body.append(f'<p class="flag">{_e(flag)}</p>')
         body.append(_points(brief.open_points, closed=False))
     else:
-        body.append(f'<p class="note">{_e(t("No open action point."))}</p>')
+        none_open = t("No open action point.")
+        body.append(f'<p class="note">{_e(none_open)}</p>')
     if brief.closed_points:
-        body.append(f"<h3>{_e(t('Closed at this meeting'))}</h3>")
+        closed = t("Closed at this meeting")
+        body.append(f"<h3>{_e(closed)}</h3>")
         body.append(_points(brief.closed_points, closed=True))
-    return (f'<!DOCTYPE html>\n<html lang="{_e(current_language())}"><head>'
+    code = current_language()
+    direction = "rtl" if i18n.is_rtl(code) else "ltr"
+    return (f'<!DOCTYPE html>\n<html lang="{_e(code)}" dir="{direction}"><head>'
             f'<meta charset="utf-8"><title>{_e(title)}</title><style>{CSS}</style></head>'
             f"<body>{''.join(body)}</body></html>\n")
 

@@ -10,6 +10,7 @@ string table growing with the list either). A list longer than one sheet holds c
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import decimal
 import math
@@ -29,6 +30,7 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import WINDOWS_EPOCH, to_excel
 
+from core.i18n import N_, format_number, t
 from data_access.areas import AreaTree, read_area_tree
 from data_access.context import UserContext
 from indicators.lists import (
@@ -326,10 +328,10 @@ def write_list_sheets(book: Workbook, title: str,
             for row in zip(*(chunk[name].tolist() for name in names), strict=True):
                 if current[1] >= max_rows:
                     if not split:
-                        raise ListTooLongError(
-                            f"The list “{title}” has more than {max_rows:,} rows, more than "
-                            f"one sheet holds: export it for a smaller area, or let it "
-                            f"continue on further sheets.")
+                        raise ListTooLongError(N_(
+                            "The list “{title}” has more than {rows} rows, more than one "
+                            "sheet holds: export it for a smaller area, or let it continue "
+                            "on further sheets.", title=title, rows=format_number(max_rows)))
                     open_sheet()
                 current[0].append(row)
                 current[1] += 1
@@ -389,22 +391,25 @@ class ListSheetsPlan:
 
     def write(self, book: Workbook, progress: Callable[[float, str], None] | None = None
               ) -> list[ListSheets]:
-        """Write every list into ``book``; ``progress(fraction, message)`` runs from 0 to 1."""
+        """Write every list into ``book`` (titles and headers in the current language);
+        ``progress(fraction, message)`` runs from 0 to 1."""
         done: list[ListSheets] = []
         count = max(len(self.specs), 1)
         for index, (spec, stream) in enumerate(zip(self.specs, self.streams, strict=True)):
 
             def report(rows: int, spec: ListSpec = spec, start: float = index / count) -> None:
                 if progress is not None:
-                    progress(start, f"Writing the list {spec.title}: {rows:,} rows")
+                    progress(start, t("Writing the list {title}: {rows} rows",
+                                      title=t(spec.title), rows=format_number(rows)))
 
             report(0)
-            columns = visible_columns(spec, self.context, export=True)
-            result = write_list_sheets(book, spec.title, columns, stream, split=self.split,
+            columns = [dataclasses.replace(c, label=t(c.label))
+                       for c in visible_columns(spec, self.context, export=True)]
+            result = write_list_sheets(book, t(spec.title), columns, stream, split=self.split,
                                        progress=report)
             done.append(ListSheets(spec, tuple(result.sheets), result.rows))
         if progress is not None:
-            progress(1.0, "Lists written")
+            progress(1.0, t("Lists written"))
         return done
 
     def close(self) -> None:
@@ -423,7 +428,8 @@ def describe_list_area(areas: AreaTree | pd.DataFrame, area_id: str | None, cont
         return f"{name} ({a})" if name and name != a else a
 
     if area_id is not None:
-        return f"{named(area_id)} and the areas below it"
+        return t("{area} and the areas below it", area=named(area_id))
     if context.whole_registry:
-        return "All areas"
-    return "; ".join(named(a) for a in context.areas) + " and the areas below them"
+        return t("All areas")
+    return t("{areas} and the areas below them",
+             areas="; ".join(named(a) for a in context.areas))

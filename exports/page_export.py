@@ -29,6 +29,8 @@ import openpyxl
 import pandas as pd
 import sqlalchemy as sa
 
+from core import i18n
+from core.i18n import N_, format_number, t
 from core.settings import Settings
 from data_access.context import UserContext
 from exports.lists import ListTooLongError
@@ -53,8 +55,8 @@ _UNSAFE_IN_FILE_NAMES = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
 class ExportError(Exception):
-    """The workbook cannot be built: a plain message for the user (English; the page
-    translates its frame)."""
+    """The workbook cannot be built: a plain message for the user (its first argument is
+    the English text or a core.i18n Message: ``t(exc)`` translates it)."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class ExportChoices:
     period_start: dt.date
     area_id: str | None = None  # the lists' area (and the areas below it); None: all
     lists: tuple[str, ...] = ()
+    language: str | None = None  # the workbook's language; None: the configured default
 
     @property
     def file_name(self) -> str:
@@ -87,7 +90,7 @@ class ListCount:
 
     @property
     def rows_text(self) -> str:
-        return f"{self.rows:,}"
+        return format_number(self.rows)
 
 
 @dataclass(frozen=True)
@@ -109,12 +112,12 @@ class BuiltExport:
     def size_text(self) -> str:
         size = len(self.data)
         if size >= 1_000_000:
-            return f"{size / 1_000_000:.1f} MB"
-        return f"{max(size / 1000, 0.1):.1f} kB"
+            return t("{size} MB", size=format_number(size / 1_000_000, 1))
+        return t("{size} kB", size=format_number(max(size / 1000, 0.1), 1))
 
     @property
     def seconds_text(self) -> str:
-        return f"{self.seconds:.1f}"
+        return format_number(self.seconds, 1)
 
     def matches(self, choices: ExportChoices, context: UserContext,
                 registry_version: dt.datetime | None) -> bool:
@@ -158,6 +161,8 @@ def cli_arguments(choices: ExportChoices, out: str | Path | None = None) -> list
         args += ["--lists", ",".join(choices.lists)]
         if choices.area_id is not None:
             args += ["--area", choices.area_id]
+    if choices.language is not None:
+        args += ["--language", choices.language]
     args += ["--out", str(out if out is not None else choices.file_name)]
     return args
 
@@ -173,22 +178,40 @@ def cli_command(choices: ExportChoices, out: str | Path | None = None) -> str:
 # --------------------------------------------------------------------------- building
 
 
+def _parts(template: str) -> tuple[str, str]:
+    """What comes before and after the field of a one-field text, in the current language
+    ("List: {title}" -> "List: ", "")."""
+    text = t(template)  # no field given: the translated template itself
+    before, _, after = text.partition("{" + template.split("{", 1)[1].split("}", 1)[0] + "}")
+    return before, after
+
+
+def _field(text: object, parts: tuple[str, str]) -> str | None:
+    before, after = parts
+    if not isinstance(text, str) or not text.startswith(before) or not text.endswith(after):
+        return None
+    return text[len(before):len(text) - len(after)] if after else text[len(before):]
+
+
 def list_counts(data: bytes) -> tuple[ListCount, ...]:
-    """The lists a workbook holds, read from its Summary's "List: <title>" lines."""
+    """The lists a workbook holds, read from its Summary's "List: <title>" lines (a workbook
+    in the current language: the labels are read as the workbook wrote them)."""
     book = openpyxl.load_workbook(io.BytesIO(data), read_only=True)
+    summary = t("Summary")
+    list_line, sheets_cell = _parts(N_("List: {title}")), _parts(N_("sheets {sheets}"))
     try:
-        if "Summary" not in book.sheetnames:
+        if summary not in book.sheetnames:
             return ()
         found: list[ListCount] = []
-        for row in book["Summary"].iter_rows(max_col=3, values_only=True):
+        for row in book[summary].iter_rows(max_col=3, values_only=True):
             label = row[0] if row else None
-            if label == "area_id":  # the table's header: the title lines are over
+            if label == t("area_id"):  # the table's header: the title lines are over
                 break
-            if isinstance(label, str) and label.startswith("List: "):
-                title = label.removeprefix("List: ")
+            title = _field(label, list_line)
+            if title is not None:
                 rows = int(row[1]) if isinstance(row[1], (int, float)) else 0
-                sheets = (tuple(s.strip() for s in row[2].removeprefix("sheets ").split(","))
-                          if isinstance(row[2], str) and row[2].startswith("sheets ")
+                named = _field(row[2], sheets_cell)
+                sheets = (tuple(s.strip() for s in named.split(",")) if named is not None
                           else (title,))
                 found.append(ListCount(title, rows, sheets))
         return tuple(found)
@@ -205,11 +228,22 @@ def build_export(engine: sa.Engine, settings: Settings, choices: ExportChoices, 
     in the audit log of ``audit_store``, the app store, when given). ``suspected_pairs``: the
     linkage pairs not dismissed, for dup.suspected_pairs (export_registry).
 
-    ``progress(fraction, message)`` is called as it is built (messages in English). Raises
-    ExportError with a plain message: lists the context may not see (a donor), an area
-    outside its scope or unknown, a level without areas, a registry that cannot be read,
-    a temporary folder that cannot be written.
+    ``progress(fraction, message)`` is called as it is built (messages in the workbook's
+    language: ``choices.language``, else the current one). Raises ExportError with a plain
+    message: lists the context may not see (a donor), an area outside its scope or unknown,
+    a level without areas, a registry that cannot be read, a temporary folder that cannot be
+    written.
     """
+    with i18n.using(choices.language):
+        return _build_export(engine, settings, choices, context=context, progress=progress,
+                             registry_version=registry_version, audit_store=audit_store,
+                             suspected_pairs=suspected_pairs)
+
+
+def _build_export(engine: sa.Engine, settings: Settings, choices: ExportChoices, *,
+                  context: UserContext, progress: Progress | None,
+                  registry_version: dt.datetime | None, audit_store: sa.Engine | None,
+                  suspected_pairs: pd.DataFrame | None) -> BuiltExport:
     started = time.perf_counter()
     try:
         lists = parse_list_ids(choices.lists)
@@ -220,35 +254,39 @@ def build_export(engine: sa.Engine, settings: Settings, choices: ExportChoices, 
                 out=Path(folder) / choices.file_name,
                 source=public_source(settings.database_url), progress=progress,
                 lists=lists, area_id=choices.area_id if lists else None, context=context,
-                audit_store=audit_store, audit_via="page", suspected_pairs=suspected_pairs)
+                audit_store=audit_store, audit_via="page", suspected_pairs=suspected_pairs,
+                language=i18n.current_language())
             data = path.read_bytes()
     except (UnknownLevelError, UnknownAreaError, UnknownListError, ListPermissionError,
             ListTooLongError) as exc:
-        raise ExportError(str(exc)) from None
+        raise ExportError(exc.args[0] if exc.args else str(exc)) from None
     except sa.exc.SQLAlchemyError:
         log.exception("cannot read the registry for an export")
-        raise ExportError("The registry could not be read just now. Try again in a moment; "
-                          "if it keeps failing, tell the administrator (the details are in "
-                          "the server log).") from None
+        raise ExportError(N_("The registry could not be read just now. Try again in a moment; "
+                             "if it keeps failing, tell the administrator (the details are in "
+                             "the server log).")) from None
     except OSError as exc:
         log.exception("cannot write an export")
-        raise ExportError(f"The workbook could not be written in the server's temporary "
-                          f"folder ({exc.strerror or exc}); tell the administrator.") from None
+        raise ExportError(N_("The workbook could not be written in the server's temporary "
+                             "folder ({problem}); tell the administrator.",
+                             problem=exc.strerror or str(exc))) from None
     counts = list_counts(data) if lists else ()
     return BuiltExport(choices=choices, context=context, registry_version=registry_version,
                        data=data, lists=counts, seconds=time.perf_counter() - started)
 
 
 def sheet_values(data: bytes, *, skip_generated: bool = True) -> dict[str, list[tuple]]:
-    """Every sheet's cell values (read-only), the Summary's "Generated" line left out.
+    """Every sheet's cell values (read-only), the Summary's "Generated" line left out (a
+    workbook in the current language).
 
     For comparing two workbooks: the page's and the CLI's are equal but for that line.
     """
     book = openpyxl.load_workbook(io.BytesIO(data), read_only=True)
+    summary, generated = t("Summary"), t("Generated")
     try:
         return {name: [row for row in book[name].iter_rows(values_only=True)
-                       if not (skip_generated and name == "Summary" and row
-                               and row[0] == "Generated")]
+                       if not (skip_generated and name == summary and row
+                               and row[0] == generated)]
                 for name in book.sheetnames}
     finally:
         book.close()

@@ -6,6 +6,11 @@ Pages call :func:`build_workbook` (bytes for a download button); the CLI calls
 :func:`export_registry`, which computes the indicators and writes the file. Both can add
 list sheets (``lists=("overdue_referrals", ...)``, see ``indicators.lists``), streamed from
 the registry after the Data quality sheet; the Summary then names them with their row counts.
+
+Language: sheet titles, headers, labels, definitions and notes are in the language given
+(``language``; None: the current one, core.i18n); numbers, dates and ids stay values, so a
+French or Urdu workbook computes and sorts like an English one. The Indicators sheet's
+header names the long form's columns in that language, in the spec's order.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from sqlalchemy.engine import make_url
 
+from core import i18n
+from core.i18n import N_, format_date, t
 from core.values import is_missing
 from data_access.registry import connection
 from indicators.catalogue import (
@@ -44,23 +51,28 @@ if TYPE_CHECKING:
 
 Progress = Callable[[float, str], None]
 
-TITLE = "Socle — indicator summary"
-ALL_AREAS = "All areas"
-SHEETS = ("Summary", "Indicators", "Definitions", "Data quality")
+TITLE = N_("Socle — indicator summary")
+ALL_AREAS = N_("All areas")
+SHEETS = (N_("Summary"), N_("Indicators"), N_("Definitions"), N_("Data quality"))
+# The long form's column names as the Indicators sheet's header reads them (in English, the
+# spec's names; translated like every header).
+COLUMN_TEXTS = (N_("indicator_id"), N_("area_id"), N_("area_name"), N_("level"),
+                N_("programme_id"), N_("breakdown"), N_("period_start"), N_("period_end"),
+                N_("numerator"), N_("denominator"), N_("value"))
 DATE_FORMAT = "yyyy-mm-dd"
 TEXT_COLUMNS = ("indicator_id", "area_id", "area_name", "programme_id", "breakdown")
 DATE_COLUMNS = ("period_start", "period_end")
 INT_COLUMNS = ("level", "numerator", "denominator")
-LEFT_OUT_NOTE = (
+LEFT_OUT_NOTE = N_(
     "Rows left out of the indicators (unknown or wrong-level areas, orphan persons, "
     "enrolments and referrals that break the registry contract) are excluded from every "
     "other indicator in this workbook; the data-quality figures below include them."
 )
-SUPPRESSED_NOTE = (
+SUPPRESSED_NOTE = N_(
     "Empty cells are hidden: counts from 1 to {top}, and enough others that none of them can "
     "be worked out from the figures shown (docs/suppression.md)."
 )
-AREA_NOTE = (
+AREA_NOTE = N_(
     "Rows whose area is unknown, or coarser than the level asked for, count only in the "
     "All areas figure. Rows left out are counted for the whole registry only."
 )
@@ -70,7 +82,11 @@ _TITLE_FONT = Font(bold=True, size=14)
 _HEADER_FILL = PatternFill("solid", start_color="DDE4EE")
 _WRAP = Alignment(wrap_text=True, vertical="top")
 _PROGRESS_EVERY = 5_000  # rows between progress reports in long sheets
-LIST_ROWS_FORMAT = '#,##0" rows"'
+LIST_ROWS_FORMAT = '#,##0" {rows}"'  # the word "rows" in the workbook's language
+
+
+def _list_rows_format() -> str:
+    return LIST_ROWS_FORMAT.format(rows=t("rows").replace('"', "'"))
 
 
 class UnknownLevelError(ValueError):
@@ -202,10 +218,10 @@ def value_format(indicator_id: str | None) -> str:
 def _describe_breakdowns(ind: Indicator) -> str:
     parts: list[str] = []
     if ind.per_programme:
-        parts.append("per programme (rows for each programme only)")
+        parts.append(t("per programme (rows for each programme only)"))
     for b in ind.breakdowns:
         if b == PROGRAMME:
-            parts.append("programme referred to")
+            parts.append(t("programme referred to"))
         elif b == ACCESS_POINT:
             parts.append("access_point=<access_point_id>")
         else:
@@ -214,7 +230,7 @@ def _describe_breakdowns(ind: Indicator) -> str:
 
 
 def _yes_no(flag: bool | None) -> str:
-    return "—" if flag is None else ("yes" if flag else "no")
+    return "—" if flag is None else (t("yes") if flag else t("no"))
 
 
 # --------------------------------------------------------------------------- sheet writing
@@ -262,8 +278,9 @@ class _Sheet:
 
 def _period_label(period_start: dt.date | None, as_of: dt.date) -> str:
     if period_start is None:
-        return f"up to {as_of.isoformat()} (referral indicators)"
-    return f"{period_start.isoformat()} to {as_of.isoformat()} (referral indicators)"
+        return t("up to {as_of} (referral indicators)", as_of=format_date(as_of))
+    return t("{start} to {end} (referral indicators)", start=format_date(period_start),
+             end=format_date(as_of))
 
 
 def _headline_indicators() -> list[Indicator]:
@@ -286,39 +303,42 @@ def _write_summary(book: Workbook, records: list[dict[str, Any]], *, level: int,
             values[(r["area_id"], r["indicator_id"])] = r["value"]
     ordered = sorted(areas.items(), key=lambda kv: ((kv[1] or "").casefold(), kv[0]))
 
-    name_width = max([len(ALL_AREAS)] + [len(n or "") for _, n in ordered]) + 2
+    all_areas = t(ALL_AREAS)
+    labels = [t(i.label) for i in headline]
+    name_width = max([len(all_areas)] + [len(n or "") for _, n in ordered]) + 2
     id_width = max([10] + [len(a) for a, _ in ordered]) + 2
-    sheet = _Sheet(book, "Summary", [id_width, min(name_width, 40)]
-                   + [max(14, min(len(i.label) + 2, 24)) for i in headline])
+    sheet = _Sheet(book, t("Summary"), [id_width, min(name_width, 40)]
+                   + [max(14, min(len(label) + 2, 24)) for label in labels])
     sheet.landscape()
     titles = (
-        ("Level", f"{level_name} (level {level})"),
-        ("As of", as_of.isoformat()),
-        ("Period", _period_label(period_start, as_of)),
-        ("Source", source),
-        ("Generated", generated_at.strftime("%Y-%m-%d %H:%M:%S %Z").strip()),
+        (t("Level"), t("{name} (level {level})", name=t(level_name), level=level)),
+        (t("As of"), format_date(as_of)),
+        (t("Period"), _period_label(period_start, as_of)),
+        (t("Source"), source),
+        (t("Generated"), generated_at.strftime("%Y-%m-%d %H:%M:%S %Z").strip()),
     )
     if suppressed_below is not None:
-        titles += (("Suppressed", SUPPRESSED_NOTE.format(top=max(suppressed_below - 1, 0))),)
+        titles += ((t("Suppressed"), t(SUPPRESSED_NOTE, top=max(suppressed_below - 1, 0))),)
     list_lines: list[list[Any]] = []
     if lists:
-        list_lines.append([sheet.cell("Lists of", font=_BOLD), lists_area or ALL_AREAS])
+        list_lines.append([sheet.cell(t("Lists of"), font=_BOLD), lists_area or all_areas])
         for done in lists:
-            sheets = ", ".join(done.sheets) if done.sheets != (done.spec.title,) else None
-            list_lines.append([sheet.cell(f"List: {done.spec.title}", font=_BOLD),
-                               sheet.cell(done.rows, number_format=LIST_ROWS_FORMAT),
-                               f"sheets {sheets}" if sheets else None])
+            title = t(done.spec.title)
+            sheets = ", ".join(done.sheets) if done.sheets != (title,) else None
+            list_lines.append([sheet.cell(t("List: {title}", title=title), font=_BOLD),
+                               sheet.cell(done.rows, number_format=_list_rows_format()),
+                               t("sheets {sheets}", sheets=sheets) if sheets else None])
     header_row = len(titles) + len(list_lines) + 3  # title, the lines above, a blank row
     # A write-only sheet writes its view with the first row: freeze before appending.
     sheet.ws.freeze_panes = f"A{header_row + 1}"
     sheet.ws.print_title_rows = f"{header_row}:{header_row}"
-    sheet.append([sheet.cell(TITLE, font=_TITLE_FONT)])
+    sheet.append([sheet.cell(t(TITLE), font=_TITLE_FONT)])
     for label, text in titles:
         sheet.append([sheet.cell(label, font=_BOLD), text])
     for line in list_lines:
         sheet.append(line)
     sheet.append([])
-    written = sheet.header(["area_id", "area name"] + [i.label for i in headline], wrap=True)
+    written = sheet.header([t("area_id"), t("area name")] + labels, wrap=True)
     assert written == header_row
 
     def row(area_id: str | None, name: str | None, font: Font | None = None) -> list:
@@ -328,7 +348,7 @@ def _write_summary(book: Workbook, records: list[dict[str, Any]], *, level: int,
         ]
 
     if whole_registry:
-        sheet.append(row(None, ALL_AREAS, _BOLD))
+        sheet.append(row(None, all_areas, _BOLD))
     for area_id, name in ordered:
         sheet.append(row(area_id, name))
 
@@ -338,9 +358,9 @@ def _write_indicators(book: Workbook, records: list[dict[str, Any]],
     widths = {"indicator_id": 24, "area_id": 12, "area_name": 22, "level": 7,
               "programme_id": 14, "breakdown": 22, "period_start": 12, "period_end": 12,
               "numerator": 12, "denominator": 12, "value": 12}
-    sheet = _Sheet(book, "Indicators", [widths[c] for c in LONG_FORM_COLUMNS])
+    sheet = _Sheet(book, t("Indicators"), [widths[c] for c in LONG_FORM_COLUMNS])
     sheet.ws.freeze_panes = "A2"
-    sheet.header(LONG_FORM_COLUMNS)
+    sheet.header([t(c) for c in LONG_FORM_COLUMNS])
     last = get_column_letter(len(LONG_FORM_COLUMNS))
     sheet.ws.auto_filter.ref = f"A1:{last}{len(records) + 1}"
     date_index = {LONG_FORM_COLUMNS.index(c) for c in DATE_COLUMNS}
@@ -363,17 +383,19 @@ def _write_indicators(book: Workbook, records: list[dict[str, Any]],
 
 
 def _write_definitions(book: Workbook) -> None:
-    columns = ["id", "label", "family", "kind", "numerator", "denominator", "unit",
-               "higher is better", "breakdowns", "note"]
-    sheet = _Sheet(book, "Definitions", [24, 30, 13, 7, 50, 50, 9, 9, 40, 40])
+    columns = [N_("id"), N_("label"), N_("family"), N_("kind"), N_("numerator"),
+               N_("denominator"), N_("unit"), N_("higher is better"), N_("breakdowns"),
+               N_("note")]
+    sheet = _Sheet(book, t("Definitions"), [24, 30, 13, 7, 50, 50, 9, 9, 40, 40])
     sheet.landscape()
     sheet.ws.freeze_panes = "B2"
-    sheet.header(columns, wrap=True)
+    sheet.header([t(c) for c in columns], wrap=True)
     for ind in CATALOGUE:
         sheet.append(sheet.cell(v, alignment=_WRAP) for v in (
-            ind.id, ind.label, ind.family, ind.kind, ind.numerator, ind.denominator or "—",
-            ind.unit, _yes_no(ind.higher_is_better), _describe_breakdowns(ind) or "—",
-            ind.note or None,
+            ind.id, t(ind.label), t(ind.family), t(ind.kind), t(ind.numerator),
+            t(ind.denominator) if ind.denominator else "—", t(ind.unit),
+            _yes_no(ind.higher_is_better), _describe_breakdowns(ind) or "—",
+            t(ind.note) if ind.note else None,
         ))
 
 
@@ -387,26 +409,28 @@ def _write_data_quality(book: Workbook, records: list[dict[str, Any]]) -> None:
     rows.sort(key=lambda r: (order[r["indicator_id"]], r["area_id"] is not None,
                              (r["area_name"] or "").casefold(), r["area_id"] or "",
                              r["breakdown"] is not None, r["breakdown"] or ""))
-    sheet = _Sheet(book, "Data quality", [34, 24, 12, 18, 12, 12, 10, 24])
+    sheet = _Sheet(book, t("Data quality"), [34, 24, 12, 18, 12, 12, 10, 24])
     sheet.landscape()
-    notes = (LEFT_OUT_NOTE, AREA_NOTE)
+    notes = (t(LEFT_OUT_NOTE), t(AREA_NOTE))
+    all_areas = t(ALL_AREAS)
     header_row = len(notes) + 3
     sheet.ws.freeze_panes = f"A{header_row + 1}"
     sheet.ws.print_title_rows = f"{header_row}:{header_row}"
-    sheet.append([sheet.cell("Data quality", font=_TITLE_FONT)])
+    sheet.append([sheet.cell(t("Data quality"), font=_TITLE_FONT)])
     for note in notes:
         sheet.append([note])
     sheet.append([])
-    written = sheet.header(["indicator", "area", "area_id", "breakdown", "numerator",
-                            "denominator", "value", "indicator_id"])
+    written = sheet.header([t(c) for c in (N_("indicator"), N_("area"), "area_id", "breakdown",
+                                           "numerator", "denominator", "value",
+                                           "indicator_id")])
     assert written == header_row
     for r in rows:
         ind = BY_ID.get(r["indicator_id"])
         whole = r["area_id"] is None
         font = _BOLD if whole and r["breakdown"] is None else None
         sheet.append([
-            sheet.cell(ind.label if ind else r["indicator_id"], font=font),
-            sheet.cell(ALL_AREAS if whole else (r["area_name"] or r["area_id"]), font=font),
+            sheet.cell(t(ind.label) if ind else r["indicator_id"], font=font),
+            sheet.cell(all_areas if whole else (r["area_name"] or r["area_id"]), font=font),
             r["area_id"], r["breakdown"],
             sheet.cell(r["numerator"], number_format="#,##0"),
             sheet.cell(r["denominator"], number_format="#,##0"),
@@ -414,7 +438,7 @@ def _write_data_quality(book: Workbook, records: list[dict[str, Any]]) -> None:
             r["indicator_id"],
         ])
     if not rows:
-        sheet.append(["(no data-quality figures in this export)"])
+        sheet.append([t("(no data-quality figures in this export)")])
 
 
 # --------------------------------------------------------------------------- public API
@@ -424,10 +448,22 @@ def _save(target: str | Path | IO[bytes], figures: pd.DataFrame, *, level: int, 
           as_of: dt.date | str, period_start: dt.date | str | None, source: str,
           progress: Progress | None, generated_at: dt.datetime | None,
           plan: ListSheetsPlan | None = None, whole_registry: bool = True,
-          suppressed_below: int | None = None) -> None:
+          suppressed_below: int | None = None, language: str | None = None) -> None:
+    with i18n.using(language):
+        _save_in_language(target, figures, level=level, level_name=level_name, as_of=as_of,
+                          period_start=period_start, source=source, progress=progress,
+                          generated_at=generated_at, plan=plan, whole_registry=whole_registry,
+                          suppressed_below=suppressed_below)
+
+
+def _save_in_language(target: str | Path | IO[bytes], figures: pd.DataFrame, *, level: int,
+                      level_name: str, as_of: dt.date | str, period_start: dt.date | str | None,
+                      source: str, progress: Progress | None, generated_at: dt.datetime | None,
+                      plan: ListSheetsPlan | None, whole_registry: bool,
+                      suppressed_below: int | None) -> None:
     def report(fraction: float, message: str) -> None:
         if progress is not None:
-            progress(min(max(fraction, 0.0), 1.0), message)
+            progress(min(max(fraction, 0.0), 1.0), t(message))
 
     as_of_date = _date(as_of)
     if as_of_date is None:
@@ -437,32 +473,33 @@ def _save(target: str | Path | IO[bytes], figures: pd.DataFrame, *, level: int, 
     # With lists, they take most of the time: the indicators get less of the bar.
     indicators_end = 0.4 if plan is not None else 0.8
 
-    report(0.0, "Reading the figures")
+    report(0.0, N_("Reading the figures"))
     records = list(long_form_records(figures))
     book = Workbook(write_only=True)
     book.properties.creator = "Socle"
-    book.properties.title = TITLE
-    report(0.05, "Writing the indicators")
+    book.properties.title = t(TITLE)
+    book.properties.language = i18n.current_language()
+    report(0.05, N_("Writing the indicators"))
     _write_indicators(book, records, lambda f: report(
-        0.05 + (indicators_end - 0.05) * f, "Writing the indicators"))
-    report(indicators_end, "Writing the definitions")
+        0.05 + (indicators_end - 0.05) * f, N_("Writing the indicators")))
+    report(indicators_end, N_("Writing the definitions"))
     _write_definitions(book)
-    report(indicators_end + 0.03, "Writing data quality")
+    report(indicators_end + 0.03, N_("Writing data quality"))
     _write_data_quality(book, records)
     written: list[ListSheets] = []
     if plan is not None:
         written = plan.write(book, lambda f, m: report(0.45 + 0.45 * f, m))
     # The Summary names the lists with their row counts, known once they are written: it is
     # written last and moved to the front.
-    report(0.9, "Writing the summary")
+    report(0.9, N_("Writing the summary"))
     _write_summary(book, records, level=level, level_name=level_name, as_of=as_of_date,
                    period_start=start_date, source=source, generated_at=generated,
                    lists=written, lists_area=plan.area_text if plan is not None else None,
                    whole_registry=whole_registry, suppressed_below=suppressed_below)
-    book.move_sheet("Summary", -(len(book.sheetnames) - 1))
-    report(0.95, "Saving the workbook")
+    book.move_sheet(t("Summary"), -(len(book.sheetnames) - 1))
+    report(0.95, N_("Saving the workbook"))
     book.save(target)
-    report(1.0, "Done")
+    report(1.0, N_("Done"))
 
 
 def _plan(lists: Sequence[str], *, engine: sa.Engine | None, context: UserContext | None,
@@ -493,8 +530,10 @@ def build_workbook(figures: pd.DataFrame, *, level: int, level_name: str, as_of:
                    generated_at: dt.datetime | None = None, lists: Sequence[str] = (),
                    engine: sa.Engine | None = None, context: UserContext | None = None,
                    area_id: str | None = None, referral_sla_days: int = 30,
-                   poverty_cutoff: float = 32.0, split_lists: bool = True) -> bytes:
-    """The xlsx workbook of a long-form frame, as bytes.
+                   poverty_cutoff: float = 32.0, split_lists: bool = True,
+                   language: str | None = None) -> bytes:
+    """The xlsx workbook of a long-form frame, as bytes, in ``language`` (None: the current
+    one).
 
     ``figures`` has the columns of ``indicators.LONG_FORM_COLUMNS`` (as ``indicators.compute``
     returns them); ``source`` is printed as is, so hide passwords first (:func:`public_source`).
@@ -513,7 +552,7 @@ def build_workbook(figures: pd.DataFrame, *, level: int, level_name: str, as_of:
     try:
         _save(buffer, figures, level=level, level_name=level_name, as_of=as_of,
               period_start=period_start, source=source, progress=progress,
-              generated_at=generated_at, plan=plan)
+              generated_at=generated_at, plan=plan, language=language)
     finally:
         if plan is not None:
             plan.close()
@@ -526,7 +565,8 @@ def write_workbook(path: str | Path, figures: pd.DataFrame, *, level: int, level
                    generated_at: dt.datetime | None = None, lists: Sequence[str] = (),
                    engine: sa.Engine | None = None, context: UserContext | None = None,
                    area_id: str | None = None, referral_sla_days: int = 30,
-                   poverty_cutoff: float = 32.0, split_lists: bool = True) -> Path:
+                   poverty_cutoff: float = 32.0, split_lists: bool = True,
+                   language: str | None = None) -> Path:
     """Write the workbook of :func:`build_workbook` to ``path``, streaming; return the path.
 
     The file is written beside its final name and moved into place, so a failed export never
@@ -537,7 +577,7 @@ def write_workbook(path: str | Path, figures: pd.DataFrame, *, level: int, level
                  poverty_cutoff=poverty_cutoff, split_lists=split_lists)
     return _write_file(path, figures, plan, level=level, level_name=level_name, as_of=as_of,
                        period_start=period_start, source=source, progress=progress,
-                       generated_at=generated_at)
+                       generated_at=generated_at, language=language)
 
 
 def _write_file(path: str | Path, figures: pd.DataFrame, plan: ListSheetsPlan | None,
@@ -574,8 +614,10 @@ def export_registry(engine: sa.Engine, *, level: int, as_of: dt.date | None,
                     source: str | None = None, progress: Progress | None = None,
                     lists: Sequence[str] = (), area_id: str | None = None,
                     context: UserContext | None = None, audit_store: sa.Engine | None = None,
-                    audit_via: str = "cli", suspected_pairs: pd.DataFrame | None = None) -> Path:
-    """Compute every indicator of the registry at ``level`` and write the workbook to ``out``.
+                    audit_via: str = "cli", suspected_pairs: pd.DataFrame | None = None,
+                    language: str | None = None) -> Path:
+    """Compute every indicator of the registry at ``level`` and write the workbook to ``out``,
+    in ``language`` (None: the current one; the CLI passes ``--language`` or the default).
 
     ``as_of`` None means the spec's default (today, or the latest registration if earlier);
     ``period_start`` None means the ``settings.period_months`` months ending on it. Raises
@@ -599,13 +641,14 @@ def export_registry(engine: sa.Engine, *, level: int, as_of: dt.date | None,
 
     def report(fraction: float, message: str) -> None:
         if progress is not None:
-            progress(fraction, message)
+            with i18n.using(language):
+                progress(fraction, t(message))
 
     levels = registry_levels(engine)
     if level not in levels:
         known = ", ".join(f"{n} ({settings.level_name(n)})" for n in levels) or "none"
-        raise UnknownLevelError(
-            f"the registry has no area of level {level}; its levels are: {known}")
+        raise UnknownLevelError(N_("the registry has no area of level {level}; its levels are: "
+                                   "{known}", level=level, known=known))
     if as_of is None:
         as_of = default_as_of(engine)
     if period_start is None:
@@ -616,7 +659,7 @@ def export_registry(engine: sa.Engine, *, level: int, as_of: dt.date | None,
                  period_start=period_start, referral_sla_days=settings.referral_sla_days,
                  poverty_cutoff=settings.poverty_cutoff, split_lists=True)
     try:
-        report(0.0, "Computing the indicators")
+        report(0.0, N_("Computing the indicators"))
         figures = long_form(engine, context, areas, as_of=as_of, level=level,
                             period_start=period_start,
                             parameters=Parameters.from_settings(settings),
@@ -626,7 +669,7 @@ def export_registry(engine: sa.Engine, *, level: int, as_of: dt.date | None,
             plan.close()
         raise
     share = 0.3 if plan is not None else 0.5  # lists make the writing the longer part
-    report(share, "Writing the workbook")
+    report(share, N_("Writing the workbook"))
     path = _write_file(
         out, figures, plan, level=level, level_name=settings.level_name(level), as_of=as_of,
         period_start=period_start, source=source or describe_engine(engine),
@@ -634,6 +677,7 @@ def export_registry(engine: sa.Engine, *, level: int, as_of: dt.date | None,
         whole_registry=context.whole_registry,
         suppressed_below=(int(settings["privacy.small_cell_threshold"])
                           if context.sees_suppressed_figures else None),
+        language=language,
     )
     if audit_store is not None:
         from data_access import audit

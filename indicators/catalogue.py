@@ -1,11 +1,15 @@
 """The indicator catalogue: every figure Socle shows, declared once as data.
 
 Pages, exports, docs and tests read this list. Definitions follow ../shared/spec/indicators.md.
+Labels, numerators, denominators and notes are English, marked ``N_`` for the catalogues
+(locales/): the pages, the workbook and the brief show them through ``t()``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from core.i18n import N_, Message, format_number, format_percent, t
 
 PROGRAMME = "programme"
 SEX = ("sex=F", "sex=M", "sex=X")
@@ -13,6 +17,13 @@ AGE = ("age=0-17", "age=18-59", "age=60+", "age=unknown")
 DISABILITY = ("disability=yes", "disability=no")
 ACCESS_POINT = "access_point"
 TABLE = ("table=household", "table=person", "table=enrolment", "table=referral")
+# Codes of the catalogue (families, kinds, units) as the workbook's Definitions sheet and the
+# targets template show them, through t(): marked here for the catalogues.
+CODE_TEXTS: tuple[str, ...] = (
+    N_("coverage"), N_("packages"), N_("referrals"), N_("duplicates"), N_("data_quality"),
+    N_("stock"), N_("flow"), N_("percent"), N_("count"), N_("mean"), N_("days"),
+    N_("per_1000"),
+)
 
 
 @dataclass(frozen=True)
@@ -34,9 +45,11 @@ class Indicator:
 
     @property
     def definition(self) -> str:
+        """"numerator ÷ denominator" (English as a str; ``t()`` translates it whole)."""
         if not self.denominator:
             return self.numerator
-        return f"{self.numerator} ÷ {self.denominator}"
+        return N_("{numerator} ÷ {denominator}", numerator=Message(self.numerator, {}),
+                  denominator=Message(self.denominator, {}))
 
     @property
     def number_format(self) -> str:
@@ -45,130 +58,134 @@ class Indicator:
                 "days": "0.0", "per_1000": "0.00"}[self.unit]
 
     def format_value(self, value: float | None, extra_decimals: int = 0) -> str:
-        """The value for people; ``extra_decimals`` more than usual where two values must be
-        told apart (a map legend's narrow classes)."""
+        """The value as people read it, in the session's language and its number format;
+        ``extra_decimals`` more than usual where two values must be told apart (a map
+        legend's narrow classes)."""
         if value is None or value != value:  # None or NaN
             return "–"
         more = max(int(extra_decimals), 0)
         if self.unit == "percent":
-            return f"{value:.{1 + more}%}"
+            return format_percent(value, 1 + more)
         if self.unit == "count":
-            return f"{value:,.{more}f}"
+            return format_number(value, more)
         if self.unit == "per_1000":
-            return f"{value * 1000:.{2 + more}f} per 1,000"
+            return t("{value} per 1,000", value=format_number(value * 1000, 2 + more))
         if self.unit == "days":
-            return f"{value:.{1 + more}f} days"
-        return f"{value:.{2 + more}f}"
+            return t("{value} days", value=format_number(value, 1 + more))
+        return format_number(value, 2 + more)
 
 
 CATALOGUE: tuple[Indicator, ...] = (
     # Coverage
-    Indicator("cov.programme", "coverage", "Programme coverage",
-              "eligible units of the programme that are enrolled",
-              "eligible units of the programme", "percent", True, per_programme=True,
+    Indicator("cov.programme", "coverage", N_("Programme coverage"),
+              N_("eligible units of the programme that are enrolled"),
+              N_("eligible units of the programme"), "percent", True, per_programme=True,
               computed_by="programme_coverage"),
-    Indicator("cov.exclusion", "coverage", "Exclusion error",
-              "eligible units of the programme that are not enrolled",
-              "eligible units of the programme", "percent", False, per_programme=True,
+    Indicator("cov.exclusion", "coverage", N_("Exclusion error"),
+              N_("eligible units of the programme that are not enrolled"),
+              N_("eligible units of the programme"), "percent", False, per_programme=True,
               computed_by="programme_coverage"),
-    Indicator("cov.inclusion", "coverage", "Inclusion error",
-              "enrolled units of the programme that are not eligible",
-              "enrolled units of the programme", "percent", False, per_programme=True,
+    Indicator("cov.inclusion", "coverage", N_("Inclusion error"),
+              N_("enrolled units of the programme that are not eligible"),
+              N_("enrolled units of the programme"), "percent", False, per_programme=True,
               computed_by="programme_coverage"),
-    Indicator("cov.poor_households", "coverage", "Coverage of the poor",
-              "poor registered households that receive at least one programme",
-              "poor registered households", "percent", True, headline=True,
+    Indicator("cov.poor_households", "coverage", N_("Coverage of the poor"),
+              N_("poor registered households that receive at least one programme"),
+              N_("poor registered households"), "percent", True, headline=True,
               computed_by="households"),
-    Indicator("cov.population", "coverage", "Population coverage",
-              "registered persons who are covered", "registered persons", "percent", True,
+    Indicator("cov.population", "coverage", N_("Population coverage"),
+              N_("registered persons who are covered"), N_("registered persons"), "percent", True,
               breakdowns=SEX + AGE + DISABILITY, headline=True,
               computed_by="population"),
-    Indicator("cov.population_census", "coverage", "Coverage of the census population",
-              "registered persons who are covered",
-              "the area's recorded census population (whole registry: sum over level-1 areas)",
+    Indicator("cov.population_census", "coverage", N_("Coverage of the census population"),
+              N_("registered persons who are covered"),
+              N_("the area's recorded census population (whole registry: sum over level-1 areas)"),
               "percent", True,
               computed_by="population"),
     # Combined benefit packages
-    Indicator("pkg.complete", "packages", "Complete benefit packages",
-              "households eligible for two or more programmes that receive every programme "
-              "they are eligible for",
-              "households eligible for two or more programmes", "percent", True,
+    Indicator("pkg.complete", "packages", N_("Complete benefit packages"),
+              N_("households eligible for two or more programmes that receive every programme "
+                 "they are eligible for"),
+              N_("households eligible for two or more programmes"), "percent", True,
               computed_by="households"),
-    Indicator("pkg.mean_programmes_poor", "packages", "Programmes per poor household",
-              "programmes received, summed over poor registered households",
-              "poor registered households", "mean", True,
+    Indicator("pkg.mean_programmes_poor", "packages", N_("Programmes per poor household"),
+              N_("programmes received, summed over poor registered households"),
+              N_("poor registered households"), "mean", True,
               computed_by="households"),
     # Referrals
-    Indicator("ref.made", "referrals", "Referrals made",
-              "referrals made in the period", "", "count", None, kind="flow",
+    Indicator("ref.made", "referrals", N_("Referrals made"),
+              N_("referrals made in the period"), "", "count", None, kind="flow",
               breakdowns=(PROGRAMME, ACCESS_POINT), headline=False,
               computed_by="referrals"),
-    Indicator("ref.completed", "referrals", "Referrals completed",
-              "referrals made in the period that were completed by its end",
-              "referrals made in the period", "percent", True, kind="flow",
+    Indicator("ref.completed", "referrals", N_("Referrals completed"),
+              N_("referrals made in the period that were completed by its end"),
+              N_("referrals made in the period"), "percent", True, kind="flow",
               breakdowns=(PROGRAMME, ACCESS_POINT),
               computed_by="referrals"),
-    Indicator("ref.rejected", "referrals", "Referrals rejected",
-              "referrals made in the period that were rejected by its end",
-              "referrals made in the period", "percent", False, kind="flow",
+    Indicator("ref.rejected", "referrals", N_("Referrals rejected"),
+              N_("referrals made in the period that were rejected by its end"),
+              N_("referrals made in the period"), "percent", False, kind="flow",
               breakdowns=(PROGRAMME, ACCESS_POINT),
               computed_by="referrals"),
-    Indicator("ref.overdue", "referrals", "Referrals overdue",
-              "referrals open at the end of the period, made more than the SLA days before it",
-              "referrals open at the end of the period", "percent", False, kind="flow",
+    Indicator("ref.overdue", "referrals", N_("Referrals overdue"),
+              N_("referrals open at the end of the period, made more than the SLA days before it"),
+              N_("referrals open at the end of the period"), "percent", False, kind="flow",
               breakdowns=(PROGRAMME, ACCESS_POINT), headline=True,
               computed_by="referrals"),
-    Indicator("ref.days_to_complete", "referrals", "Median days to complete a referral",
-              "median of days from referral to completion, over referrals completed in the period",
+    Indicator("ref.days_to_complete", "referrals", N_("Median days to complete a referral"),
+              N_("median of days from referral to completion, over referrals completed in the "
+                 "period"),
               "", "days", False, kind="flow", breakdowns=(PROGRAMME,),
               computed_by="referrals"),
     # Duplicates
-    Indicator("dup.shared_id", "duplicates", "Shared national ids",
-              "registered persons whose well-formed national id is also held by another "
-              "registered person",
-              "registered persons with a well-formed national id", "percent", False,
+    Indicator("dup.shared_id", "duplicates", N_("Shared national ids"),
+              N_("registered persons whose well-formed national id is also held by another "
+                 "registered person"),
+              N_("registered persons with a well-formed national id"), "percent", False,
               computed_by="duplicates"),
-    Indicator("dup.double_enrolment", "duplicates", "Double enrolment",
-              "(unit, programme) pairs with two or more active enrolments",
-              "(unit, programme) pairs with at least one active enrolment", "percent", False,
+    Indicator("dup.double_enrolment", "duplicates", N_("Double enrolment"),
+              N_("(unit, programme) pairs with two or more active enrolments"),
+              N_("(unit, programme) pairs with at least one active enrolment"), "percent", False,
               computed_by="duplicates"),
-    Indicator("dup.double_dipping", "duplicates", "Double dipping",
-              "households that receive two or more programmes of the same exclusive group",
-              "households that receive at least one programme with an exclusive group",
+    Indicator("dup.double_dipping", "duplicates", N_("Double dipping"),
+              N_("households that receive two or more programmes of the same exclusive group"),
+              N_("households that receive at least one programme with an exclusive group"),
               "percent", False, headline=True,
               computed_by="households"),
-    Indicator("dup.suspected_pairs", "duplicates", "Suspected duplicate pairs",
-              "suspected duplicate person pairs found by record linkage and not yet dismissed, "
-              "counted in the area of the pair's first person",
-              "registered persons", "per_1000", False,
-              note="Pairs of the latest linkage run that no officer has dismissed, both "
-                   "persons registered; the first person is the smaller person id. Empty "
-                   "before the job has run.",
+    Indicator("dup.suspected_pairs", "duplicates", N_("Suspected duplicate pairs"),
+              N_("suspected duplicate person pairs found by record linkage and not yet dismissed, "
+                 "counted in the area of the pair's first person"),
+              N_("registered persons"), "per_1000", False,
+              note=N_("Pairs of the latest linkage run that no officer has dismissed, both "
+                      "persons registered; the first person is the smaller person id. Empty "
+                      "before the job has run."),
               computed_by="suspected_pairs"),
     # Data quality
-    Indicator("dq.adults_without_id", "data_quality", "Adults without national id",
-              "registered persons aged 18 or more with no national id",
-              "registered persons aged 18 or more", "percent", False,
+    Indicator("dq.adults_without_id", "data_quality", N_("Adults without national id"),
+              N_("registered persons aged 18 or more with no national id"),
+              N_("registered persons aged 18 or more"), "percent", False,
               computed_by="data_quality"),
-    Indicator("dq.malformed_id", "data_quality", "Malformed national ids",
-              "registered persons whose national id is not 13 digits",
-              "registered persons with a national id", "percent", False,
+    Indicator("dq.malformed_id", "data_quality", N_("Malformed national ids"),
+              N_("registered persons whose national id is not 13 digits"),
+              N_("registered persons with a national id"), "percent", False,
               computed_by="data_quality"),
-    Indicator("dq.unassessed_households", "data_quality", "Households without PMT score",
-              "registered households with no pmt_score", "registered households",
+    Indicator("dq.unassessed_households", "data_quality", N_("Households without PMT score"),
+              N_("registered households with no pmt_score"), N_("registered households"),
               "percent", False,
               computed_by="data_quality"),
-    Indicator("dq.invalid_rows", "data_quality", "Rows left out of the indicators",
-              "rows that break the registry contract's rules, whatever their dates",
-              "rows of the table", "percent", False, breakdowns=TABLE, headline=True,
-              note="Whole registry only: a left-out row often has no known area.",
+    Indicator("dq.invalid_rows", "data_quality", N_("Rows left out of the indicators"),
+              N_("rows that break the registry contract's rules, whatever their dates"),
+              N_("rows of the table"), "percent", False, breakdowns=TABLE, headline=True,
+              note=N_("Whole registry only: a left-out row often has no known area."),
               computed_by="data_quality", whole_registry_only=True),
-    Indicator("dq.malformed_dates", "data_quality", "Unreadable dates",
-              "rows holding a date that is not a valid date (YYYY-MM-DD), whatever their dates",
-              "rows of the table", "percent", False, breakdowns=TABLE,
-              note="Whole registry only. An unreadable date is read as no date: an unreadable "
-                   "registration date leaves the row unregistered, an unreadable end date "
-                   "leaves an enrolment open. Registries that store dates as dates have none.",
+    Indicator("dq.malformed_dates", "data_quality", N_("Unreadable dates"),
+              N_("rows holding a date that is not a valid date (YYYY-MM-DD), whatever their "
+                 "dates"),
+              N_("rows of the table"), "percent", False, breakdowns=TABLE,
+              note=N_("Whole registry only. An unreadable date is read as no date: an "
+                      "unreadable registration date leaves the row unregistered, an unreadable "
+                      "end date leaves an enrolment open. Registries that store dates as dates "
+                      "have none."),
               computed_by="data_quality", whole_registry_only=True),
 )
 

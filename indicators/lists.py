@@ -31,6 +31,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
+from core.i18n import N_
 from core.values import as_date
 from data_access import dialects
 from data_access.areas import (  # noqa: F401  (UnknownAreaError: part of the lists API)
@@ -90,58 +91,61 @@ class ListSpec:
 
 
 C = ListColumn
-_AREA = (C("area_id", "Area"), C("area_name", "Area name"))
+_AREA = (C("area_id", N_("Area")), C("area_name", N_("Area name")))
 
 LISTS: tuple[ListSpec, ...] = (
     ListSpec(
-        "overdue_referrals", "Overdue referrals",
-        "Referrals open at the end of the period that were made at least the referral SLA "
-        "days before it, longest open first.",
-        (C("referral_id", "Referral"), C("household_id", "Household"), C("person_id", "Person"),
-         C("person_name", "Person name", personal=True), C("programme_id", "Programme"),
-         C("programme_name", "Programme name"), C("access_point_id", "Access point"),
-         C("access_point_name", "Access point name"), *_AREA,
-         C("referred_on", "Referred on", kind="date"), C("status", "Status"),
-         C("days_open", "Days open", kind="int")),
+        "overdue_referrals", N_("Overdue referrals"),
+        N_("Referrals open at the end of the period that were made at least the referral SLA "
+           "days before it, longest open first."),
+        (C("referral_id", N_("Referral")), C("household_id", N_("Household")),
+         C("person_id", N_("Person")),
+         C("person_name", N_("Person name"), personal=True), C("programme_id", N_("Programme")),
+         C("programme_name", N_("Programme name")), C("access_point_id", N_("Access point")),
+         C("access_point_name", N_("Access point name")), *_AREA,
+         C("referred_on", N_("Referred on"), kind="date"), C("status", N_("Status")),
+         C("days_open", N_("Days open"), kind="int")),
         "ref.overdue",
     ),
     ListSpec(
-        "shared_national_ids", "Shared national ids",
-        "Registered persons whose well-formed national id is also held by another registered "
-        "person, grouped by id.",
-        (C("national_id", "National id", personal=True), C("person_id", "Person"),
-         C("person_name", "Name", personal=True), C("household_id", "Household"), *_AREA,
-         C("registered_on", "Registered on", kind="date"),
-         C("holders", "Persons holding the id", kind="int")),
+        "shared_national_ids", N_("Shared national ids"),
+        N_("Registered persons whose well-formed national id is also held by another registered "
+           "person, grouped by id."),
+        (C("national_id", N_("National id"), personal=True), C("person_id", N_("Person")),
+         C("person_name", N_("Name"), personal=True), C("household_id", N_("Household")), *_AREA,
+         C("registered_on", N_("Registered on"), kind="date"),
+         C("holders", N_("Persons holding the id"), kind="int")),
         "dup.shared_id",
     ),
     ListSpec(
-        "double_enrolments", "Double enrolments",
-        "Units (households or persons) with two or more active enrolments in the same "
-        "programme.",
-        (C("unit", "Unit kind"), C("unit_id", "Unit"), C("household_id", "Household"),
-         C("programme_id", "Programme"), C("programme_name", "Programme name"),
-         C("enrolments", "Active enrolments", kind="int"),
-         C("first_enrolled_on", "First enrolled on", kind="date"),
-         C("last_enrolled_on", "Last enrolled on", kind="date"), *_AREA),
+        "double_enrolments", N_("Double enrolments"),
+        N_("Units (households or persons) with two or more active enrolments in the same "
+           "programme."),
+        (C("unit", N_("Unit kind")), C("unit_id", N_("Unit")), C("household_id", N_("Household")),
+         C("programme_id", N_("Programme")), C("programme_name", N_("Programme name")),
+         C("enrolments", N_("Active enrolments"), kind="int"),
+         C("first_enrolled_on", N_("First enrolled on"), kind="date"),
+         C("last_enrolled_on", N_("Last enrolled on"), kind="date"), *_AREA),
         "dup.double_enrolment",
     ),
     ListSpec(
-        "double_dipping", "Double dipping",
-        "Registered households that receive two or more programmes of the same exclusive "
-        "group.",
-        (C("household_id", "Household"), C("head_name", "Head of household", personal=True),
-         *_AREA, C("exclusive_group", "Exclusive group"), C("programmes", "Programmes received"),
-         C("programme_count", "Programmes in the group", kind="int")),
+        "double_dipping", N_("Double dipping"),
+        N_("Registered households that receive two or more programmes of the same exclusive "
+           "group."),
+        (C("household_id", N_("Household")), C("head_name", N_("Head of household"), personal=True),
+         *_AREA, C("exclusive_group", N_("Exclusive group")),
+         C("programmes", N_("Programmes received")),
+         C("programme_count", N_("Programmes in the group"), kind="int")),
         "dup.double_dipping",
     ),
     ListSpec(
-        "data_quality_rows", "Data quality rows",
-        "Every row that breaks a data-quality rule, with the rule: adults without a national "
-        "id, malformed ids, unassessed households, and the rows left out of the indicators.",
-        (C("table", "Table"), C("row_id", "Row"), *_AREA, C("indicator_id", "Indicator"),
-         C("rule_id", "Rule"), C("rule", "What is wrong"), C("field", "Field"),
-         C("value", "Value", personal=True)),
+        "data_quality_rows", N_("Data quality rows"),
+        N_("Every row that breaks a data-quality rule, with the rule: adults without a national "
+           "id, malformed ids, unassessed households, and the rows left out of the indicators."),
+        (C("table", N_("Table")), C("row_id", N_("Row")), *_AREA,
+         C("indicator_id", N_("Indicator")),
+         C("rule_id", N_("Rule")), C("rule", N_("What is wrong")), C("field", N_("Field")),
+         C("value", N_("Value"), personal=True)),
         "dq.*",
     ),
 )
@@ -164,50 +168,50 @@ class DqRule:
 # under the first of its table's rules it breaks, row-local rules before relational ones.
 DQ_RULES: tuple[DqRule, ...] = (
     DqRule("dq.adults_without_id", "person", "adult_without_id",
-           "aged 18 or more on the as-of date, with no national id", "national_id"),
+           N_("aged 18 or more on the as-of date, with no national id"), "national_id"),
     DqRule("dq.malformed_id", "person", "malformed_national_id",
-           "national id recorded but not exactly 13 digits", "national_id"),
+           N_("national id recorded but not exactly 13 digits"), "national_id"),
     DqRule("dq.unassessed_households", "household", "unassessed_household",
-           "no PMT score (not assessed)", "pmt_score"),
+           N_("no PMT score (not assessed)"), "pmt_score"),
     DqRule("dq.invalid_rows", "household", "unknown_area",
-           "left out: its area is not in the area table", "area_id"),
+           N_("left out: its area is not in the area table"), "area_id"),
     DqRule("dq.invalid_rows", "household", "area_not_lowest",
-           "left out: its area is not of the lowest level", "area_id"),
+           N_("left out: its area is not of the lowest level"), "area_id"),
     DqRule("dq.invalid_rows", "person", "household_missing",
-           "left out: its household does not exist", "household_id"),
+           N_("left out: its household does not exist"), "household_id"),
     DqRule("dq.invalid_rows", "person", "household_left_out",
-           "left out: its household is left out", "household_id"),
+           N_("left out: its household is left out"), "household_id"),
     DqRule("dq.invalid_rows", "enrolment", "unknown_programme",
-           "left out: its programme does not exist", "programme_id"),
+           N_("left out: its programme does not exist"), "programme_id"),
     DqRule("dq.invalid_rows", "enrolment", "programme_unit_unknown",
-           "left out: its programme's unit is neither household nor person", "programme.unit"),
+           N_("left out: its programme's unit is neither household nor person"), "programme.unit"),
     DqRule("dq.invalid_rows", "enrolment", "both_unit_ids",
-           "left out: both household_id and person_id are set", "household_id, person_id"),
+           N_("left out: both household_id and person_id are set"), "household_id, person_id"),
     DqRule("dq.invalid_rows", "enrolment", "no_unit_id",
-           "left out: neither household_id nor person_id is set", "household_id, person_id"),
+           N_("left out: neither household_id nor person_id is set"), "household_id, person_id"),
     DqRule("dq.invalid_rows", "enrolment", "unit_mismatch",
-           "left out: the unit id does not match the programme's unit",
+           N_("left out: the unit id does not match the programme's unit"),
            "household_id / person_id"),
     DqRule("dq.invalid_rows", "enrolment", "unit_missing",
-           "left out: the enrolled household or person does not exist",
+           N_("left out: the enrolled household or person does not exist"),
            "household_id / person_id"),
     DqRule("dq.invalid_rows", "enrolment", "unit_left_out",
-           "left out: the enrolled household or person is left out",
+           N_("left out: the enrolled household or person is left out"),
            "household_id / person_id"),
     DqRule("dq.invalid_rows", "referral", "bad_status",
-           "left out: status is not pending, accepted, rejected or completed", "status"),
+           N_("left out: status is not pending, accepted, rejected or completed"), "status"),
     DqRule("dq.invalid_rows", "referral", "closed_on_missing",
-           "left out: rejected or completed without closed_on", "closed_on"),
+           N_("left out: rejected or completed without closed_on"), "closed_on"),
     DqRule("dq.invalid_rows", "referral", "referred_on_missing",
-           "left out: no referred_on, or one that is not a date", "referred_on"),
+           N_("left out: no referred_on, or one that is not a date"), "referred_on"),
     DqRule("dq.invalid_rows", "referral", "closed_on_before_referred_on",
-           "left out: closed_on is earlier than referred_on", "closed_on"),
+           N_("left out: closed_on is earlier than referred_on"), "closed_on"),
     DqRule("dq.invalid_rows", "referral", "household_missing",
-           "left out: its household does not exist", "household_id"),
+           N_("left out: its household does not exist"), "household_id"),
     DqRule("dq.invalid_rows", "referral", "household_left_out",
-           "left out: its household is left out", "household_id"),
+           N_("left out: its household is left out"), "household_id"),
     *(DqRule("dq.malformed_dates", table, "unreadable_date",
-             "a date that is not a valid date (YYYY-MM-DD): read as no date", "dates")
+             N_("a date that is not a valid date (YYYY-MM-DD): read as no date"), "dates")
       for table in DATED_TABLES),
 )
 _RANK: dict[tuple[str, str, str], int] = {
@@ -223,8 +227,8 @@ def get_list(list_id: str) -> ListSpec:
     try:
         return LIST_BY_ID[list_id]
     except KeyError:
-        raise UnknownListError(
-            f"unknown list `{list_id}`; the lists are: {', '.join(LIST_IDS)}") from None
+        raise UnknownListError(N_("unknown list `{list_id}`; the lists are: {lists}",
+                                  list_id=list_id, lists=", ".join(LIST_IDS))) from None
 
 
 def parse_list_ids(text: str | Iterable[str]) -> list[str]:
@@ -296,9 +300,9 @@ def area_scope(areas: AreaTree | pd.DataFrame, area_id: str | None,
         return AreaScope(roots, allowed, levels, lowest)
     ids = tree.below(area_id)
     if allowed is not None and area_id not in allowed:
-        raise ListPermissionError(
-            f"Area `{area_id}` is outside the areas this user may see "
-            f"({', '.join(context.areas)}).")
+        raise ListPermissionError(N_("Area `{area_id}` is outside the areas this user may see "
+                                     "({areas}).", area_id=area_id,
+                                     areas=", ".join(context.areas)))
     return AreaScope((area_id,), ids if allowed is None else ids & allowed, levels, lowest)
 
 

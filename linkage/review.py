@@ -15,6 +15,10 @@ persons' registry fields, as the user may see them).
   means for double enrolment; ``pairs_table``: every pair for the list under the queue;
 - ``precision_text``: the officers' decisions as a precision estimate with its interval.
 
+Texts are in the session's language (core.i18n): labels are marked ``N_`` and translated
+here; the readings (agrees, same...) stay codes in the tables, for the page to colour them,
+and are translated where they are shown.
+
 A match weight is a log2 Bayes factor: +1 doubles the odds that the two records are one
 person, −1 halves them. The pair's weight is the prior's (how rare duplicates are) plus its
 comparisons'; its match probability follows from it.
@@ -27,39 +31,46 @@ from typing import Any
 
 import pandas as pd
 
+from core.i18n import N_, format_number, format_percent, t
 from core.values import is_missing
 from linkage import model
 
 # The comparisons in the officer's words, in the model's order.
 COMPARISON_NAMES: dict[str, str] = {
-    "first_name": "First name (spelling-aware; swapped with the family name)",
-    "birth_date": "Birth date",
-    "national_id": "National id",
-    "sex": "Sex",
-    "household": "Household and family (household, family name, father, area, phone)",
+    "first_name": N_("First name (spelling-aware; swapped with the family name)"),
+    "birth_date": N_("Birth date"),
+    "national_id": N_("National id"),
+    "sex": N_("Sex"),
+    "household": N_("Household and family (household, family name, father, area, phone)"),
+}
+# The same, short, inside a sentence ("They agree on first name (same name)").
+COMPARISON_SHORT: dict[str, str] = {
+    "first_name": N_("first name"), "birth_date": N_("birth date"),
+    "national_id": N_("national id"), "sex": N_("sex"),
+    "household": N_("household and family"),
 }
 COMPARISON_ORDER: tuple[str, ...] = tuple(COMPARISON_NAMES)
 
 # Readings of a comparison's level (Splink numbers levels from the last: 0 = the "else"
 # level, -1 = null; the highest is the closest match).
-AGREES, PARTLY, DIFFERS, MISSING = "agrees", "partly agrees", "differs", "missing"
+AGREES, PARTLY, DIFFERS, MISSING = N_("agrees"), N_("partly agrees"), N_("differs"), N_("missing")
 
 FIELDS: tuple[tuple[str, str], ...] = (
-    ("Person", "person_id"),
-    ("First name", "first_name"),
-    ("Family name", "last_name"),
-    ("Father's name", "father_name"),
-    ("Sex", "sex"),
-    ("Birth date", "birth_date"),
-    ("National id", "national_id"),
-    ("Phone", "phone"),
-    ("Household", "household_id"),
-    ("Area", "area"),
-    ("Registered on", "registered_on"),
-    ("Programmes received", "programmes"),
+    (N_("Person"), "person_id"),
+    (N_("First name"), "first_name"),
+    (N_("Family name"), "last_name"),
+    (N_("Father's name"), "father_name"),
+    (N_("Sex"), "sex"),
+    (N_("Birth date"), "birth_date"),
+    (N_("National id"), "national_id"),
+    (N_("Phone"), "phone"),
+    (N_("Household"), "household_id"),
+    (N_("Area"), "area"),
+    (N_("Registered on"), "registered_on"),
+    (N_("Programmes received"), "programmes"),
 )
-SAME, NOT_SAME, NOT_RECORDED = "same", "differs", "—"
-EMPTY = "not recorded"
+SAME, NOT_SAME, NOT_RECORDED = N_("same"), N_("differs"), "—"
+EMPTY = N_("not recorded")
 # Fields whose sameness says nothing about the person (shown, not compared).
 NOT_COMPARED: frozenset[str] = frozenset({"person_id", "registered_on"})
 
@@ -105,10 +116,10 @@ def level_reading(comparison: str, level: Any) -> str:
 def probability_words(probability: float) -> str:
     """What a match probability says, for the reviewer (not shown in blind review)."""
     if probability >= 0.99:
-        return "almost certainly one person by the model; check it all the same"
+        return N_("almost certainly one person by the model; check it all the same")
     if probability >= 0.8:
-        return "probably one person, by the model"
-    return "uncertain: the model can hardly tell"
+        return N_("probably one person, by the model")
+    return N_("uncertain: the model can hardly tell")
 
 
 def weight_words(weight: float | None) -> str:
@@ -116,14 +127,14 @@ def weight_words(weight: float | None) -> str:
     if weight is None or weight != weight:
         return "–"
     if weight >= 4:
-        return "strongly for one person"
+        return N_("strongly for one person")
     if weight >= 1:
-        return "for one person"
+        return N_("for one person")
     if weight > -1:
-        return "hardly either way"
+        return N_("hardly either way")
     if weight > -4:
-        return "against"
-    return "strongly against"
+        return N_("against")
+    return N_("strongly against")
 
 
 # --- which pairs -------------------------------------------------------------------------
@@ -175,7 +186,7 @@ def _record_values(record: Mapping[str, Any], programmes: Any,
         "area": None if area_id is None else
         (f"{area_names[area_id]} ({area_id})" if area_id in area_names else area_id),
         "registered_on": _text(record.get("registered_on")),
-        "programmes": programme_text(programmes, programme_names) or "none",
+        "programmes": programme_text(programmes, programme_names) or t("none"),
     }
 
 
@@ -206,8 +217,8 @@ def side_by_side(pair: Mapping[str, Any], records: pd.DataFrame, *,
         if key in hidden:
             continue
         same = "" if key in NOT_COMPARED else _same(values_a[key], values_b[key])
-        rows.append({"Field": label, "Record A": values_a[key] or EMPTY,
-                     "Record B": values_b[key] or EMPTY, "Same": same})
+        rows.append({"Field": t(label), "Record A": values_a[key] or t(EMPTY),
+                     "Record B": values_b[key] or t(EMPTY), "Same": same})
     return pd.DataFrame(rows, columns=["Field", "Record A", "Record B", "Same"])
 
 
@@ -219,12 +230,12 @@ def evidence_table(evidence: pd.DataFrame, *, blind: bool = False) -> pd.DataFra
     for item in sorted(evidence.to_dict("records"),
                        key=lambda r: (order.get(r["comparison"], 99), r["comparison"])):
         weight = None if is_missing(item.get("match_weight")) else float(item["match_weight"])
-        row = {"Compared": COMPARISON_NAMES.get(item["comparison"], item["comparison"]),
-               "Found": item["label"],
+        row = {"Compared": t(COMPARISON_NAMES.get(item["comparison"], item["comparison"])),
+               "Found": t(item["label"]),
                "Reading": level_reading(item["comparison"], item["level"])}
         if not blind:
             row["Weight"] = None if weight is None else round(weight, 2)
-            row["Points to"] = weight_words(weight)
+            row["Points to"] = t(weight_words(weight))
         rows.append(row)
     columns = ["Compared", "Found", "Reading"] + ([] if blind else ["Weight", "Points to"])
     return pd.DataFrame(rows, columns=columns)
@@ -241,31 +252,37 @@ def evidence_totals(pair: Mapping[str, Any], evidence: pd.DataFrame) -> dict[str
 
 def explanation(evidence: pd.DataFrame) -> str:
     """One plain sentence: where the two records agree, partly agree, differ, are missing."""
-    table = evidence_table(evidence, blind=True)
+    order = {c: i for i, c in enumerate(COMPARISON_ORDER)}
+    found = [(item["comparison"], level_reading(item["comparison"], item["level"]),
+              t(item["label"]))
+             for item in sorted(evidence.to_dict("records"),
+                                key=lambda r: (order.get(r["comparison"], 99), r["comparison"]))]
     parts = []
-    for reading, words in ((AGREES, "They agree on"), (PARTLY, "partly agree on"),
-                           (DIFFERS, "differ on"), (MISSING, "cannot be compared on")):
-        items = [f"{row['Compared'].split(' (')[0].lower()} ({row['Found']})"
-                 for row in table.to_dict("records") if row["Reading"] == reading]
+    for reading, words in ((AGREES, N_("They agree on {items}")),
+                           (PARTLY, N_("partly agree on {items}")),
+                           (DIFFERS, N_("differ on {items}")),
+                           (MISSING, N_("cannot be compared on {items}"))):
+        items = [t("{field} ({found})", field=t(COMPARISON_SHORT.get(name, name)), found=label)
+                 for name, read, label in found if read == reading]
         if items:
-            parts.append(f"{words} {', '.join(items)}")
+            parts.append(t(words, items=", ".join(items)))
     if not parts:
         return ""
     text = "; ".join(parts)
-    return text[0].upper() + text[1:] + "."
+    return t("{sentence}.", sentence=text[0].upper() + text[1:])
 
 
 def cross_programme_text(pair: Mapping[str, Any], programme_names: Mapping[str, str]
                          ) -> str | None:
     """What the pair means for enrolment when its two records are one person."""
-    a = programme_text(pair.get("programmes_a"), programme_names) or "nothing"
-    b = programme_text(pair.get("programmes_b"), programme_names) or "nothing"
+    a = programme_text(pair.get("programmes_a"), programme_names) or t("nothing")
+    b = programme_text(pair.get("programmes_b"), programme_names) or t("nothing")
     if bool(pair.get("cross_programme")):
-        return (f"Cross-programme double enrolment if they are one person: record A receives "
-                f"{a}, record B receives {b}.")
+        return t("Cross-programme double enrolment if they are one person: record A receives "
+                 "{a}, record B receives {b}.", a=a, b=b)
     if bool(pair.get("same_programme")):
-        return (f"Enrolled twice in one programme if they are one person: record A receives "
-                f"{a}, record B receives {b}.")
+        return t("Enrolled twice in one programme if they are one person: record A receives "
+                 "{a}, record B receives {b}.", a=a, b=b)
     return None
 
 
@@ -315,7 +332,7 @@ def pairs_table(pairs: pd.DataFrame, records: pd.DataFrame, *,
         "programmes_b": [programme_text(v, programme_names) for v in pairs["programmes_b"]],
         "cross_programme": pairs["cross_programme"].astype(bool),
         "cluster_id": pairs["cluster_id"].astype(str),
-        "decision": [None if is_missing(d) else decision_labels.get(d, d)
+        "decision": [None if is_missing(d) else t(decision_labels.get(d, d))
                      for d in pairs["decision"]],
         "note": [_text(n) for n in pairs["note"]],
     })
@@ -329,18 +346,26 @@ def precision_text(estimate: Any) -> str:
     """The officers' decisions as a precision estimate (data_access.linkage_store's
     PrecisionEstimate), in one or two sentences."""
     if not estimate.pairs:
-        return "No suspected pairs in this run."
+        return t("No suspected pairs in this run.")
     if not estimate.reviewed:
-        text = (f"No pair of the {estimate.pairs:,} has been decided yet "
-                "(pairs marked unsure do not count)." if not estimate.unsure else
-                f"{estimate.unsure:,} pair(s) marked unsure; none decided same or different yet.")
-        return text + " Decide a few pairs to estimate how many of the suspected pairs are right."
+        text = (t("No pair of the {pairs} has been decided yet (pairs marked unsure do not "
+                  "count).", pairs=format_number(estimate.pairs)) if not estimate.unsure else
+                t("{unsure} pair(s) marked unsure; none decided same or different yet.",
+                  unsure=format_number(estimate.unsure)))
+        return text + " " + t("Decide a few pairs to estimate how many of the suspected pairs "
+                              "are right.")
     low, high = estimate.interval
-    text = (f"{estimate.same:,} of the {estimate.reviewed:,} pairs reviewed are the same person: "
-            f"precision {estimate.reviewed_precision:.0%} (95 % interval {low:.0%}–{high:.0%}).")
+    text = t("{same} of the {reviewed} pairs reviewed are the same person: precision "
+             "{precision} (95 % interval {low}–{high}).", same=format_number(estimate.same),
+             reviewed=format_number(estimate.reviewed),
+             precision=format_percent(estimate.reviewed_precision, 0),
+             low=format_percent(low, 0), high=format_percent(high, 0))
     if estimate.unsure:
-        text += f" {estimate.unsure:,} marked unsure are left out."
+        text += " " + t("{unsure} marked unsure are left out.",
+                        unsure=format_number(estimate.unsure))
     if estimate.estimated_precision is not None:
-        text += (f" Over all {estimate.pairs:,} suspected pairs, weighting each band of match "
-                 f"probability by its pairs: about {estimate.estimated_precision:.0%} right.")
+        text += " " + t("Over all {pairs} suspected pairs, weighting each band of match "
+                        "probability by its pairs: about {precision} right.",
+                        pairs=format_number(estimate.pairs),
+                        precision=format_percent(estimate.estimated_precision, 0))
     return text

@@ -22,7 +22,7 @@ import geopandas as gpd
 import pandas as pd
 import pydeck as pdk
 
-from core.i18n import t
+from core.i18n import N_, format_number, t
 from data_access.areas import AreaTree, UnknownAreaError
 from indicators.catalogue import ACCESS_POINT, CATALOGUE, Indicator
 from maps import layers, style
@@ -37,18 +37,18 @@ MAP_WIDTH, MAP_HEIGHT = 520, 520
 # whole registry only.
 MAP_INDICATORS: tuple[Indicator, ...] = tuple(i for i in CATALOGUE if not i.whole_registry_only)
 DEFAULT_INDICATOR = "cov.poor_households"
-ACCESS_POINT_TITLE = "Access points: share of open referrals overdue (size: referrals made)"
+ACCESS_POINT_TITLE = N_("Access points: share of open referrals overdue (size: referrals made)")
 FAMILY_LABELS = {
-    "coverage": "Coverage", "packages": "Packages", "referrals": "Referrals",
-    "duplicates": "Duplicates", "data_quality": "Data quality",
+    "coverage": N_("Coverage"), "packages": N_("Packages"), "referrals": N_("Referrals"),
+    "duplicates": N_("Duplicates"), "data_quality": N_("Data quality"),
 }
 
 
 def whole(value: object) -> str:
-    """A count with thousands separators; "–" when missing."""
+    """A count with the language's thousands separators; "–" when missing."""
     if value is None or pd.isna(value):
         return "–"
-    return f"{int(value):,}"
+    return format_number(int(value))
 
 
 # Which areas ------------------------------------------------------------------------------
@@ -274,7 +274,7 @@ def build_coverage_map(
     entries = style.legend(classification, colours, indicator.format_value,
                            {int(k): int(v) for k, v in counts.items()},
                            more_decimals=indicator.format_value)
-    title = indicator.label + (f" — {programme_id}" if programme_id else "")
+    title = t(indicator.label) + (f" — {programme_id}" if programme_id else "")
 
     top_level = int(boundaries["level"].min()) if not boundaries.empty else level
     # The top level's outlines stand in for a basemap; when the map colours the top level

@@ -40,7 +40,7 @@ import pydeck as pdk
 from pydeck.bindings.json_tools import default_serialize
 from shapely.geometry import mapping
 
-from core.i18n import t
+from core.i18n import format_number, format_percent, t
 from core.values import python_value
 from indicators.catalogue import Indicator
 from maps.style import (
@@ -105,11 +105,11 @@ def _count(value: Any) -> int | float | None:
 
 
 def count_text(value: Any) -> str:
-    """A count with thousands separators ("1,234"); "–" when missing."""
+    """A count with the language's thousands separators ("1,234"); "–" when missing."""
     number = _float(value)
     if number is None:
         return "–"
-    return f"{number:,.0f}" if number.is_integer() else f"{number:,.2f}"
+    return format_number(number, 0 if number.is_integer() else 2)
 
 
 def _require(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
@@ -147,6 +147,7 @@ def choropleth_features(boundaries: gpd.GeoDataFrame, figures: pd.DataFrame,
         key: row for key, row in zip(keys, figures.to_dict(orient="records"), strict=True)
     }
     no_data = t(NO_DATA_LABEL)
+    label = t(indicator.label)
     features = []
     for area_id, name, level, geometry in zip(
             boundaries["area_id"], boundaries["name"], boundaries["level"],
@@ -173,7 +174,7 @@ def choropleth_features(boundaries: gpd.GeoDataFrame, figures: pd.DataFrame,
                 "value": None if value is None else round(value, 6),
                 "class": class_index,
                 "fill": fill_colour(class_index, colours),
-                "line1": f"{indicator.label}: {value_text}",
+                "line1": t("{label}: {value}", label=label, value=value_text),
                 "line2": line2,
             },
         })
@@ -268,7 +269,7 @@ def access_point_frame(points: pd.DataFrame) -> AccessPoints:
         else:
             line2.append(t("Overdue: {overdue} of {open} open ({share})",
                            overdue=count_text(overdue), open=count_text(open_),
-                           share=f"{share:.0%}"))
+                           share=format_percent(share, 0)))
     # object columns: None stays None (a float column would turn it into NaN)
     frame = frame.assign(
         **{c: pd.Series(counts[c], index=frame.index, dtype=object) for c in COUNT_COLUMNS},
@@ -285,7 +286,8 @@ def access_point_legend(frame: pd.DataFrame) -> list[LegendEntry]:
     bands = [overdue_band(s) for s in shares]
     entries, low = [], 0.0
     for index, (bound, colour) in enumerate(zip(OVERDUE_BANDS, OVERDUE_COLOURS, strict=True)):
-        label = t("{low} – {high} overdue", low=f"{low:.0%}", high=f"{bound:.0%}")
+        label = t("{low} – {high} overdue", low=format_percent(low, 0),
+                  high=format_percent(bound, 0))
         entries.append(LegendEntry(colour, label, bands.count(index)))
         low = bound
     if bands.count(-1):

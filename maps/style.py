@@ -64,15 +64,15 @@ from dataclasses import dataclass
 import mapclassify
 import numpy as np
 
-from core.i18n import t
+from core.i18n import N_, format_number, t
 
 RGB = tuple[int, int, int]
 
 # id, English label (the page translates it with t()).
 METHODS: tuple[tuple[str, str], ...] = (
-    ("quantiles", "Quantiles (same number of areas per class)"),
-    ("natural_breaks", "Natural breaks (Fisher–Jenks)"),
-    ("fixed", "Fixed bands"),
+    ("quantiles", N_("Quantiles (same number of areas per class)")),
+    ("natural_breaks", N_("Natural breaks (Fisher–Jenks)")),
+    ("fixed", N_("Fixed bands")),
 )
 METHOD_IDS = frozenset(m for m, _ in METHODS)
 MIN_CLASSES, MAX_CLASSES = 3, 7  # what the picker offers; classify() accepts 1..MAX_CLASSES
@@ -105,7 +105,7 @@ NEUTRAL_RAMP = "Blues"  # volumes (higher_is_better None)
 NO_DATA_COLOUR: RGB = (160, 160, 160)
 FILL_ALPHA = 225  # areas with a figure
 NO_DATA_ALPHA = 150  # areas without: paler, and "No data" in legend and tooltip
-NO_DATA_LABEL = "No data"
+NO_DATA_LABEL = N_("No data")
 
 
 def hex_to_rgb(colour: str) -> RGB:
@@ -337,7 +337,7 @@ def legend_html(entries: Sequence[LegendEntry], title: str) -> str:
         if not _HEX.fullmatch(entry.colour_hex):
             raise ValueError(f"not a #rrggbb colour: {entry.colour_hex!r}")
         no_data = entry.colour_hex.lower() == NO_DATA_HEX
-        swatch = (f"display:inline-block;width:1.4em;height:0.95em;margin-right:0.45em;"
+        swatch = (f"display:inline-block;width:1.4em;height:0.95em;margin-inline-end:0.45em;"
                   f"vertical-align:-0.1em;background:{entry.colour_hex};"
                   + (f"opacity:{NO_DATA_ALPHA / 255:.2f};border:1px dashed #555"
                      if no_data else "border:1px solid rgba(0,0,0,0.25)"))
@@ -345,7 +345,8 @@ def legend_html(entries: Sequence[LegendEntry], title: str) -> str:
             '<div style="white-space:nowrap">'
             f'<span style="{swatch}"></span>'
             f"<span>{html.escape(entry.label)}</span>"
-            f'<span style="color:#6b6b6b;margin-left:0.4em">({entry.count:,})</span>'
+            '<span style="color:#6b6b6b;margin-inline-start:0.4em">'
+            f"({format_number(entry.count)})</span>"
             "</div>")
     parts.append("</div>")
     return "".join(parts)

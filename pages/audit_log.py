@@ -9,15 +9,15 @@ import datetime as dt
 
 import streamlit as st
 
-from core.i18n import t
+from core.i18n import N_, format_number, t
 from data_access import admin, audit
 from ui import queries, widgets
 
 ALL = "__all__"
 ACTION_LABELS = {
-    "sign_in": "Sign-in", "sign_in_failed": "Failed sign-in", "sign_out": "Sign-out",
-    "export": "Export", "list_view": "List viewed with personal data",
-    "pair_decision": "Decision on a duplicate pair", "user_change": "Change of a user",
+    "sign_in": N_("Sign-in"), "sign_in_failed": N_("Failed sign-in"), "sign_out": N_("Sign-out"),
+    "export": N_("Export"), "list_view": N_("List viewed with personal data"),
+    "pair_decision": N_("Decision on a duplicate pair"), "user_change": N_("Change of a user"),
 }
 
 
@@ -45,7 +45,8 @@ def main() -> None:
     store = queries.app_store_engine(view.settings.app_store_url)
     filters = _filters()
     rows = admin.audit_log(store, view.context, **filters)
-    shown = rows.assign(action=[t(ACTION_LABELS.get(a, a)) for a in rows["action"]])
+    shown = rows.assign(action=[t(ACTION_LABELS.get(a, a)) for a in rows["action"]],
+                        role=[t(r) if isinstance(r, str) else r for r in rows["role"]])
     if rows.empty:
         st.info(t("Nothing recorded for these choices."))
     else:
@@ -62,7 +63,7 @@ def main() -> None:
                      })
         if len(rows) >= audit.DEFAULT_LIMIT:
             st.caption(t("The newest {count} rows; the download has every row.",
-                         count=f"{len(rows):,}"))
+                         count=format_number(len(rows))))
     plain = {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in filters.items()}
     st.download_button(
         t("Download these rows (CSV)"), key="audit_csv", on_click="ignore",

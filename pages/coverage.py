@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.i18n import t
+from core.i18n import format_date, t
 from indicators.catalogue import BY_ID, Indicator
 from maps import coverage, style
 from maps.boundaries import BoundaryError
@@ -110,7 +110,7 @@ def main() -> None:
 
     st.caption(t("{indicator} by {level} in {focus} · as of {as_of}",
                  indicator=t(indicator.label), level=t(settings.level_name(level)).lower(),
-                 focus=view.area_name, as_of=view.as_of.isoformat()))
+                 focus=view.area_name, as_of=format_date(view.as_of)))
     _breadcrumb(view, areas)
 
     try:

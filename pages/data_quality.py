@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.i18n import t
+from core.i18n import format_date, format_number, t
 from indicators.lists import get_list
 from ui import list_queries, list_views, queries, widgets
 from views import figure_cards
@@ -46,7 +46,7 @@ def _rules(counts: dict[str, int]) -> list[str]:
     chosen = st.multiselect(
         t("Rules"), list(rv.RULES), key=RULES_KEY, placeholder=t("Every rule"),
         format_func=lambda k: t("{table}: {rule} ({rows})", table=t(rv.RULES[k].table),
-                                rule=t(rv.RULES[k].text), rows=f"{counts.get(k, 0):,}"),
+                                rule=t(rv.RULES[k].text), rows=format_number(counts.get(k, 0))),
         help=t("Keep the rows that break these rules; none chosen keeps every row."))
     widgets.link({RULES_KEY: ",".join(chosen) or None})
     return chosen
@@ -70,18 +70,18 @@ def _rows(view: widgets.View, area_id: str | None, area_name: str) -> None:
                          "rule": st.column_config.TextColumn(t("What is wrong")),
                          "indicator": st.column_config.TextColumn(t("Counted in")),
                          "rows": st.column_config.NumberColumn(t("Rows"), format="%d")})
-    st.caption(t("{area} on {as_of}: {what}", area=area_name, as_of=view.as_of.isoformat(),
+    st.caption(t("{area} on {as_of}: {what}", area=area_name, as_of=format_date(view.as_of),
                  what=t(get_list(LIST_ID).description)))
     list_views.show_list(
         scan, list_queries.list_columns(LIST_ID, view.context), key="list_data_quality_rows",
         empty_text=t("No row breaks the chosen rules in {area} on {as_of}.", area=area_name,
-                     as_of=view.as_of.isoformat()) if chosen else
+                     as_of=format_date(view.as_of)) if chosen else
         t("No row breaks a data-quality rule in {area} on {as_of}.", area=area_name,
-          as_of=view.as_of.isoformat()),
+          as_of=format_date(view.as_of)),
         download=list_queries.csv_download(view.context, view.settings, LIST_ID, filters=filters,
                                        **options),
         file_name=list_views.file_name(LIST_ID, area_id, view.as_of), shown_columns=SHOWN,
-        translated=("rule",))
+        translated=("rule", "table"))
 
 
 def main() -> None:
@@ -100,7 +100,7 @@ def main() -> None:
     if nothing:
         st.info(t("No households are registered in {area} on {as_of}, so its data-quality "
                   "figures are empty. Pick another area, or a later as-of date.",
-                  area=view.area_name, as_of=view.as_of.isoformat()))
+                  area=view.area_name, as_of=format_date(view.as_of)))
     widgets.metric_grid(cards, per_row=4, explain_empty=not nothing)
     _left_out(focus)
 
@@ -113,7 +113,7 @@ def main() -> None:
         st.caption(t("Counted on {as_of} over registered rows (rows left out of the other "
                      "indicators included); a row whose area is unknown counts in the whole "
                      "registry only. A row left out is listed under the first rule of its table "
-                     "it breaks.", as_of=view.as_of.isoformat()))
+                     "it breaks.", as_of=format_date(view.as_of)))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.i18n import t
+from core.i18n import N_, format_date, t
 from indicators.catalogue import BY_ID
 from indicators.lists import get_list
 from ui import list_queries, list_views, queries, review_queue, widgets
@@ -26,8 +26,8 @@ IDS = ("dup.shared_id", "dup.double_enrolment", "dup.double_dipping")
 LISTS = {"dup.shared_id": "shared_national_ids", "dup.double_enrolment": "double_enrolments",
          "dup.double_dipping": "double_dipping"}
 GROUPS = {"double_enrolments": ("programme_id",), "double_dipping": ("exclusive_group",)}
-GROUP_LABELS = {"double_enrolments": "Double enrolment by programme",
-                "double_dipping": "Double dipping by exclusive group"}
+GROUP_LABELS = {"double_enrolments": N_("Double enrolment by programme"),
+                "double_dipping": N_("Double dipping by exclusive group")}
 
 
 def _group_table(scan: rv.ListScan, key: tuple[str, ...], label: str,
@@ -55,15 +55,16 @@ def _lists(view: widgets.View, area_id: str | None, area_name: str) -> None:
                                              area_id=area_id, as_of=view.as_of,
                                              period_start=view.period_start)
             st.caption(t("{area} on {as_of}: {what}", area=area_name,
-                         as_of=view.as_of.isoformat(), what=t(get_list(list_id).description)))
+                         as_of=format_date(view.as_of), what=t(get_list(list_id).description)))
             if group is not None:
                 _group_table(scan, group, t(GROUP_LABELS[list_id]), names)
             list_views.show_list(
                 scan, list_queries.list_columns(list_id, view.context), key=f"list_{list_id}",
                 empty_text=t("Nothing to list: no {what} in {area} on {as_of}.",
                              what=t(BY_ID[indicator_id].numerator), area=area_name,
-                             as_of=view.as_of.isoformat()),
-                download=download, file_name=list_views.file_name(list_id, area_id, view.as_of))
+                             as_of=format_date(view.as_of)),
+                download=download, file_name=list_views.file_name(list_id, area_id, view.as_of),
+                translated=("unit",))
 
 
 def main() -> None:
@@ -80,7 +81,7 @@ def main() -> None:
     if nothing:
         st.info(t("Nobody with a national id is registered in {area} on {as_of}, and nothing is "
                   "enrolled there: there is nothing that could be duplicated. Pick another area, "
-                  "or a later as-of date.", area=view.area_name, as_of=view.as_of.isoformat()))
+                  "or a later as-of date.", area=view.area_name, as_of=format_date(view.as_of)))
     widgets.metric_grid(cards, per_row=3, explain_empty=not nothing)
 
     list_views.by_area_and_lists(
@@ -94,7 +95,7 @@ def main() -> None:
         st.caption(t("Counted on {as_of} over registered persons and active enrolments; rows "
                      "left out of the indicators are not counted (the Data quality page lists "
                      "them). The counts by programme and by exclusive group are those of the "
-                     "lists.", as_of=view.as_of.isoformat()))
+                     "lists.", as_of=format_date(view.as_of)))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,8 @@ import datetime as dt
 
 import streamlit as st
 
-from core.i18n import t
+from core import i18n
+from core.i18n import format_date, format_number, t
 from exports import page_export
 from exports.lists import MAX_DATA_ROWS
 from indicators.catalogue import BY_ID
@@ -49,7 +50,7 @@ def _period(view: widgets.View, column) -> dt.date:
         max_value=view.as_of, format="YYYY-MM-DD",
         help=t("First day of the period the referral figures and the overdue referrals cover; "
                "the period ends on the as-of date ({as_of}). By default, the {months} months "
-               "ending on it.", as_of=view.as_of.isoformat(),
+               "ending on it.", as_of=format_date(view.as_of),
                months=view.settings.period_months),
     )
     return chosen or default
@@ -78,23 +79,23 @@ def _lists(view: widgets.View, column) -> list[str]:
         help=t("Row-level lists added after the indicator sheets: the rows behind an "
                "indicator's numerator, in the chosen area and the areas below it. A list "
                "longer than an Excel sheet ({rows} rows) continues on further sheets.",
-               rows=f"{MAX_DATA_ROWS:,}"),
+               rows=format_number(MAX_DATA_ROWS)),
     )
 
 
 def _contents(view: widgets.View, list_ids: list[str]) -> None:
     """What the workbook holds: every sheet and list, with its definition."""
     level = view.level_name.lower()
-    lines = [
-        f"- **{t('Summary')}**: " + t("one row per {level} with the headline indicators, and "
-                                      "the as-of date, period and source.", level=level),
-        f"- **{t('Indicators')}**: " + t("every indicator of every {level} in long form "
-                                         "(numerator, denominator, value), breakdowns included.",
-                                         level=level),
-        f"- **{t('Definitions')}**: " + t("the definition of every indicator."),
-        f"- **{t('Data quality')}**: " + t("the data-quality figures, rows left out of the "
-                                           "indicators included."),
-    ]
+    sheets = (
+        (t("Summary"), t("one row per {level} with the headline indicators, and the as-of "
+                         "date, period and source.", level=level)),
+        (t("Indicators"), t("every indicator of every {level} in long form (numerator, "
+                            "denominator, value), breakdowns included.", level=level)),
+        (t("Definitions"), t("the definition of every indicator.")),
+        (t("Data quality"), t("the data-quality figures, rows left out of the indicators "
+                              "included.")),
+    )
+    lines = [f"- **{sheet}**: {what}" for sheet, what in sheets]
     for list_id in list_ids:
         spec = LIST_BY_ID[list_id]
         indicator = BY_ID.get(spec.indicator_id)
@@ -105,7 +106,8 @@ def _contents(view: widgets.View, list_ids: list[str]) -> None:
         lines.append(line)
     st.markdown("\n".join(lines))
     st.caption(t("Households with a PMT score at or below {cutoff} are poor; an open referral "
-                 "is overdue after {days} days.", cutoff=f"{view.settings.poverty_cutoff:g}",
+                 "is overdue after {days} days.",
+                 cutoff=format_number(view.settings.poverty_cutoff, None),
                  days=view.settings.referral_sla_days))
 
 
@@ -116,7 +118,7 @@ def _show_built(built: page_export.BuiltExport, view: widgets.View) -> None:
         if counted.rows == 0:
             st.info(t("“{title}” has no rows in {area} for these choices: nothing there "
                       "matches its definition on {as_of}.", title=t(counted.title),
-                      area=view.area_name, as_of=view.as_of.isoformat()))
+                      area=view.area_name, as_of=format_date(view.as_of)))
         elif len(counted.sheets) > 1:
             st.caption(t("“{title}”: {rows} rows, on the sheets {sheets}.",
                          title=t(counted.title), rows=counted.rows_text,
@@ -141,20 +143,23 @@ def main() -> None:
     period_start = _period(view, left)
     list_ids = _lists(view, right)
     widgets.link({
-        PERIOD_PARAM: period_start.isoformat(),
+        PERIOD_PARAM: format_date(period_start),
         LISTS_PARAM: page_export.lists_param(list_ids) if view.context.sees_lists else None,
     })
+    language = i18n.current_language()  # the session's: the workbook comes out in it
     choices = page_export.ExportChoices(
         level=view.level, as_of=view.as_of, period_start=period_start, area_id=view.area_id,
-        lists=tuple(list_ids))
+        lists=tuple(list_ids),
+        language=None if language == i18n.known_language(view.settings["app.language"])
+        else language)
 
     st.caption(t("Indicators for every {level}, as of {as_of}; referral figures over the "
                  "period from {start} to {as_of}.", level=view.level_name.lower(),
-                 as_of=view.as_of.isoformat(), start=period_start.isoformat())
+                 as_of=format_date(view.as_of), start=format_date(period_start))
                if view.context.whole_registry else
                t("Indicators for every {level} of your areas, as of {as_of}; referral figures "
                  "over the period from {start} to {as_of}.", level=view.level_name.lower(),
-                 as_of=view.as_of.isoformat(), start=period_start.isoformat()))
+                 as_of=format_date(view.as_of), start=format_date(period_start)))
     if view.context.sees_suppressed_figures:
         st.caption(t("Figures that count very few people, and those that would give them "
                      "away, are empty cells in the workbook, as on the pages."))
@@ -181,7 +186,7 @@ def main() -> None:
                 progress=lambda fraction, message: bar.progress(fraction, text=t(message)))
         except page_export.ExportError as problem:
             bar.empty()
-            st.error(t("The workbook could not be built: {problem}", problem=t(str(problem))))
+            st.error(t("The workbook could not be built: {problem}", problem=t(problem)))
             return
         bar.empty()
         st.session_state[BUILT_KEY] = built  # one workbook per session: the last one

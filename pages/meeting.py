@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from core.i18n import t
+from core.i18n import format_date, format_number, t
 from data_access import meetings
 from exports import brief as briefs
 from indicators.figures import meeting_figures
@@ -157,7 +157,7 @@ def _status(view: widgets.View, data: MeetingPage, brief: briefs.Brief) -> None:
                 t("Start meeting"), key="start_meeting", type="primary",
                 icon=":material/play_arrow:", width="stretch",
                 help=t("Records a meeting of {area} as of {as_of} and freezes these figures.",
-                       area=view.area_name, as_of=view.as_of.isoformat()))
+                       area=view.area_name, as_of=format_date(view.as_of)))
             if started:
                 _start(view, data)
         details = {"what": "meeting_brief", "area_id": view.area_id,
@@ -208,7 +208,7 @@ def _start(view: widgets.View, data: MeetingPage) -> None:
 def _headline(view: widgets.View, data: MeetingPage) -> None:
     st.subheader(t("Headline figures"))
     previous = data.state.previous
-    description = (t("since {as_of}", as_of=previous.as_of.isoformat())
+    description = (t("since {as_of}", as_of=format_date(previous.as_of))
                    if previous is not None else None)
     widgets.metric_grid(data.cards, change_since=description)
     with st.expander(t("Definitions")):
@@ -217,8 +217,8 @@ def _headline(view: widgets.View, data: MeetingPage) -> None:
                      "from {start} to {as_of}. Households with a PMT score at or below {cutoff} "
                      "are poor; an open referral is overdue after {days} days. A change is the "
                      "figure now minus the previous meeting's (percentage points for rates).",
-                     as_of=view.as_of.isoformat(), start=view.period_start.isoformat(),
-                     cutoff=f"{view.settings.poverty_cutoff:g}",
+                     as_of=format_date(view.as_of), start=format_date(view.period_start),
+                     cutoff=format_number(view.settings.poverty_cutoff, None),
                      days=view.settings.referral_sla_days))
 
 
@@ -252,7 +252,7 @@ def _gaps(view: widgets.View, data: MeetingPage) -> None:
     st.subheader(t("Biggest gaps"))
     st.caption(t("Counted as of {as_of}; programmes, access points and the district's double "
                  "dipping come from the figures above, the {level} lists from the registry.",
-                 as_of=view.as_of.isoformat(), level=t(data.child_level_name).lower()))
+                 as_of=format_date(view.as_of), level=t(data.child_level_name).lower()))
     for row in range(0, len(data.gaps), 2):
         columns = st.columns(2)
         for column, gap in zip(columns, data.gaps[row:row + 2], strict=False):
@@ -284,7 +284,7 @@ def _action_points(view: widgets.View, data: MeetingPage) -> None:
     overdue = gaps.overdue_points(data.open_points, view.as_of)
     if overdue:
         st.warning(t("Overdue action points: {count} (open and due before {as_of}).",
-                     count=len(overdue), as_of=view.as_of.isoformat()), icon=":material/alarm:")
+                     count=len(overdue), as_of=format_date(view.as_of)), icon=":material/alarm:")
     rows = gaps.action_rows(data.open_points, view.as_of, data.meeting_dates)
     if rows.empty:
         st.caption(t("No open action point for {area}.", area=view.area_name))
@@ -327,7 +327,7 @@ def _add_form(view: widgets.View, data: MeetingPage) -> None:
             st.session_state.pop(key, None)
     current = data.state.current
     with st.form("action_point_form"):
-        st.markdown(f"**{t('New action point')}**")
+        st.markdown("**" + t("New action point") + "**")
         text = st.text_area(t("What is to be done"), key=TEXT_KEY, height=80)
         left, right = st.columns(2)
         owner = left.text_input(t("Owner"), key=OWNER_KEY,
@@ -361,7 +361,7 @@ def _brief(view: widgets.View, data: MeetingPage) -> briefs.Brief:
         period_start=view.period_start,
         meeting=gaps.meeting_label(current) if current else None,
         previous=gaps.meeting_label(state.previous) if state.previous else None,
-        registry_loaded=loaded.strftime("%Y-%m-%d %H:%M") if loaded else t("unknown"),
+        registry_loaded=f"{format_date(loaded)} {loaded:%H:%M}" if loaded else t("unknown"),
         cards=data.cards, gaps=data.gaps,
         open_points=gaps.action_rows(data.open_points, view.as_of,
                                      data.meeting_dates).to_dict("records"),

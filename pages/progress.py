@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.i18n import t
+from core import i18n
+from core.i18n import format_date, format_number, t
 from exports import targets as targets_file
 from exports.targets import build_template
 from indicators.catalogue import BY_ID
@@ -52,7 +53,7 @@ def _pick(programmes: dict[str, str]) -> tuple[list[str], str | None]:
 def _show_import(outcome: targets_file.ImportOutcome) -> None:
     if outcome.file_error:
         st.warning(t("The file cannot be imported: {problem}. Nothing was imported.",
-                     problem=outcome.file_error))
+                     problem=t(outcome.file_error)))
     elif not outcome.ok:
         problems = outcome.problems
         st.warning(t("Problems in the file: {count}, listed below with their row numbers. "
@@ -72,9 +73,10 @@ def _targets(view: widgets.View, store, scope, areas, programmes: dict[str, str]
     st.subheader(t("Targets and baselines"))
     left, right = st.columns(2)
     area_frame, programme_frame = progress.template_frames(areas, programmes)
+    language = i18n.current_language()  # the download is built on another thread
     left.download_button(
         t("Download the targets template"),
-        data=lambda: build_template(area_frame, programme_frame),
+        data=lambda: build_template(area_frame, programme_frame, language=language),
         file_name="socle-targets-template.xlsx", mime=XLSX, on_click="ignore",
         icon=":material/download:")
     left.caption(t("One row per target: the indicator, the area (empty for the whole "
@@ -104,7 +106,7 @@ def _snapshots(view: widgets.View, store, plan: progress.LinePlan) -> None:
     if view.context.is_admin and view.context.whole_registry and levels:
         if st.button(t("Take a snapshot now"), key=SNAPSHOT_KEY, icon=":material/photo_camera:",
                      help=t("Compute the indicators on {as_of} and store them as that date's "
-                            "snapshot (again replaces it).", as_of=view.as_of.isoformat())):
+                            "snapshot (again replaces it).", as_of=format_date(view.as_of))):
             bar = st.progress(0.0, text=t("Computing…"))
             stored = progress.take_snapshots(
                 store, lambda level: queries.figures(view.context, view.settings, as_of=view.as_of,
@@ -113,17 +115,17 @@ def _snapshots(view: widgets.View, store, plan: progress.LinePlan) -> None:
                 parameters=progress.snapshot_parameters(view.settings),
                 on_step=lambda fraction, text: bar.progress(fraction, text=text))
             st.success(t("Snapshot of {as_of} stored: {count} figures.",
-                         as_of=view.as_of.isoformat(), count=f"{stored:,}"))
+                         as_of=format_date(view.as_of), count=format_number(stored)))
     source = "command" if view.context.sees_suppressed_figures else None
     for level, days in progress.dates(store, levels, view.as_of, source=source).items():
         name = t(view.settings.level_name(level))
         if days:
             st.caption(t("{level} level: {count} snapshots up to {as_of}: {dates}.",
-                         level=name, count=len(days), as_of=view.as_of.isoformat(),
-                         dates=", ".join(d.isoformat() for d in days)))
+                         level=name, count=len(days), as_of=format_date(view.as_of),
+                         dates=", ".join(format_date(d) for d in days)))
         else:
             st.caption(t("{level} level: no snapshot up to {as_of}.", level=name,
-                         as_of=view.as_of.isoformat()))
+                         as_of=format_date(view.as_of)))
     st.caption(t("Snapshots are taken monthly or on demand by a command, and when a committee "
                  "meeting starts. The last twelve month-ends:"))
     st.code(progress.snapshot_command(view.as_of, levels), language="bash")
@@ -151,13 +153,13 @@ def _no_snapshots(view: widgets.View, data: progress.Progress) -> bool:
     if data.no_snapshots:
         st.info(t("No snapshots of the indicators up to {as_of} yet, so there is nothing to draw. "
                   "Snapshots are taken by this command (monthly, or whenever one is needed) and "
-                  "when a committee meeting starts:", as_of=view.as_of.isoformat()))
+                  "when a committee meeting starts:", as_of=format_date(view.as_of)))
         st.code(progress.snapshot_command(view.as_of, missing) + "\n"
                 + progress.one_snapshot_command(view.as_of, missing), language="bash")
         return True
     if missing:
         st.info(t("No snapshots of the {levels} level up to {as_of}: take them with the "
-                  "command below.", as_of=view.as_of.isoformat(),
+                  "command below.", as_of=format_date(view.as_of),
                   levels=", ".join(t(view.settings.level_name(m)) for m in missing)))
         st.code(progress.snapshot_command(view.as_of, missing), language="bash")
     return False

@@ -13,7 +13,7 @@ import datetime as dt
 
 import streamlit as st
 
-from core.i18n import t
+from core.i18n import format_date, t
 from indicators.catalogue import BY_ID
 from indicators.lists import ListPermissionError
 from ui import list_queries, list_views, queries, widgets
@@ -59,8 +59,7 @@ def _choices(view: widgets.View, programmes: dict[str, str]) -> tuple[str | None
 def _pipeline(counts) -> None:
     stages = rv.pipeline(counts, translate=t)
     left, right = st.columns([3, 2])
-    left.bar_chart(stages, x="label", y="referrals", x_label="", y_label=t("Referrals"),
-                   horizontal=True, sort=False, height=230)
+    left.altair_chart(rv.pipeline_chart(stages, count_title=t("Referrals")), width="stretch")
     right.dataframe(stages, hide_index=True, column_order=("label", "referrals", "share"),
                     column_config={
                         "label": st.column_config.TextColumn(t("Stage at the end of the period")),
@@ -104,17 +103,16 @@ def _trend(view: widgets.View, programme_id: str | None) -> None:
                                     area_id=view.area_id, programme_id=programme_id)
     if not trend[["made", "open"]].to_numpy().any():
         st.info(t("No referral was made or open in {area} in the twelve months to {as_of}.",
-                  area=view.area_name, as_of=view.as_of.isoformat()))
+                  area=view.area_name, as_of=format_date(view.as_of)))
         return
-    chart = trend.rename(columns={"made": t("Made"), "completed": t("Completed"),
-                                  "overdue": t("Overdue at month end")})
+    titles = {"y_title": t("Referrals"), "month_title": t("Month")}
     left, right = st.columns(2)
     left.caption(t("Referrals made in each month, and those of them completed by its end"))
-    left.line_chart(chart, x="month_start", y=[t("Made"), t("Completed")], x_label="",
-                    y_label=t("Referrals"), height=260)
+    left.altair_chart(rv.trend_chart(trend, {"made": t("Made"), "completed": t("Completed")},
+                                     **titles), width="stretch")
     right.caption(t("Referrals overdue at each month's end"))
-    right.line_chart(chart, x="month_start", y=[t("Overdue at month end")], x_label="",
-                     y_label=t("Referrals"), height=260)
+    right.altair_chart(rv.trend_chart(trend, {"overdue": t("Overdue at month end")}, **titles),
+                       width="stretch")
     st.dataframe(trend, hide_index=True, column_order=(
         "month_start", "month_end", "made", "completed", "completed_pct", "rejected", "open",
         "overdue", "overdue_pct"), column_config=_count_columns({
@@ -122,7 +120,7 @@ def _trend(view: widgets.View, programme_id: str | None) -> None:
             "month_end": st.column_config.DateColumn(t("Until"), format="YYYY-MM-DD")}))
     if bool(trend["partial"].iloc[-1]):
         st.caption(t("The last month runs to the as-of date only ({as_of}).",
-                     as_of=view.as_of.isoformat()))
+                     as_of=format_date(view.as_of)))
 
 
 def _overdue_list(view: widgets.View, programme_id: str | None, start: dt.date) -> None:
@@ -139,14 +137,14 @@ def _overdue_list(view: widgets.View, programme_id: str | None, start: dt.date) 
                   "sees aggregate figures only.", role=t(view.context.role)))
         return
     st.caption(t("Referrals open on {as_of} that were made {days} days or more before it, "
-                 "longest open first.", as_of=view.as_of.isoformat(),
+                 "longest open first.", as_of=format_date(view.as_of),
                  days=view.settings.referral_sla_days))
     list_views.show_list(
         scan, list_queries.list_columns(OVERDUE_LIST, view.context), key="overdue_list",
         empty_text=t("No referral is overdue in {area} on {as_of}.", area=view.area_name,
-                     as_of=view.as_of.isoformat()),
+                     as_of=format_date(view.as_of)),
         download=download, file_name=list_views.file_name(OVERDUE_LIST, view.area_id, view.as_of),
-        shown_columns=OVERDUE_SHOWN)
+        shown_columns=OVERDUE_SHOWN, translated=("status",))
 
 
 def main() -> None:
@@ -159,7 +157,7 @@ def main() -> None:
     programme_id, start = _choices(view, programmes)
     programme_name = programmes.get(programme_id, programme_id) if programme_id else None
     where = {"area": view.area_name, "level": view.level_name, "programme": programme_name,
-             "start": start.isoformat(), "end": view.as_of.isoformat()}
+             "start": format_date(start), "end": format_date(view.as_of)}
     st.caption(t("{area} · {level} · referrals made from {start} to {end}", **where)
                if programme_name is None else
                t("{area} · {level} · referrals to {programme} made from {start} to {end}",
@@ -221,8 +219,8 @@ def main() -> None:
                                for s in rv.STAGES))
         st.caption(t("Referrals made from {start} to {end}; an open referral is overdue after "
                      "{days} days. Referrals whose rows break the registry contract are left "
-                     "out (the Data quality page lists them).", start=start.isoformat(),
-                     end=view.as_of.isoformat(), days=settings.referral_sla_days))
+                     "out (the Data quality page lists them).", start=format_date(start),
+                     end=format_date(view.as_of), days=settings.referral_sla_days))
 
 
 if __name__ == "__main__":

@@ -67,7 +67,7 @@ def _create(view: widgets.View, store, options: dict[str, str]) -> None:
             store, view.context, username, role, areas,
             password=None if password == "generate" else "", known_areas=set(options))
     except users.UserError as exc:
-        st.error(t("The user was not created: {problem}.", problem=t(str(exc))))
+        st.error(t("The user was not created: {problem}.", problem=t(exc)))
         return
     _done(t("User {name} created ({role}).", name=user.username, role=t(user.role)), generated)
 
@@ -112,7 +112,7 @@ def _change(view: widgets.View, store, names: list[str], options: dict[str, str]
             _done(t("New password set for {name}.", name=name),
                   admin.new_password(store, view.context, name))
     except users.UserError as exc:
-        st.error(t("Nothing was changed: {problem}.", problem=t(str(exc))))
+        st.error(t("Nothing was changed: {problem}.", problem=t(exc)))
 
 
 def main() -> None:
@@ -123,7 +123,10 @@ def main() -> None:
     store = queries.app_store_engine(view.settings.app_store_url)
     _flash()
     table = admin.users_table(store, view.context)
-    st.dataframe(table, hide_index=True, column_config={
+    shown = table.assign(**{column: [t(v) for v in table[column]]  # codes in the language
+                            for column in ("role", "status", "password")},
+                         areas=[t(a) if a == "(all)" else a for a in table["areas"]])
+    st.dataframe(shown, hide_index=True, column_config={
         "username": st.column_config.TextColumn(t("Username")),
         "role": st.column_config.TextColumn(t("Role")),
         "areas": st.column_config.TextColumn(t("Areas")),

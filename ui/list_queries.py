@@ -29,7 +29,8 @@ import pandas as pd
 import sqlalchemy as sa
 import streamlit as st
 
-from core.i18n import t
+from core import i18n
+from core.i18n import N_, t
 from core.settings import Settings
 from data_access import audit
 from data_access.context import UserContext
@@ -75,9 +76,9 @@ def _cached_stage_counts(_engine: sa.Engine, url: str, version: dt.datetime | No
 def _require_unsuppressed(context: UserContext) -> None:
     """Counts read straight from the registry are not suppressed: not for donors."""
     if context.sees_suppressed_figures:
-        raise lists.ListPermissionError(
+        raise lists.ListPermissionError(N_(
             "The donor role sees suppressed aggregate figures only: referral counts by "
-            "programme, access point and month are not available to it.")
+            "programme, access point and month are not available to it."))
 
 
 def referral_counts(context: UserContext, settings: Settings, *, as_of: dt.date,
@@ -203,11 +204,13 @@ def csv_download(context: UserContext, settings: Settings, list_id: str, *,
     store = queries.app_store_engine(settings.app_store_url)
     filters = tuple(filters)
     sla, cutoff = int(settings.referral_sla_days), float(settings.poverty_cutoff)
+    language = i18n.current_language()  # the headers in the session's language
 
     def build() -> bytes:
-        data = csv_bytes(engine, list_id, context=context, area_id=area_id, areas=areas,
-                         as_of=as_of, period_start=period_start, referral_sla_days=sla,
-                         poverty_cutoff=cutoff, filters=filters)
+        with i18n.using(language):
+            data = csv_bytes(engine, list_id, context=context, area_id=area_id, areas=areas,
+                             as_of=as_of, period_start=period_start, referral_sla_days=sla,
+                             poverty_cutoff=cutoff, filters=filters)
         personal = lists.has_personal_columns(lists.get_list(list_id), context, export=True)
         audit.record(store, context, "export",
                      f"downloaded the list {list_id} as CSV"

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 import pandas as pd
 import streamlit as st
 
-from core.i18n import t
+from core.i18n import format_number, t
 from data_access.context import UserContext
 from indicators import lists
 from indicators.catalogue import BY_ID
@@ -49,16 +49,17 @@ def show_list(scan: rv.ListScan, columns: Sequence[lists.ListColumn], *, key: st
         return
     if scan.truncated:
         st.caption(t("Showing the first {shown} of {total} rows; the download has every row.",
-                     shown=f"{len(scan.frame):,}", total=f"{scan.total:,}"))
+                     shown=format_number(len(scan.frame)), total=format_number(scan.total)))
     else:
-        st.caption(t("{total} rows. Click a column header to sort.", total=f"{scan.total:,}"))
+        st.caption(t("{total} rows. Click a column header to sort.",
+                     total=format_number(scan.total)))
     names = [c.name for c in columns]
     order = [n for n in (shown_columns or names) if n in names]
     frame = scan.frame.assign(**{c: scan.frame[c].map(lambda v: t(v) if isinstance(v, str) else v)
                                  for c in translated if c in scan.frame})
     st.dataframe(frame, hide_index=True, column_order=order,
                  column_config=column_config(columns), key=key, placeholder="–")
-    st.download_button(t("Download the list (CSV, {total} rows)", total=f"{scan.total:,}"),
+    st.download_button(t("Download the list (CSV, {total} rows)", total=format_number(scan.total)),
                        data=download, file_name=file_name, mime="text/csv", on_click="ignore",
                        icon=":material/download:", key=f"{key}_csv")
 
@@ -207,4 +208,4 @@ def by_area_and_lists(view: widgets.View, *, indicator_ids: Sequence[str], map_d
     try:
         draw_lists(view, area_id, area_name)
     except lists.ListPermissionError as exc:
-        st.info(t("These lists are not available: {reason}", reason=exc))
+        st.info(t("These lists are not available: {reason}", reason=t(exc)))

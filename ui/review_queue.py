@@ -25,14 +25,14 @@ import pandas as pd
 import sqlalchemy as sa
 import streamlit as st
 
-from core.i18n import t
+from core.i18n import format_date, format_number, format_percent, t
 from data_access import audit, linkage_store
 from data_access.areas import read_area_tree
 from data_access.context import UserContext
 from data_access.linkage_records import person_records
 from data_access.registry import registry_last_loaded
 from linkage import review
-from ui import list_queries, queries, widgets
+from ui import language, list_queries, queries, widgets
 from views import figure_cards
 
 BLIND_KEY = "review_blind"
@@ -86,6 +86,7 @@ def _audit_view(view: widgets.View, store: sa.Engine, run_id: int, pairs: int) -
 def _decide(store_url: str, context: UserContext, run_id: int, person_id_a: str,
             person_id_b: str, probability: float) -> None:
     """The button's callback: record the decision and its audit row, clear the inputs."""
+    language.apply_current()  # a callback runs before the script sets the language
     state = st.session_state
     decision = state.get(DECISION_KEY)
     if decision not in linkage_store.DECISIONS:
@@ -112,6 +113,7 @@ def _decide(store_url: str, context: UserContext, run_id: int, person_id_a: str,
 
 def _undo(store_url: str, context: UserContext, person_id_a: str, person_id_b: str) -> None:
     """Forget the decision just taken (a slip): the pair goes back to the queue."""
+    language.apply_current()
     store = queries.app_store_engine(store_url)
     linkage_store.clear_decision(store, person_id_a, person_id_b)
     audit.record(store, context, "pair_decision",
@@ -123,14 +125,21 @@ def _undo(store_url: str, context: UserContext, person_id_a: str, person_id_b: s
 
 
 def _highlight(frame: pd.DataFrame, column: str):
-    """A Styler colouring the rows whose ``column`` says the records agree."""
+    """A Styler colouring the rows whose ``column`` says the records agree (a reading code,
+    shown in the session's language)."""
     def colour(row: pd.Series) -> list[str]:
         value = row[column]
         style = (HIGHLIGHT if value in (review.SAME, review.AGREES)
                  else PARTLY if value == review.PARTLY else "")
         return [style] * len(row)
 
-    return frame.style.apply(colour, axis=1)
+    return frame.style.apply(colour, axis=1).format(
+        lambda v: t(v) if isinstance(v, str) and v else v, subset=[column])
+
+
+def _signed(value: float) -> str:
+    """"+1.5", "-0.3": the sign always, the number in the session's format."""
+    return ("-" if value < 0 else "+") + format_number(abs(value), 1)
 
 
 def _figures(view: widgets.View, estimate: linkage_store.PrecisionEstimate,
@@ -143,21 +152,20 @@ def _figures(view: widgets.View, estimate: linkage_store.PrecisionEstimate,
         widgets.metric(card)
     with columns[1]:
         cross = int(undismissed["cross_programme"].sum()) if len(undismissed) else 0
-        st.metric(t("Cross-programme pairs"), f"{cross:,}", border=True,
+        st.metric(t("Cross-programme pairs"), format_number(cross), border=True,
                   help=t("Suspected pairs whose two records receive different programmes: "
                          "one person drawing from two programmes under two records "
                          "(cross-programme double enrolment), if the pair is right."))
         st.caption(t("of {pairs} suspected pairs not dismissed you may see",
-                     pairs=f"{len(undismissed):,}"))
+                     pairs=format_number(len(undismissed))))
     with columns[2]:
-        value = ("–" if estimate.reviewed_precision is None
-                 else f"{estimate.reviewed_precision:.0%}")
+        value = format_percent(estimate.reviewed_precision, 0)  # "–" when none
         st.metric(t("Precision of reviewed pairs"), value, border=True,
                   help=t("The share of the pairs decided same or different that officers "
                          "found to be the same person, over every pair of the run."))
-        st.caption(t("{reviewed} reviewed of {pairs}", reviewed=f"{estimate.reviewed:,}",
-                     pairs=f"{estimate.pairs:,}"))
-    st.caption(t(review.precision_text(estimate)))
+        st.caption(t("{reviewed} reviewed of {pairs}", reviewed=format_number(estimate.reviewed),
+                     pairs=format_number(estimate.pairs)))
+    st.caption(review.precision_text(estimate))
 
 
 def _pair(view: widgets.View, store: sa.Engine, run: linkage_store.LinkageRun,
@@ -166,7 +174,7 @@ def _pair(view: widgets.View, store: sa.Engine, run: linkage_store.LinkageRun,
     a, b = str(pair["person_id_a"]), str(pair["person_id_b"])
     names = queries.programmes(view.settings.database_url)
     area_names = _area_names(view)
-    title = t("Pair 1 of {left} to review: {a} and {b}", left=f"{left:,}", a=a, b=b)
+    title = t("Pair 1 of {left} to review: {a} and {b}", left=format_number(left), a=a, b=b)
     st.subheader(title)
     if blind:
         st.caption(t("Blind review: the model's score is hidden, so that your decision is "
@@ -174,11 +182,12 @@ def _pair(view: widgets.View, store: sa.Engine, run: linkage_store.LinkageRun,
     else:
         probability = float(pair["match_probability"])
         st.caption(t("Match probability {p}: {words}. The queue shows the most uncertain "
-                     "pairs first, where your judgement matters most.", p=f"{probability:.2f}",
+                     "pairs first, where your judgement matters most.",
+                     p=format_number(probability, 2),
                      words=t(review.probability_words(probability))))
     cross = review.cross_programme_text(pair, names)
     if cross:
-        st.warning(t(cross))
+        st.warning(cross)
 
     side = review.side_by_side(pair, records, area_names=area_names, programme_names=names)
     st.markdown(t("**The two records**, side by side (green: written the same)."))
@@ -203,14 +212,14 @@ def _pair(view: widgets.View, store: sa.Engine, run: linkage_store.LinkageRun,
         config["Points to"] = st.column_config.TextColumn(t("Points to"))
     st.dataframe(_highlight(table, "Reading"), hide_index=True, key="review_evidence",
                  column_config=config)
-    st.markdown(t(review.explanation(evidence)))
+    st.markdown(review.explanation(evidence))
     if not blind:
         totals = review.evidence_totals(pair, evidence)
         total, fields = round(totals["total"], 1), round(totals["fields"], 1)
-        st.caption(t("Score: starting point {prior:+.1f} (duplicates are rare) + comparisons "
-                     "{fields:+.1f} = {total:+.1f}, a match probability of {p:.2f}.",
-                     prior=total - fields, fields=fields, total=total,
-                     p=totals["probability"]))
+        st.caption(t("Score: starting point {prior} (duplicates are rare) + comparisons "
+                     "{fields} = {total}, a match probability of {p}.",
+                     prior=_signed(total - fields), fields=_signed(fields),
+                     total=_signed(total), p=format_number(totals["probability"], 2)))
 
     choices = list(linkage_store.DECISIONS)
     st.radio(t("Your decision"), choices, index=None, key=DECISION_KEY, horizontal=True,
@@ -243,8 +252,8 @@ def review_queue(view: widgets.View) -> None:
     st.caption(t("Found by the record-linkage job (run {run} on {day}, {persons} persons): "
                  "pairs of records that may be one person registered twice, with a match "
                  "probability of {threshold} or more.", run=run.run_id,
-                 day=run.finished_at.strftime("%Y-%m-%d"), persons=f"{run.persons:,}",
-                 threshold=f"{run.threshold:g}"))
+                 day=format_date(run.finished_at.date()), persons=format_number(run.persons),
+                 threshold=format_number(run.threshold, None)))
     records = _records(view, store, run.run_id)
     focus = list_queries.focus_area_ids(context, view.settings, view.area_id)
     everything = review.visible_pairs(
@@ -275,7 +284,7 @@ def review_queue(view: widgets.View) -> None:
     else:
         _pair(view, store, run, queue.iloc[0], records, len(queue), blind)
 
-    with st.expander(t("Every suspected pair ({n})", n=f"{len(everything):,}")):
+    with st.expander(t("Every suspected pair ({n})", n=format_number(len(everything)))):
         table = review.pairs_table(
             everything, records, area_names=_area_names(view),
             programme_names=queries.programmes(view.settings.database_url), decision_labels=linkage_store.DECISION_LABELS, blind=blind)

@@ -24,11 +24,11 @@ import sqlalchemy as sa
 import streamlit as st
 from streamlit.errors import StreamlitAuthError
 
-from core.i18n import t
+from core.i18n import N_, t
 from core.settings import Settings
 from data_access import users
 from data_access.context import UserContext
-from ui import queries
+from ui import language, queries
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ def _resume(store: sa.Engine) -> users.Session | None:
         return users.resume_session(store, token)
     except users.AuthError as exc:
         st.session_state.pop(TOKEN_KEY, None)
-        st.session_state[NOTICE_KEY] = str(exc)
+        st.session_state[NOTICE_KEY] = exc.args[0]  # the message, translated when shown
         if st.session_state.pop(OIDC_KEY, False) and _provider_user():
             # A session of the identity provider ends with it: sign in there again.
             st.logout()
@@ -108,6 +108,8 @@ def _provider_session(settings: Settings, store: sa.Engine) -> users.Session | N
     st.session_state[TOKEN_KEY] = session.token
     st.session_state[OIDC_KEY] = True
     st.session_state.pop(REFUSED_KEY, None)
+    if language.restore(session):
+        st.rerun()  # once, at sign-in: the account's language from the first page on
     return session
 
 
@@ -134,7 +136,7 @@ def _locked_text(exc: users.AuthError) -> str:
     if exc.reason == "invalid" and exc.locked_until is not None:
         return t("Wrong username or password. Too many failed sign-ins: the account is locked "
                  "until {time} UTC.", time=exc.locked_until.strftime("%H:%M"))
-    return t(str(exc))
+    return t(exc)
 
 
 def sign_in_form(settings: Settings, store: sa.Engine) -> None:
@@ -160,6 +162,7 @@ def sign_in_form(settings: Settings, store: sa.Engine) -> None:
         return
     st.session_state[TOKEN_KEY] = session.token
     st.session_state.pop(OIDC_KEY, None)
+    language.restore(session)
     st.rerun()
 
 
@@ -212,7 +215,7 @@ def _signed_in_box(settings: Settings, store: sa.Engine, session: users.Session)
         users.sign_out(store, session.token)
         st.session_state.pop(TOKEN_KEY, None)
         via_provider = st.session_state.pop(OIDC_KEY, False)
-        st.session_state[NOTICE_KEY] = "You are signed out."
+        st.session_state[NOTICE_KEY] = N_("You are signed out.")
         if via_provider and _provider_user():
             st.logout()
         st.rerun()

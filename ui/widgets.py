@@ -31,8 +31,7 @@ from pathlib import Path
 import sqlalchemy as sa
 import streamlit as st
 
-from core import i18n
-from core.i18n import t
+from core.i18n import N_, format_date, format_number, t
 from core.settings import Settings, SettingsError, load_settings
 from data_access import analytic_copy
 from data_access.app_store import AppStoreError
@@ -40,7 +39,7 @@ from data_access.context import LIST_ROLES, ROLES, UserContext, default_context
 from data_access.registry import RegistryError, sqlite_path
 from data_access.schema import SchemaError
 from indicators.catalogue import Indicator
-from ui import demo_history, queries, sign_in
+from ui import demo_history, language, queries, sign_in
 from ui.sign_in import SignInRequired
 from views.figure_cards import FigureCard
 
@@ -59,7 +58,7 @@ class PageSpec:
     """A page of the app and the roles it is for."""
 
     path: str
-    title: str  # English; app.py translates it
+    title: str  # English (N_); app.py translates it
     icon: str
     url_path: str
     roles: frozenset[str]
@@ -75,23 +74,23 @@ EVERYONE = frozenset(ROLES)
 # Overview, the Coverage map, Donor progress and the export's indicator sheets); the pages
 # built on lists and referral counts are not theirs.
 PAGES: tuple[PageSpec, ...] = (
-    PageSpec("pages/overview.py", "Overview", ":material/dashboard:", "overview", EVERYONE,
+    PageSpec("pages/overview.py", N_("Overview"), ":material/dashboard:", "overview", EVERYONE,
              default=True),
-    PageSpec("pages/coverage.py", "Coverage map", ":material/map:", "coverage", EVERYONE),
-    PageSpec("pages/referrals.py", "Referrals", ":material/swap_horiz:", "referrals",
+    PageSpec("pages/coverage.py", N_("Coverage map"), ":material/map:", "coverage", EVERYONE),
+    PageSpec("pages/referrals.py", N_("Referrals"), ":material/swap_horiz:", "referrals",
              LIST_ROLES),
-    PageSpec("pages/duplicates.py", "Duplicates", ":material/content_copy:", "duplicates",
+    PageSpec("pages/duplicates.py", N_("Duplicates"), ":material/content_copy:", "duplicates",
              LIST_ROLES),
-    PageSpec("pages/data_quality.py", "Data quality", ":material/rule:", "data-quality",
+    PageSpec("pages/data_quality.py", N_("Data quality"), ":material/rule:", "data-quality",
              LIST_ROLES),
-    PageSpec("pages/meeting.py", "Committee meeting", ":material/groups:", "meeting",
+    PageSpec("pages/meeting.py", N_("Committee meeting"), ":material/groups:", "meeting",
              LIST_ROLES),
-    PageSpec("pages/progress.py", "Donor progress", ":material/trending_up:", "progress",
+    PageSpec("pages/progress.py", N_("Donor progress"), ":material/trending_up:", "progress",
              EVERYONE),
-    PageSpec("pages/export.py", "Excel export", ":material/download:", "export", EVERYONE),
-    PageSpec("pages/users.py", "Users", ":material/manage_accounts:", "users",
+    PageSpec("pages/export.py", N_("Excel export"), ":material/download:", "export", EVERYONE),
+    PageSpec("pages/users.py", N_("Users"), ":material/manage_accounts:", "users",
              frozenset({"admin"})),
-    PageSpec("pages/audit_log.py", "Audit log", ":material/history:", "audit-log",
+    PageSpec("pages/audit_log.py", N_("Audit log"), ":material/history:", "audit-log",
              frozenset({"admin"})),
 )
 
@@ -235,7 +234,7 @@ def sidebar(settings: Settings, context: UserContext) -> View:
     _sync_query_params(level, area, as_of)
 
     st.sidebar.caption(t("Figures as of {as_of}; referrals made from {start} to {as_of}.",
-                         as_of=as_of.isoformat(), start=start.isoformat()))
+                         as_of=format_date(as_of), start=format_date(start)))
     _registry_caption(settings, context)
 
     view = View(
@@ -255,11 +254,11 @@ def _registry_caption(settings: Settings, context: UserContext) -> None:
     if copied_at is None:
         loaded = queries.last_loaded(settings.database_url)
         st.sidebar.caption(
-            t("Registry last loaded: {when}.", when=loaded.strftime("%Y-%m-%d %H:%M"))
+            t("Registry last loaded: {when}.", when=f"{format_date(loaded)} {loaded:%H:%M}")
             if loaded else t("Registry last loaded: unknown."))
         return
     st.sidebar.caption(t("Registry copied at {when} UTC.",
-                         when=copied_at.strftime("%Y-%m-%d %H:%M")))
+                         when=f"{format_date(copied_at)} {copied_at:%H:%M}"))
     if not context.is_admin:
         return
     refresher = analytic_copy.Refresher.of(Path(settings["analytics.copy_folder"]))
@@ -305,7 +304,6 @@ def _settings() -> Settings:
         settings = load_settings()
     except SettingsError as exc:
         raise _configuration_problem(exc) from None
-    i18n.set_language(settings["app.language"])
     return settings
 
 
@@ -402,13 +400,18 @@ def start() -> View:
     drawn (outside demo mode, nobody signed in).
     """
     settings = _settings()
+    language.apply(settings)  # before any text: this session's language, for this run
+    language.chooser()
+    language.direction()
     default = _context(settings) if settings["app.demo_mode"] else None
     settings = _reading(settings)
     _open_registry(settings)
     _open_app_store(settings)
     demo_history.show_status(settings)
     try:
-        context = sign_in.current_user(settings, default).context
+        who = sign_in.current_user(settings, default)
+        language.remember(queries.app_store_engine(settings.app_store_url), who.session)
+        context = who.context
     except sa.exc.SQLAlchemyError:
         log.exception("cannot read the app store for the sign-in")
         raise StartupProblem(
@@ -462,7 +465,7 @@ def page_view(page_file: str) -> View | None:
 def view_caption(view: View) -> None:
     """The line under a page's title: the area, its level and the as-of date."""
     st.caption(t("{area} · {level} · as of {as_of}", area=view.area_name,
-                 level=view.level_name, as_of=view.as_of.isoformat()))
+                 level=view.level_name, as_of=format_date(view.as_of)))
 
 
 def page_header(title: str, view: View) -> None:
@@ -482,7 +485,7 @@ def map_credit(settings: Settings) -> None:
 # Figures ------------------------------------------------------------------------------------
 
 def _whole(value: int) -> str:
-    return f"{value:,}"
+    return format_number(value)
 
 
 def metric(card: FigureCard, *, explain_empty: bool = True,

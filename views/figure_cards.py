@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from core.i18n import N_, format_number
 from core.values import as_float, as_int
 from indicators.catalogue import BY_ID, CATALOGUE, Indicator
 
@@ -26,9 +27,7 @@ WHOLE_REGISTRY_ONLY: frozenset[str] = frozenset(i.id for i in CATALOGUE if i.who
 
 
 def _count_text(value: float | None) -> str:
-    if value is None or value != value:
-        return "–"
-    return f"{value:,.0f}"
+    return format_number(value, 0)  # "–" when missing
 
 
 @dataclass(frozen=True)
@@ -89,15 +88,15 @@ class FigureCard:
 COUNT_DEFINITIONS: dict[str, tuple[str, str, str]] = {
     # key: (label, definition, indicator whose denominator gives the count)
     "households": (
-        "Registered households",
-        "households registered on or before the as-of date, rows left out of the other "
-        "indicators included (the denominator of “Households without PMT score”)",
+        N_("Registered households"),
+        N_("households registered on or before the as-of date, rows left out of the other "
+           "indicators included (the denominator of “Households without PMT score”)"),
         "dq.unassessed_households",
     ),
     "persons": (
-        "Registered persons",
-        "persons registered on or before the as-of date, rows left out excluded "
-        "(the denominator of “Population coverage”)",
+        N_("Registered persons"),
+        N_("persons registered on or before the as-of date, rows left out excluded "
+           "(the denominator of “Population coverage”)"),
         "cov.population",
     ),
 }

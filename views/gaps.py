@@ -33,7 +33,7 @@ from typing import Any
 
 import pandas as pd
 
-from core.i18n import t
+from core.i18n import N_, format_date, format_number, t
 from core.values import as_float
 from data_access.areas import AreaTree, UnknownAreaError
 from indicators.catalogue import ACCESS_POINT, BY_ID, Indicator
@@ -138,13 +138,15 @@ def meeting_parameters(settings: Any) -> dict[str, Any]:
 
 def when(moment: dt.datetime | None) -> str:
     """A stored (naive UTC) timestamp for people."""
-    return "–" if moment is None else f"{moment:%Y-%m-%d %H:%M} UTC"
+    if moment is None:
+        return "–"
+    return t("{day} {time} UTC", day=format_date(moment.date()), time=f"{moment:%H:%M}")
 
 
 def meeting_label(meeting: Any) -> str:
     """“the meeting of 2026-11-29 10:12 UTC (figures as of 2026-10-31)”."""
     return t("the meeting of {when} (figures as of {as_of})", when=when(meeting.started_at),
-             as_of=meeting.as_of.isoformat())
+             as_of=format_date(meeting.as_of))
 
 
 # Changes -------------------------------------------------------------------------------------
@@ -152,25 +154,27 @@ def meeting_label(meeting: Any) -> str:
 def format_change(indicator: Indicator | None, change: float | None) -> str | None:
     """A change for people: percentage points for rates, the indicator's unit otherwise.
 
-    The sign always shows ("+2.5 pts", "-3", "0 pts"); ASCII minus, as st.metric reads it.
+    The sign always shows ("+2.5 pts", "-3", "0 pts"), an ASCII sign before the number in
+    every language, as st.metric reads it; the number has the language's separators.
     """
     if change is None:
         return None
     unit = indicator.unit if indicator is not None else "count"
     if unit == "percent":
-        number, suffix, digits = change * 100, " pts", 1
+        number, template, digits = change * 100, N_("{value} pts"), 1
     elif unit == "per_1000":
-        number, suffix, digits = change * 1000, " per 1,000", 2
+        number, template, digits = change * 1000, N_("{value} per 1,000"), 2
     elif unit == "days":
-        number, suffix, digits = change, " days", 1
+        number, template, digits = change, N_("{value} days"), 1
     elif unit == "mean":
-        number, suffix, digits = change, "", 2
+        number, template, digits = change, "{value}", 2
     else:
-        number, suffix, digits = change, "", 0
+        number, template, digits = change, "{value}", 0
     number = round(number, digits)
     if number == 0:
-        return f"0{suffix}"
-    return f"{number:+,.{digits}f}{suffix}"
+        return t(template, value="0")
+    sign = "+" if number > 0 else "-"
+    return t(template, value=sign + format_number(abs(number), digits))
 
 
 def headline_cards(current: Sequence[Any], previous: Sequence[Any] | None,
@@ -278,8 +282,8 @@ def district_summary(figures: pd.DataFrame, indicator_id: str, area_id: str,
         return t("{area}: nothing to count (no {what}).", area=area_name,
                  what=t(indicator.denominator))
     return t("{area}: {value} ({numerator} of {denominator})", area=area_name,
-             value=indicator.format_value(value), numerator=f"{int(row['numerator']):,}",
-             denominator=f"{int(row['denominator']):,}")
+             value=indicator.format_value(value), numerator=format_number(row["numerator"]),
+             denominator=format_number(row["denominator"]))
 
 
 def lowest_coverage(figures: pd.DataFrame, area_ids: Iterable[str], *, name_label: str,
@@ -299,13 +303,13 @@ def lowest_coverage(figures: pd.DataFrame, area_ids: Iterable[str], *, name_labe
     ranked = _ranked(rows[gap], [("value", True), ("left_out", False), ("name", True),
                                  ("area_id", True)], top)
     return Gap(
-        key="coverage", title="Lowest coverage of the poor", name_label=name_label,
+        key="coverage", title=N_("Lowest coverage of the poor"), name_label=name_label,
         indicator=indicator,
         table=_table(ranked, indicator, "area_id", ranked["name"]) if len(ranked)
         else _empty_table(),
         unranked=len(wanted) - int(gap.sum()),
-        unranked_note="{count} more cover every poor household they have, or have none.",
-        empty_note="Every area here covers all its poor households (or has none).",
+        unranked_note=N_("{count} more cover every poor household they have, or have none."),
+        empty_note=N_("Every area here covers all its poor households (or has none)."),
     )
 
 
@@ -325,13 +329,13 @@ def highest_exclusion(figures: pd.DataFrame, area_id: str, programmes: Mapping[s
     ranked = _ranked(rows[gap], [("value", False), ("numerator", False), ("name", True),
                                  ("programme_id", True)], top)
     return Gap(
-        key="exclusion", title="Highest exclusion error", name_label="Programme",
+        key="exclusion", title=N_("Highest exclusion error"), name_label=N_("Programme"),
         indicator=indicator,
         table=_table(ranked, indicator, "programme_id", ranked["name"]) if len(ranked)
         else _empty_table(),
         unranked=len(rows) - int(gap.sum()),
-        unranked_note="{count} more programmes exclude no eligible unit, or have none here.",
-        empty_note="No programme leaves out an eligible unit here.",
+        unranked_note=N_("{count} more programmes exclude no eligible unit, or have none here."),
+        empty_note=N_("No programme leaves out an eligible unit here."),
     )
 
 
@@ -369,13 +373,13 @@ def most_overdue_access_points(figures: pd.DataFrame, area_id: str,
     ranked = _ranked(rows[gap], [("numerator", False), ("value", False), ("name", True),
                                  ("access_point_id", True)], top)
     return Gap(
-        key="overdue", title="Most overdue referrals", name_label="Access point",
+        key="overdue", title=N_("Most overdue referrals"), name_label=N_("Access point"),
         indicator=indicator,
         table=_table(ranked, indicator, "access_point_id", ranked["name"]) if len(ranked)
         else _empty_table(),
         unranked=len(rows) - int(gap.sum()),
-        unranked_note="{count} more access points have open referrals, none overdue.",
-        empty_note="No referral of the district's households is overdue.",
+        unranked_note=N_("{count} more access points have open referrals, none overdue."),
+        empty_note=N_("No referral of the district's households is overdue."),
     )
 
 
@@ -395,14 +399,14 @@ def double_dipping(district_figures: pd.DataFrame, child_figures: pd.DataFrame, 
     ranked = _ranked(rows[gap], [("numerator", False), ("value", False), ("name", True),
                                  ("area_id", True)], top)
     return Gap(
-        key="double_dipping", title="Double dipping", name_label=name_label,
+        key="double_dipping", title=N_("Double dipping"), name_label=name_label,
         indicator=indicator,
         table=_table(ranked, indicator, "area_id", ranked["name"]) if len(ranked)
         else _empty_table(),
         unranked=len(wanted) - int(gap.sum()),
-        unranked_note="{count} more have no household receiving two programmes of one "
-                      "exclusive group.",
-        empty_note="No household here receives two programmes of the same exclusive group.",
+        unranked_note=N_("{count} more have no household receiving two programmes of one "
+                         "exclusive group."),
+        empty_note=N_("No household here receives two programmes of the same exclusive group."),
         summary=district_summary(district_figures, indicator.id, area_id, area_name),
     )
 
@@ -418,11 +422,11 @@ def action_point_problems(text: str | None, owner: str | None,
     """What is missing from a new action point (English, for t()); empty when it is complete."""
     problems = []
     if not (text or "").strip():
-        problems.append("Write what is to be done.")
+        problems.append(N_("Write what is to be done."))
     if not (owner or "").strip():
-        problems.append("Say who will do it (the owner).")
+        problems.append(N_("Say who will do it (the owner)."))
     if due_on is None:
-        problems.append("Give a due date.")
+        problems.append(N_("Give a due date."))
     return problems
 
 
@@ -452,7 +456,7 @@ def action_rows(points: Iterable[Any], as_of: dt.date,
         if meeting_id is None:
             return ""
         day = dates.get(meeting_id)
-        return t("meeting of {as_of}", as_of=day.isoformat()) if day else f"#{meeting_id}"
+        return t("meeting of {as_of}", as_of=format_date(day)) if day else f"#{meeting_id}"
 
     rows = []
     for p in points:
@@ -488,7 +492,7 @@ def close_choices(points: Iterable[Any], as_of: dt.date) -> dict[int, str]:
             continue
         text = p.text if len(p.text) <= SHORT_TEXT else p.text[:SHORT_TEXT - 1] + "…"
         label = t("#{id} · {text} ({owner}, due {due})", id=p.action_id, text=text,
-                  owner=p.owner, due=p.due_on.isoformat())
+                  owner=p.owner, due=format_date(p.due_on))
         if p.overdue(as_of):
             label = t("{label} — overdue", label=label)
         choices[int(p.action_id)] = label

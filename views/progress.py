@@ -34,7 +34,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from core.i18n import t
+from core.i18n import N_, t
 from core.values import as_int, plain
 from data_access.scope import Scope
 from data_access.snapshots import snapshot_dates, store_snapshot
@@ -48,8 +48,8 @@ DISTRICT_LEVEL = 2
 MAX_AREA_LINES = 20
 # The engine's value times this is the value in the indicator's unit (what users read and type).
 UNIT_SCALE: dict[str, float] = {"percent": 100.0, "per_1000": 1000.0}
-UNIT_AXIS: dict[str, str] = {"percent": "%", "count": "count", "mean": "average",
-                             "days": "days", "per_1000": "per 1,000"}
+UNIT_AXIS: dict[str, str] = {"percent": "%", "count": N_("count"), "mean": N_("average"),
+                             "days": N_("days"), "per_1000": N_("per 1,000")}
 # Indicators without counts, and the indicator whose numerator bounds their count from below.
 COUNT_PROXY: dict[str, str] = {"ref.days_to_complete": "ref.completed"}
 EPSILON = 1e-9
@@ -62,15 +62,15 @@ PALETTE: tuple[str, ...] = (
 
 # Status codes of a line against its target, and how they read (English; the page translates).
 STATUS_TEXT: dict[str, str] = {
-    "achieved": "Target reached",
-    "on_track": "On track",
-    "off_track": "Off track",
-    "missed": "Target date passed, not reached",
-    "not_yet": "Not reached yet (no baseline to judge the pace)",
-    "hidden": "Hidden (small cell)",
-    "no_figure": "No figure",
-    "no_target": "No target",
-    "not_rated": "Not rated (neither higher nor lower is better)",
+    "achieved": N_("Target reached"),
+    "on_track": N_("On track"),
+    "off_track": N_("Off track"),
+    "missed": N_("Target date passed, not reached"),
+    "not_yet": N_("Not reached yet (no baseline to judge the pace)"),
+    "hidden": N_("Hidden (small cell)"),
+    "no_figure": N_("No figure"),
+    "no_target": N_("No target"),
+    "not_rated": N_("Not rated (neither higher nor lower is better)"),
 }
 
 
@@ -569,7 +569,7 @@ def chart(item: IndicatorProgress, plan: LinePlan, *, height: int = 300):
                        scale=alt.Scale(domain=domain, range=colour_range),
                        legend=alt.Legend(orient="right", labelLimit=200))
     y_title = axis_unit(ind)
-    x = alt.X("date:T", title=t("As of"), axis=alt.Axis(format="%b %Y"))
+    x = alt.X("date:T", title=t("As of"), axis=alt.Axis(format="%m/%Y"))
 
     actual = item.points.assign(date=pd.to_datetime(item.points["as_of"]))[
         ["line", "date", "value", "text"]]

@@ -38,6 +38,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
+from core.i18n import N_
 from data_access.registry import connection
 from indicators.blocks import CLOSED_STATUSES, Parameters, building_blocks, shift_months
 from indicators.catalogue import BY_ID
@@ -45,25 +46,31 @@ from indicators.lists import DQ_RULES, DqRule
 
 STAGES: tuple[str, ...] = ("pending", "accepted", "completed", "rejected", "closed_later")
 STAGE_LABELS: dict[str, str] = {
-    "pending": "Pending",
-    "accepted": "Accepted",
-    "completed": "Completed",
-    "rejected": "Rejected",
-    "closed_later": "Closed later",
+    "pending": N_("Pending"),
+    "accepted": N_("Accepted"),
+    "completed": N_("Completed"),
+    "rejected": N_("Rejected"),
+    "closed_later": N_("Closed later"),
 }
 STAGE_DEFINITIONS: dict[str, str] = {
-    "pending": "made in the period and still pending",
-    "accepted": "made in the period, accepted by the programme and not yet completed",
-    "completed": "made in the period and completed by its end (the numerator of “Referrals "
-                 "completed”)",
-    "rejected": "made in the period and rejected by its end (the numerator of “Referrals "
-                "rejected”)",
-    "closed_later": "made in the period, completed or rejected after its end: open at its end",
+    "pending": N_("made in the period and still pending"),
+    "accepted": N_("made in the period, accepted by the programme and not yet completed"),
+    "completed": N_("made in the period and completed by its end (the numerator of “Referrals "
+                    "completed”)"),
+    "rejected": N_("made in the period and rejected by its end (the numerator of “Referrals "
+                   "rejected”)"),
+    "closed_later": N_("made in the period, completed or rejected after its end: open at its end"),
 }
 COUNT_COLUMNS: tuple[str, ...] = ("made", *STAGES, "open", "overdue")
 TREND_COLUMNS: tuple[str, ...] = ("made", "completed", "rejected", "open", "overdue")
 KEY_COLUMNS: tuple[str, ...] = ("area_id", "programme_id", "access_point_id")
-NO_ACCESS_POINT = "(none recorded)"
+NO_ACCESS_POINT = N_("(none recorded)")
+# Registry codes the pages show in the session's language (the tables of the contract, a
+# referral's status, an enrolment's unit): marked for the catalogues, translated when shown.
+CODE_TEXTS: tuple[str, ...] = (
+    N_("household"), N_("person"), N_("enrolment"), N_("referral"),
+    N_("pending"), N_("accepted"), N_("rejected"), N_("completed"),
+)
 
 Translate = Callable[[str], str]
 
@@ -197,6 +204,39 @@ def count_monthly_referrals(engine: sa.Engine, *, as_of: dt.date, months: int = 
 # --------------------------------------------------------------------------------------
 # Shaping the referral counts
 # --------------------------------------------------------------------------------------
+
+
+def pipeline_chart(stages: pd.DataFrame, *, count_title: str, height: int = 230):
+    """The pipeline (:func:`pipeline`) as horizontal bars, stages in order; titles given."""
+    import altair as alt
+
+    return alt.Chart(stages).mark_bar().encode(
+        x=alt.X("referrals:Q", title=count_title, axis=alt.Axis(tickMinStep=1)),
+        y=alt.Y("label:N", title=None, sort=None),
+        tooltip=[alt.Tooltip("label:N", title=" "),
+                 alt.Tooltip("referrals:Q", title=count_title)],
+    ).properties(height=height)
+
+
+def trend_chart(trend: pd.DataFrame, series: Mapping[str, str], *, y_title: str,
+                month_title: str, height: int = 260):
+    """An Altair line chart of ``trend`` (monthly_trend) columns ``series`` (column -> label
+    shown): months along, a line and its points per series. Every title and tooltip is one
+    the page gives (in the session's language): st.line_chart would name its own "value"."""
+    import altair as alt
+
+    long = trend.melt(id_vars=["month_start"], value_vars=list(series), var_name="series",
+                      value_name="referrals")
+    long["series"] = long["series"].map(series)
+    return alt.Chart(long).mark_line(point=True).encode(
+        x=alt.X("month_start:T", title="", axis=alt.Axis(format="%m/%Y")),
+        y=alt.Y("referrals:Q", title=y_title, axis=alt.Axis(tickMinStep=1)),
+        color=alt.Color("series:N", title=None, sort=list(series.values()),
+                        legend=alt.Legend(orient="bottom")),
+        tooltip=[alt.Tooltip("month_start:T", title=month_title, format="%m/%Y"),
+                 alt.Tooltip("series:N", title=" "),
+                 alt.Tooltip("referrals:Q", title=y_title)],
+    ).properties(height=height)
 
 
 def within(counts: pd.DataFrame, area_ids: Collection[str] | None,
