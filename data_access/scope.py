@@ -98,6 +98,7 @@ class Scope:
     area_ids: frozenset[str] | None  # the visible areas; None: every area
     parents: Mapping[str, str | None] = field(default_factory=dict)  # the whole area tree
     threshold: int = DEFAULT_THRESHOLD  # donors: counts from 1 to threshold - 1 are hidden
+    period_months: int = 3  # donors: figures of calendar periods of this length only
 
     @classmethod
     def everything(cls, role: str = "admin", threshold: int = DEFAULT_THRESHOLD) -> Scope:
@@ -151,10 +152,10 @@ class Scope:
 
 
 def scope_of(context: UserContext, areas: pd.DataFrame,
-             threshold: int = DEFAULT_THRESHOLD) -> Scope:
+             threshold: int = DEFAULT_THRESHOLD, period_months: int = 3) -> Scope:
     """The scope of ``context`` over the area table (area_id, parent_id, ...)."""
     visible = visible_area_ids(areas, context)
     parents = {str(a): _plain(p) for a, p in zip(areas["area_id"], areas["parent_id"],
                                                  strict=True)}
     return Scope(context, None if visible is None else frozenset(visible), parents,
-                 int(threshold))
+                 int(threshold), int(period_months))

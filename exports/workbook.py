@@ -592,7 +592,9 @@ def export_registry(engine: sa.Engine, *, level: int, as_of: dt.date | None,
 
     Everything is as ``context`` (default: the settings' default user, as the command line
     runs) may see it (indicators.figures): the indicator sheets hold the areas of its scope
-    (and the whole registry's rows only for a context that sees it), suppressed for a donor;
+    (and the whole registry's rows only for a context that sees it), suppressed for a donor
+    and of the donors' calendar dates (indicators.donor_calendar: ``as_of`` and
+    ``period_start`` become the end of the latest complete period and its period);
     ``lists`` adds list sheets for ``area_id`` and below, personal columns only for the roles
     that may export them. Lists, area and rights are checked before the indicators are
     computed. With ``audit_store`` (the app store) the export is recorded in the audit log
@@ -601,6 +603,7 @@ def export_registry(engine: sa.Engine, *, level: int, as_of: dt.date | None,
     dup.suspected_pairs, empty without them.
     """
     from data_access.context import default_context
+    from indicators.donor_calendar import donor_dates
     from indicators.engine import default_as_of, default_period_start
     from indicators.figures import Parameters, long_form
     from indicators.lists import load_areas
@@ -619,6 +622,8 @@ def export_registry(engine: sa.Engine, *, level: int, as_of: dt.date | None,
     if period_start is None:
         period_start = default_period_start(as_of, settings.period_months)
     context = context or default_context(settings)
+    if context.role == "donor":
+        period_start, as_of = donor_dates(as_of, settings.period_months)
     areas = load_areas(engine)
     plan = _plan(lists, engine=engine, context=context, area_id=area_id, as_of=as_of,
                  period_start=period_start, referral_sla_days=settings.referral_sla_days,

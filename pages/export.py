@@ -35,6 +35,12 @@ def _period(view: widgets.View, column) -> dt.date:
     it follows the default (the as-of date's) until the user changes it."""
     state = st.session_state
     default = view.period_start
+    if view.context.role == "donor":
+        # Donors' figures are of the fixed calendar only (indicators.donor_calendar).
+        column.caption(t("Referral period: {start} to {as_of}, the calendar period ending on "
+                         "the as-of date (partners' figures are of calendar periods only).",
+                         start=default.isoformat(), as_of=view.as_of.isoformat()))
+        return default
     current = state.get(PERIOD_KEY)
     if PERIOD_KEY not in state:
         linked = widgets.parse_date(st.query_params.get(PERIOD_PARAM),

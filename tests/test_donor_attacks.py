@@ -9,6 +9,11 @@
   are all those relations together (every level, indicator, programme and breakdown); each
   hidden cell is checked for being fixed by them with exact rational elimination
   (tests/test_suppression.determined).
+- **Differencing two requests.** The donor's Excel export (the page's own function) for
+  referral periods starting a day apart, and for as-of dates a day apart: one day's referrals
+  (or registrations) = one workbook minus the other, with "a count is never negative" giving
+  away more. Then two adjacent calendar periods: their windows must not nest, so nothing is
+  the difference of the two.
 """
 
 from __future__ import annotations
@@ -80,9 +85,14 @@ def attacker_equations(truth: dict, parents: dict) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def demo_figures(tmp_path_factory) -> tuple[dict, dict, dict]:
-    folder = tmp_path_factory.mktemp("attack")
-    return true_and_published(make_demo(folder, households=3000, seed=3, union_councils=40))
+def demo_url(tmp_path_factory) -> str:
+    return make_demo(tmp_path_factory.mktemp("attack"), households=3000, seed=3,
+                     union_councils=40)
+
+
+@pytest.fixture(scope="module")
+def demo_figures(demo_url: str) -> tuple[dict, dict, dict]:
+    return true_and_published(demo_url)
 
 
 def one_subtraction(equations: list[dict], truth: dict, shown: dict) -> dict:
@@ -154,3 +164,86 @@ def test_no_hidden_cell_is_fixed_by_all_the_relations_together(tmp_path):
     for block in blocks.values():
         fixed |= determined(block, {c for e in block for c in e})
     assert not fixed, f"{len(fixed)} hidden cells fixed, e.g. {sorted(fixed, key=repr)[:5]}"
+
+
+# Differencing two requests ------------------------------------------------------------------
+
+def donor_workbook(url: str, as_of: dt.date, period_start: dt.date) -> dict:
+    """The donor's workbook for these dates (built as the Excel export page builds it):
+    {(indicator, area, programme, breakdown): (numerator, denominator, period_start,
+    period_end)} of its Indicators sheet."""
+    from core.settings import load_settings
+    from data_access.context import UserContext
+    from exports.page_export import ExportChoices, build_export, sheet_values
+
+    settings = load_settings(env={"SOCLE_DATABASE_URL": url,
+                                  "SOCLE_GEOGRAPHY_BOUNDARY_FILE": ""}, check_files=False)
+    engine = open_registry(url)
+    try:
+        built = build_export(engine, settings, ExportChoices(level=4, as_of=as_of,
+                                                             period_start=period_start),
+                             context=UserContext("donor", username="dora"))
+    finally:
+        engine.dispose()
+    rows = sheet_values(built.data)["Indicators"]
+    header = list(rows[0])
+    rows = [tuple(r) + (None,) * (len(header) - len(r)) for r in rows]  # empty cells at the end
+    at = {name: header.index(name) for name in header}
+    return {(r[at["indicator_id"]], r[at["area_id"]], r[at["programme_id"]],
+             r[at["breakdown"]]): (r[at["numerator"]], r[at["denominator"]],
+                                   r[at["period_start"]], r[at["period_end"]])
+            for r in rows[1:]}
+
+
+def differencing(first: dict, second: dict) -> tuple[dict, dict]:
+    """What subtracting two workbooks gives away, where the second's window lies inside the
+    first's (counts of the days in one and not the other): (exact small differences,
+    hidden cells pinned by "never negative")."""
+    exact, pinned = {}, {}
+    for key, (num_a, den_a, *_) in first.items():
+        if key not in second:
+            continue
+        num_b, den_b, *_ = second[key]
+        for measure, a, b in (("numerator", num_a, num_b), ("denominator", den_a, den_b)):
+            if a is not None and b is not None and 1 <= a - b < THRESHOLD:
+                exact[(*key, measure)] = a - b
+            elif a is not None and b is None and 1 <= a < THRESHOLD:
+                # b is hidden, so 1 <= b; and b <= a: a small window of values, a 1 exactly.
+                pinned[(*key, measure)] = (1, a)
+    return exact, pinned
+
+
+def test_period_starts_a_day_apart_give_no_day_away(demo_url):
+    """Issue 17: exports from 2026-08-01 and 2026-08-02 gave 38 exact one-day counts."""
+    first = donor_workbook(demo_url, AS_OF, dt.date(2026, 8, 1))
+    second = donor_workbook(demo_url, AS_OF, dt.date(2026, 8, 2))
+    exact, pinned = differencing(first, second)
+    assert not exact, f"{len(exact)} exact one-day counts, e.g. {list(exact.items())[:5]}"
+    assert not pinned, f"{len(pinned)} hidden cells pinned, e.g. {list(pinned.items())[:5]}"
+    assert first == second  # the calendar's period, whatever the start asked for
+
+
+def test_as_of_dates_a_day_apart_give_no_day_away(demo_url):
+    first = donor_workbook(demo_url, dt.date(2026, 10, 31), dt.date(2026, 8, 1))
+    second = donor_workbook(demo_url, dt.date(2026, 10, 30), dt.date(2026, 7, 31))
+    exact, pinned = differencing(first, second)
+    assert not exact and not pinned
+    assert first == second
+
+
+def test_two_adjacent_calendar_periods_do_not_nest(demo_url):
+    """The periods a donor can get tile the calendar: the windows of two neighbours overlap
+    in at most their end day, so neither lies inside the other and no subtraction of the
+    two is the count of a shorter period."""
+    later = donor_workbook(demo_url, dt.date(2026, 10, 31), dt.date(2026, 8, 1))
+    earlier = donor_workbook(demo_url, dt.date(2026, 6, 30), dt.date(2026, 4, 1))
+    windows = set()
+    for workbook in (later, earlier):
+        flows = {(v[2], v[3]) for k, v in workbook.items()
+                 if k[0].startswith("ref.") and v[2] is not None}
+        assert len(flows) == 1
+        windows |= flows
+    (a_start, a_end), (b_start, b_end) = sorted(windows)
+    assert a_end < b_start or (a_end == b_start and a_start < b_start)  # no nesting
+    assert not (b_start <= a_start and a_end <= b_end) and not (a_start <= b_start
+                                                               and b_end <= a_end)

@@ -39,6 +39,7 @@ from data_access.context import LIST_ROLES, ROLES, UserContext, default_context
 from data_access.registry import RegistryError, sqlite_path
 from data_access.schema import SchemaError
 from indicators.catalogue import Indicator
+from indicators.donor_calendar import period_end_on_or_before
 from ui import queries, sign_in
 from ui.sign_in import SignInRequired
 
@@ -222,12 +223,20 @@ def sidebar(settings: Settings, context: UserContext) -> View:
     if AS_OF_KEY not in state or not isinstance(state[AS_OF_KEY], dt.date) \
             or not MIN_DATE <= state[AS_OF_KEY] <= latest:
         state[AS_OF_KEY] = parse_date(_param(AS_OF_KEY), MIN_DATE, latest) or default_day
+    donor = context.role == "donor"
+    if donor:  # the donors' fixed calendar: a period end (indicators.donor_calendar)
+        state[AS_OF_KEY] = period_end_on_or_before(state[AS_OF_KEY], settings.period_months)
     as_of = st.sidebar.date_input(
         t("As of"), key=AS_OF_KEY, min_value=MIN_DATE, max_value=latest, format="YYYY-MM-DD",
-        help=t("Stock figures count what was registered and enrolled on this date; referral "
-               "figures cover the {months} months ending on it.",
-               months=settings.period_months),
+        help=(t("Figures of calendar periods of {months} months only: a date moves to the end "
+                "of the latest complete period on or before it.",
+                months=settings.period_months) if donor else
+              t("Stock figures count what was registered and enrolled on this date; referral "
+                "figures cover the {months} months ending on it.",
+                months=settings.period_months)),
     ) or default_day
+    if donor:
+        as_of = period_end_on_or_before(as_of, settings.period_months)
     start = queries.period_start(settings, as_of)
 
     _sync_query_params(level, area, as_of)
