@@ -204,11 +204,16 @@ def _published_on(store: sa.Engine, scope: Scope, as_of: dt.date) -> pd.DataFram
     (cached per process on the snapshots, the area tree and the threshold)."""
     taken = command_snapshots_on(store, as_of)
     key = (store.url.render_as_string(hide_password=True), tuple(map(tuple, taken)),
-           scope.tree_key, scope.threshold)
+           scope.tree_key, scope.threshold, scope.period_months)
     if key in _PUBLISHED:
         _PUBLISHED.move_to_end(key)
         return _PUBLISHED[key]
     frames = [snapshot_long_form(store, snapshot_id) for snapshot_id, _ in taken]
+    # Flows of another window than the calendar's (a snapshot taken with another period
+    # length) are left out: beside the live pages' they would give their difference away.
+    start = donor_dates(as_of, scope.period_months)[0]
+    frames = [frame[[s is None or pd.isna(s) or s == start for s in frame["period_start"]]]
+              for frame in frames]
     frames = [frame for frame in frames if not frame.empty]
     if not frames:
         published = pd.DataFrame(columns=[*LONG_FORM_COLUMNS, "suppressed"])
