@@ -5,6 +5,11 @@ draws the sidebar (level, area, as-of date) — all in ``widgets.start()`` — a
 the pages of the user's role (``pages()``, from widgets.PAGES). Outside demo mode, nobody
 signed in sees the sign-in form and nothing else. A problem with the configuration or the databases is shown as a plain message
 saying what to do, never as a traceback.
+
+``streamlit run app.py`` first imports this file to look for an ASGI app: it finds ``app``
+below, an ``st.App`` of this same script with Socle's HTTP middleware (ui/http_guard.py:
+the browser's key cookie, personal downloads for their browser only, no session ids in the
+logs), and serves that. Run as the page script (``__main__``), the file draws the app.
 """
 
 from __future__ import annotations
@@ -38,9 +43,13 @@ def main() -> None:
     st.navigation(pages(view.context), position="sidebar").run()
 
 
-# A local icon: a Material icon as favicon is fetched from fonts.gstatic.com (not offline).
-st.set_page_config(page_title="Socle", page_icon=str(Path(__file__).parent / "assets" / "socle.png"),
-                   layout="wide")
-
 if __name__ == "__main__":
+    # A local icon: a Material icon as favicon is fetched from fonts.gstatic.com (not offline).
+    st.set_page_config(page_title="Socle",
+                       page_icon=str(Path(__file__).parent / "assets" / "socle.png"),
+                       layout="wide")
     widgets.guarded(main)
+else:  # imported by `streamlit run app.py`: the server, with Socle's HTTP layer
+    from ui import http_guard
+
+    app = st.App(__file__, middleware=http_guard.middleware())

@@ -18,7 +18,7 @@ from exports import page_export
 from exports.lists import MAX_DATA_ROWS
 from indicators.catalogue import BY_ID
 from indicators.lists import LIST_BY_ID
-from ui import queries, widgets
+from ui import queries, sign_in, widgets
 
 PERIOD_KEY = "export_period"
 PERIOD_PARAM = "period"
@@ -131,7 +131,9 @@ def _show_built(built: page_export.BuiltExport, view: widgets.View) -> None:
             st.caption(t("“{title}”: {rows} rows.", title=t(counted.title),
                          rows=counted.rows_text))
     st.download_button(
-        t("Download {file}", file=built.file_name), data=built.data, file_name=built.file_name,
+        t("Download {file}", file=built.file_name),
+        # Lists may hold personal data: for this browser only, while the account is valid.
+        data=sign_in.personal_download(lambda: built.data), file_name=built.file_name,
         mime=page_export.XLSX_MIME, key=DOWNLOAD_KEY, on_click="ignore", type="primary",
         icon=":material/download:",
     )
