@@ -66,7 +66,7 @@ class Binding:
 
 
 class SignInRequired(Exception):
-    """Nobody is signed in outside demo mode: the sign-in form is drawn, nothing else."""
+    """Nobody is signed in outside demo mode: the sign-in page is all there is to draw."""
 
 
 @dataclass(frozen=True)
@@ -198,8 +198,7 @@ def current_user(settings: Settings, default: UserContext | None) -> Who:
     if default is not None:
         _demo_box(settings, store, default)
         return Who(default, None)
-    _sign_in_page(settings, store)
-    raise SignInRequired
+    raise SignInRequired  # app.py shows the sign-in page (widgets.sign_in_page)
 
 
 # Drawing ------------------------------------------------------------------------------------
@@ -270,7 +269,7 @@ def _provider_button(settings: Settings) -> None:
                        "administrator, or sign in with a Socle account below."))
 
 
-def _sign_in_page(settings: Settings, store: sa.Engine) -> None:
+def sign_in_page(settings: Settings, store: sa.Engine) -> None:
     st.title(t("Sign in to Socle"))
     st.caption(t("Socle shows the social registry's figures and lists to the committee members, "
                  "officers and partners who have an account. Ask an administrator for one."))

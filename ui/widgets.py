@@ -397,6 +397,7 @@ def page_view() -> View | None:
             show_problem(problem)
             return None
         except SignInRequired:
+            sign_in_page()
             return None
         st.session_state.pop(VIEW_KEY, None)
     spec = next((p for p in PAGES if p.file_name == page), None)
@@ -404,6 +405,17 @@ def page_view() -> View | None:
         st.warning(t("This page is not available to the {role} role.", role=t(view.context.role)))
         return None
     return view
+
+
+def sign_in_page() -> None:
+    """The sign-in page (outside demo mode, nobody signed in): app.py's only page then."""
+    try:
+        settings = _settings()
+        _open_app_store(settings)
+    except StartupProblem as problem:
+        show_problem(problem)
+        return
+    sign_in.sign_in_page(settings, queries.app_store_engine(settings.app_store_url))
 
 
 def view_caption(view: View) -> None:
