@@ -15,6 +15,7 @@ Playwright against ``streamlit run app.py`` on a small demo, sign-in required.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -109,10 +110,19 @@ def store_of(demo: Path) -> sa.Engine:
 
 def sign_in(page, url: str, username: str) -> None:
     page.goto(url + "/")
-    page.get_by_role("textbox", name="Username").fill(username, timeout=TIMEOUT)
-    page.get_by_role("textbox", name="Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_text(f"Signed in as {username}").wait_for(timeout=TIMEOUT)
+    signed_in = page.get_by_text(f"Signed in as {username}")
+    for attempt in range(2):
+        page.get_by_role("textbox", name="Username").fill(username, timeout=TIMEOUT)
+        page.get_by_role("textbox", name="Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        try:
+            signed_in.wait_for(timeout=TIMEOUT // 2 if attempt == 0 else TIMEOUT)
+            return
+        except Exception:
+            # Before the sign-in page had a page of its own, a browser's first submission
+            # was lost; try once more (the same attack works against that version).
+            if attempt:
+                raise
 
 
 def open_page(page, title: str) -> None:
@@ -221,7 +231,7 @@ def test_a_replayed_session_id_gets_nothing_and_is_audited(server, browser, demo
 
 def download_list(page):
     with page.expect_download(timeout=TIMEOUT) as caught:
-        page.get_by_role("button", name="Download the list (CSV").first.click()
+        page.get_by_role("button", name=re.compile("Download the list")).first.click()
     return caught.value
 
 
@@ -239,7 +249,7 @@ def test_a_personal_media_link_is_for_its_browser_only(server, browser):
     context, page = new_page(browser)
     try:
         sign_in(page, url, "omar")
-        open_page(page, "Referrals")
+        open_page(page, "Data quality")  # its rows: names, national ids, the values at fault
         download = download_list(page)
         assert download.url.startswith(url + "/media/")
         content = Path(download.path()).read_bytes()
@@ -266,13 +276,13 @@ def test_a_disabled_account_gets_no_pending_download(server, browser, demo):
     engine = store_of(demo)
     try:
         sign_in(page, url, "omar")
-        open_page(page, "Referrals")
-        page.get_by_role("button", name="Download the list (CSV").first.wait_for(
+        open_page(page, "Data quality")
+        page.get_by_role("button", name=re.compile("Download the list")).first.wait_for(
             timeout=TIMEOUT)
         users.set_disabled(engine, "omar", True, actor=ADMIN)
         got = []
-        page.on("download", got.append)
-        page.get_by_role("button", name="Download the list (CSV").first.click()
+        page.on("download", lambda download: got.append(download))
+        page.get_by_role("button", name=re.compile("Download the list")).first.click()
         page.wait_for_timeout(5000)
         assert not got, "the disabled account's download was delivered"
     finally:
