@@ -29,6 +29,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
+from core.text import code_span
 from data_access.scope import Scope
 from data_access.targets import KEY_COLUMNS, TARGET_COLUMNS, store_targets
 from indicators.catalogue import CATALOGUE, PROGRAMME, Indicator, indicator
@@ -209,7 +210,7 @@ def _date(value: Any) -> dt.date | str:
             return dt.date.fromisoformat(value.strip())
         except ValueError:
             pass
-    return f"`{_text(value)}` is not a date: type a date (e.g. 2027-06-30)"
+    return f"{code_span(_text(value))} is not a date: type a date (e.g. 2027-06-30)"
 
 
 def _number(value: Any, number_format: str | None) -> float | str:
@@ -223,11 +224,11 @@ def _number(value: Any, number_format: str | None) -> float | str:
         try:  # "45%" typed as text means 45 %, like 45
             number = float(text.removesuffix("%").strip())
         except ValueError:
-            return f"`{value.strip()}` is not a number"
+            return f"{code_span(value.strip())} is not a number"
     else:
-        return f"`{_text(value)}` is not a number"
+        return f"{code_span(_text(value))} is not a number"
     if not math.isfinite(number):
-        return f"`{_text(value)}` is not a number"
+        return f"{code_span(_text(value))} is not a number"
     return number
 
 
@@ -236,7 +237,7 @@ def _open(file: bytes | str | Path | IO[bytes]):
     try:
         return load_workbook(source, read_only=True, data_only=True)
     except FileNotFoundError:
-        raise TargetFileError(f"the file `{file}` does not exist") from None
+        raise TargetFileError(f"the file {code_span(file)} does not exist") from None
     except Exception:  # zip, XML or content-type errors: whatever it is, it is not an xlsx
         raise TargetFileError(
             "the file is not an Excel workbook (.xlsx): download the targets template, "
@@ -254,9 +255,9 @@ def _columns(header: tuple[Any, ...]) -> dict[str, int]:
         key = name.lower()
         letter = get_column_letter(index + 1)
         if key not in TARGET_COLUMNS:
-            problems.append(f"unknown column `{name}` in cell {letter}1")
+            problems.append(f"unknown column {code_span(name)} in cell {letter}1")
         elif key in positions:
-            problems.append(f"column `{key}` appears twice (cell {letter}1)")
+            problems.append(f"column {code_span(key)} appears twice (cell {letter}1)")
         else:
             positions[key] = index
     missing = [c for c in TARGET_COLUMNS if c not in positions]
@@ -283,8 +284,8 @@ def read_targets(file: bytes | str | Path | IO[bytes], *, known_areas: set[str],
     wb = _open(file)
     try:
         if SHEET not in wb.sheetnames:
-            raise TargetFileError(f"the workbook has no sheet `{SHEET}` "
-                                  f"(its sheets: {', '.join(wb.sheetnames)})")
+            raise TargetFileError(f"the workbook has no sheet `{SHEET}` (its sheets: "
+                                  f"{', '.join(code_span(n) for n in wb.sheetnames)})")
         rows_iter = wb[SHEET].iter_rows()
         header = next(rows_iter, None)
         if header is None:
@@ -340,18 +341,18 @@ def _check_row(row_number: int, values: dict[str, Any], formats: dict[str, str |
             ind = indicator(indicator_id)
             record["indicator_id"] = ind.id
         except KeyError:
-            problem("indicator_id", f"unknown indicator `{indicator_id}` "
+            problem("indicator_id", f"unknown indicator {code_span(indicator_id)} "
                     "(see the Indicators sheet)")
 
     area_id = _text(values["area_id"])
     if area_id is not None and area_id not in known_areas:
-        problem("area_id", f"unknown area `{area_id}` (see the Areas sheet; leave it empty "
+        problem("area_id", f"unknown area {code_span(area_id)} (see the Areas sheet; leave it empty "
                 "for the whole registry)")
     record["area_id"] = area_id
 
     programme_id = _text(values["programme_id"])
     if programme_id is not None and programme_id not in known_programmes:
-        problem("programme_id", f"unknown programme `{programme_id}`")
+        problem("programme_id", f"unknown programme {code_span(programme_id)}")
     elif ind is not None:
         rule = programme_rule(ind)
         if programme_id is None and rule == "required":

@@ -26,6 +26,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from sqlalchemy.engine import make_url
 
+from core.text import is_formula_text
 from indicators.catalogue import (
     ACCESS_POINT,
     BY_ID,
@@ -241,6 +242,8 @@ class _Sheet:
     def cell(self, value: Any, *, number_format: str | None = None, font: Font | None = None,
              fill: PatternFill | None = None, alignment: Alignment | None = None) -> WriteOnlyCell:
         cell = WriteOnlyCell(self.ws, value=value)
+        if is_formula_text(value):
+            cell.data_type = "s"  # text, not a formula (core.text): names are typed by people
         if number_format is not None and value is not None:
             cell.number_format = number_format
         if font is not None:
@@ -252,7 +255,7 @@ class _Sheet:
         return cell
 
     def append(self, row: Iterable[Any]) -> int:
-        self.ws.append(list(row))
+        self.ws.append([self.cell(v) if is_formula_text(v) else v for v in row])
         self.rows += 1
         return self.rows
 

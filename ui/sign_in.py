@@ -35,6 +35,7 @@ from streamlit.errors import StreamlitAuthError
 
 from core.i18n import t
 from core.settings import Settings
+from core.text import markdown_text
 from data_access import audit, users
 from data_access.context import UserContext
 from ui import http_guard, queries
@@ -253,7 +254,7 @@ def _provider_button(settings: Settings) -> None:
     if refused and _provider_user() == refused:
         st.warning(t("You are signed in with your organisation's account as {name}, but Socle "
                      "has no enabled account of that name: ask an administrator to create it.",
-                     name=refused))
+                     name=markdown_text(refused)))
         if st.button(t("Sign out of the organisation's account"), key="socle_oidc_logout"):
             st.session_state.pop(REFUSED_KEY, None)
             st.logout()
@@ -282,13 +283,13 @@ def _area_names(settings: Settings, context: UserContext) -> str:
         return t("the whole registry")
     areas = queries.areas(context, settings.database_url)
     names = dict(zip(areas["area_id"], areas["name"], strict=True))
-    return ", ".join(names.get(a, a) for a in context.areas)
+    return ", ".join(markdown_text(names.get(a, a)) for a in context.areas)
 
 
 def _signed_in_box(settings: Settings, store: sa.Engine, session: users.Session) -> None:
     context = session.context
     box = st.sidebar.container(border=True)
-    box.markdown(t("Signed in as **{user}** ({role})", user=context.username,
+    box.markdown(t("Signed in as **{user}** ({role})", user=markdown_text(context.username),
                    role=t(context.role)))
     box.caption(t("Sees {areas}.", areas=_area_names(settings, context)))
     if box.button(t("Sign out"), key=SIGN_OUT_KEY, icon=":material/logout:"):

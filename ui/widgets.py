@@ -34,6 +34,7 @@ import streamlit as st
 from core import i18n
 from core.i18n import t
 from core.settings import Settings, SettingsError, load_settings
+from core.text import markdown_text
 from data_access.app_store import AppStoreError
 from data_access.context import LIST_ROLES, ROLES, UserContext, default_context
 from data_access.registry import RegistryError, sqlite_path
@@ -420,7 +421,7 @@ def sign_in_page() -> None:
 
 def view_caption(view: View) -> None:
     """The line under a page's title: the area, its level and the as-of date."""
-    st.caption(t("{area} · {level} · as of {as_of}", area=view.area_name,
+    st.caption(t("{area} · {level} · as of {as_of}", area=markdown_text(view.area_name),
                  level=view.level_name, as_of=view.as_of.isoformat()))
 
 
