@@ -29,7 +29,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from core.text import code_span
+from core.text import code_span, markdown_text
 from data_access.scope import Scope
 from data_access.targets import KEY_COLUMNS, TARGET_COLUMNS, store_targets
 from indicators.catalogue import CATALOGUE, PROGRAMME, Indicator, indicator
@@ -285,7 +285,7 @@ def read_targets(file: bytes | str | Path | IO[bytes], *, known_areas: set[str],
     try:
         if SHEET not in wb.sheetnames:
             raise TargetFileError(f"the workbook has no sheet `{SHEET}` (its sheets: "
-                                  f"{', '.join(code_span(n) for n in wb.sheetnames)})")
+                                  f"{', '.join(markdown_text(n) for n in wb.sheetnames)})")
         rows_iter = wb[SHEET].iter_rows()
         header = next(rows_iter, None)
         if header is None:

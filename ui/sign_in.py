@@ -106,7 +106,7 @@ def browser_key() -> str | None:
     return http_guard.valid_key(st.context.cookies.get(http_guard.BROWSER_COOKIE))
 
 
-def _bind_browser(settings: Settings, store: sa.Engine, default: UserContext | None) -> None:
+def _bind_browser(store: sa.Engine, default: UserContext | None) -> None:
     """Bind this Streamlit session to its browser's key on its first run; a later run from
     another browser (its session id replayed) finds the state cleared and the Socle session
     ended, and is audited."""
@@ -187,7 +187,7 @@ def current_user(settings: Settings, default: UserContext | None) -> Who:
     """The user of this run. ``default``: the demo's default user (None outside demo mode:
     the form is drawn and SignInRequired raised when nobody is signed in)."""
     store = queries.app_store_engine(settings.app_store_url)
-    _bind_browser(settings, store, default)
+    _bind_browser(store, default)
     session = _resume(store)
     if session is None and settings["auth.oidc"]:
         session = _provider_session(settings, store)
