@@ -17,6 +17,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -68,20 +69,19 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-@pytest.fixture(scope="module")
-def app_url(demo: Path) -> Iterator[str]:
+@contextmanager
+def serving(settings: dict[str, str], output=subprocess.PIPE,
+            extra: tuple[str, ...] = ()) -> Iterator[str]:
+    """``streamlit run app.py`` on a free port with these SOCLE_ settings (the environment's
+    others removed), its output to ``output``; its URL once healthy."""
     port = _free_port()
     env = {name: value for name, value in os.environ.items() if not name.startswith("SOCLE_")}
-    env.update({
-        "SOCLE_DATABASE_URL": f"sqlite:///{demo / 'registry.db'}",
-        "SOCLE_APP_STORE_URL": f"sqlite:///{demo / 'app_store.db'}",
-        "SOCLE_GEOGRAPHY_BOUNDARY_FILE": str(demo / "registry.geojson"),
-    })
+    env.update(settings)
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
          "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+         "--browser.gatherUsageStats", "false", *extra],
+        cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -93,6 +93,16 @@ def app_url(demo: Path) -> Iterator[str]:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@pytest.fixture(scope="module")
+def app_url(demo: Path) -> Iterator[str]:
+    with serving({
+        "SOCLE_DATABASE_URL": f"sqlite:///{demo / 'registry.db'}",
+        "SOCLE_APP_STORE_URL": f"sqlite:///{demo / 'app_store.db'}",
+        "SOCLE_GEOGRAPHY_BOUNDARY_FILE": str(demo / "registry.geojson"),
+    }) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ Playwright against ``streamlit run app.py`` on a small demo, sign-in required.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -32,7 +31,13 @@ from data_access import users
 from data_access.app_store import open_app_store
 from data_access.audit import audit_rows
 from data_access.context import UserContext
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, _free_port, _wait_healthy
+from tests.test_browser import (  # noqa: F401  (the browser fixture is used by name)
+    CHROMIUM_ARGS,
+    VIEWPORT,
+    _free_port,
+    browser,
+    serving,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "correct horse battery staple"
@@ -63,45 +68,14 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def server(demo: Path) -> Iterator[tuple[str, Path]]:
     """The app at its URL, sign-in required; and the file its output goes to."""
-    port = _free_port()
-    env = {name: value for name, value in os.environ.items() if not name.startswith("SOCLE_")}
-    env.update({
+    log_path = demo / "server.log"
+    with open(log_path, "wb") as log_file, serving({
         "SOCLE_DATABASE_URL": f"sqlite:///{demo / 'registry.db'}",
         "SOCLE_APP_STORE_URL": f"sqlite:///{demo / 'app_store.db'}",
         "SOCLE_GEOGRAPHY_BOUNDARY_FILE": "",
         "SOCLE_APP_DEMO_MODE": "false",
-    })
-    log_path = demo / "server.log"
-    with open(log_path, "wb") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-             "--server.port", str(port), "--server.address", "127.0.0.1",
-             "--browser.gatherUsageStats", "false", "--logger.level", "info"],
-            cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            _wait_healthy(url, process)
-            yield url, log_path
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.fail("Debian's chromium is not installed at /usr/bin/chromium: .ci/run installs "
-                    "it (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                             args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    }, output=log_file, extra=("--logger.level", "info")) as url:
+        yield url, log_path
 
 
 def store_of(demo: Path) -> sa.Engine:
