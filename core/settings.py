@@ -116,6 +116,10 @@ SETTINGS: tuple[Setting, ...] = (
             "window in which they are counted)."),
     Setting("auth", "session_minutes", int, 480,
             "Minutes a sign-in session lasts before the user must sign in again."),
+    Setting("auth", "unknown_name_failures", int, 100,
+            "Failed sign-ins for names that are no account recorded within lockout_minutes "
+            "(audit rows and lock-out counts); beyond, they are refused alike but recorded "
+            "once."),
     Setting("auth", "oidc", bool, False,
             "Offer sign-in through the organisation's identity provider (OpenID Connect, "
             "st.login; needs an [auth] section in .streamlit/secrets.toml). Its users are "
@@ -315,7 +319,8 @@ def load_settings(
         problems.append("setting `map.max_vertices` must not be negative")
     if not 0 <= values["map.coordinate_decimals"] <= 8:
         problems.append("setting `map.coordinate_decimals` must be between 0 and 8")
-    for name in ("auth.max_failures", "auth.lockout_minutes", "auth.session_minutes"):
+    for name in ("auth.max_failures", "auth.lockout_minutes", "auth.session_minutes",
+                 "auth.unknown_name_failures"):
         if values[name] < 1:
             problems.append(f"setting `{name}` must be at least 1, got {values[name]}")
     if known_language(values["app.language"]) is None:

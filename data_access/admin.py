@@ -19,6 +19,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from core.i18n import N_
+from core.text import inert_csv
 from data_access import audit, users
 from data_access.context import UserContext
 
@@ -30,7 +31,7 @@ class AdminOnlyError(PermissionError):
 
 
 def require_admin(context: UserContext) -> None:
-    if context.role != "admin":
+    if not context.is_admin:
         raise AdminOnlyError(f"Only administrators manage accounts and read the audit log "
                              f"(role `{context.role}`).")
 
@@ -120,8 +121,13 @@ def audit_log(store: sa.Engine, context: UserContext, *, since: dt.date | None =
 
 
 def audit_csv(store: sa.Engine, context: UserContext, **filters) -> bytes:
-    """The audit log rows of :func:`audit_log` (every row: no limit) as CSV."""
+    """The audit log rows of :func:`audit_log` (every row: no limit) as CSV, every text cell
+    inert in a spreadsheet."""
     frame = audit_log(store, context, limit=None, **filters)
+    # Names typed at a failed sign-in, and the filters, go into a spreadsheet: nothing in
+    # them may start a formula (core.text.inert_csv).
+    shown = frame[list(AUDIT_CSV_COLUMNS)].astype(object)
+    shown = shown.apply(lambda column: column.map(inert_csv))
     buffer = io.StringIO()
-    frame[list(AUDIT_CSV_COLUMNS)].to_csv(buffer, index=False)
+    shown.to_csv(buffer, index=False, lineterminator="\r\n")  # RFC 4180: CR and LF quoted
     return buffer.getvalue().encode("utf-8")

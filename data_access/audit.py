@@ -113,7 +113,7 @@ def audit_rows(store: sa.Engine, *, context: UserContext, since: dt.datetime | N
     ``username`` filter; ``limit`` caps the rows (None: all). ``filters`` comes back as a
     dict. Raise AuditAccessError for a context that is not an admin's.
     """
-    if context.role != "admin":
+    if not context.is_admin:
         raise AuditAccessError(f"only admins may read the audit log (role `{context.role}`)")
     if action is not None and action not in ACTIONS:
         raise ValueError(f"unknown audit action `{action}` (actions: {', '.join(ACTIONS)})")

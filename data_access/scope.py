@@ -86,6 +86,7 @@ class Scope:
     area_ids: frozenset[str] | None  # the visible areas; None: every area
     parents: Mapping[str, str | None] = field(default_factory=dict)  # the whole area tree
     threshold: int = DEFAULT_THRESHOLD  # donors: counts from 1 to threshold - 1 are hidden
+    period_months: int = 3  # donors: figures of calendar periods of this length only
 
     @classmethod
     def everything(cls, role: str = "admin", threshold: int = DEFAULT_THRESHOLD) -> Scope:
@@ -139,9 +140,9 @@ class Scope:
 
 
 def scope_of(context: UserContext, areas: AreaTree | pd.DataFrame,
-             threshold: int = DEFAULT_THRESHOLD) -> Scope:
+             threshold: int = DEFAULT_THRESHOLD, period_months: int = 3) -> Scope:
     """The scope of ``context`` over the area tree (or an area table)."""
     tree = AreaTree.of(areas)
     visible = visible_area_ids(tree, context)
     return Scope(context, None if visible is None else frozenset(visible), tree.parents(),
-                 int(threshold))
+                 int(threshold), int(period_months))

@@ -75,7 +75,7 @@ def _records(rows: pd.DataFrame) -> list[dict]:
 
 def require_target_admin(scope: Scope) -> None:
     """ScopeError unless the user may set targets (admins)."""
-    if scope.context.role != "admin":
+    if not scope.context.is_admin:
         raise ScopeError(f"Only administrators set targets (role `{scope.context.role}`).")
 
 

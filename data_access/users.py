@@ -51,7 +51,8 @@ import hashlib
 import re
 import secrets
 import sys
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -59,6 +60,7 @@ import pandas as pd
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from zxcvbn import zxcvbn
 
 from core.i18n import N_
 from data_access import audit
@@ -68,6 +70,8 @@ from data_access.snapshots import as_naive_utc, utcnow
 PROG = "python -m data_access.users"
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._@+-]{0,99}$")
 MIN_PASSWORD_LENGTH = 10
+MIN_PASSWORD_SCORE = 3  # zxcvbn: 3 is "safely unguessable" (about 10^8 guesses and more)
+PASSWORD_CHECK_LENGTH = 200  # zxcvbn's time grows with length: the rest adds strength only
 # Roles that must be scoped to one or more areas; the others may see the whole registry.
 SCOPED_ROLES: frozenset[str] = frozenset({"chair", "officer"})
 
@@ -102,6 +106,8 @@ sessions = sa.Table(
     sa.Column("started_at", sa.DateTime, nullable=False),
     sa.Column("expires_at", sa.DateTime, nullable=False),
     sa.Column("ended_at", sa.DateTime),
+    # SHA-256 of the key of the browser the session was opened in (migration 0006).
+    sa.Column("browser_hash", sa.String(64)),
 )
 login_failures = sa.Table(
     "login_failures", metadata,
@@ -117,7 +123,8 @@ class UserError(ValueError):
 
 
 class AuthError(Exception):
-    """A refused sign-in or session. ``reason``: invalid, locked, disabled, expired, no_session.
+    """A refused sign-in or session. ``reason``: invalid, locked, disabled, expired, no_session,
+    replayed.
 
     The message is fit to show the person signing in (it never says whether a name exists).
     """
@@ -135,12 +142,14 @@ class AuthPolicy:
     max_failures: int = 5
     lockout_minutes: int = 15
     session_minutes: int = 480
+    unknown_name_failures: int = 100  # recorded per lock-out window for unknown names
 
     @classmethod
     def from_settings(cls, settings) -> AuthPolicy:
         return cls(max_failures=int(settings["auth.max_failures"]),
                    lockout_minutes=int(settings["auth.lockout_minutes"]),
-                   session_minutes=int(settings["auth.session_minutes"]))
+                   session_minutes=int(settings["auth.session_minutes"]),
+                   unknown_name_failures=int(settings["auth.unknown_name_failures"]))
 
     @property
     def lockout(self) -> dt.timedelta:
@@ -227,10 +236,19 @@ def _check_areas(role: str, areas: Iterable[str], known_areas: Collection[str] |
     return wanted
 
 
-def _check_password(password: str) -> None:
+def _check_password(password: str, username: str = "") -> None:
+    """UserError for a short password or one easy to guess: zxcvbn (Dropbox's estimator:
+    common passwords, words and names, keyboard walks, repeats, sequences, dates, l33t)
+    scores it below :data:`MIN_PASSWORD_SCORE`, the account's own name counted as known."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise UserError(N_("a password needs at least {count} characters",
                            count=MIN_PASSWORD_LENGTH))
+    guess = zxcvbn(password, user_inputs=[username, *username.replace("@", ".").split("."),
+                                          "socle", *ROLES], max_length=PASSWORD_CHECK_LENGTH)
+    if guess["score"] < MIN_PASSWORD_SCORE:
+        raise UserError(N_("this password is too easy to guess (a common password, a word or "
+                           "name, a keyboard pattern, a repeat or the account's name): use "
+                           "three or four unrelated words, or let Socle generate one"))
 
 
 def generate_password() -> str:
@@ -327,7 +345,7 @@ def create_user(store: sa.Engine, username: str, role: str, areas: Iterable[str]
     role = _check_role(role)
     scope = _check_areas(role, areas, known_areas)
     if password is not None:
-        _check_password(password)
+        _check_password(password, name)
     moment = _now(now)
     hashed = HASHER.hash(password) if password is not None else None
     with store.begin() as conn:
@@ -374,7 +392,7 @@ def set_password(store: sa.Engine, username: str, password: str, *, actor: audit
                  now: dt.datetime | None = None) -> None:
     """Set a new password (the failed sign-ins of the name are cleared: an admin's unlock)."""
     name = normalise_username(username)
-    _check_password(password)
+    _check_password(password, name)
     moment = _now(now)
     hashed = HASHER.hash(password)
     with store.begin() as conn:
@@ -453,12 +471,13 @@ def locked_until(store: sa.Engine | sa.Connection, username: str, *, now: dt.dat
     return until if len(burst) >= policy.max_failures and moment < until else None
 
 
-def _new_session(conn: sa.Connection, user: User, moment: dt.datetime, policy: AuthPolicy
-                 ) -> Session:
+def _new_session(conn: sa.Connection, user: User, moment: dt.datetime, policy: AuthPolicy,
+                 browser: str | None = None) -> Session:
     token = secrets.token_urlsafe(32)
     expires = moment + policy.session
-    conn.execute(sessions.insert().values(token_hash=_token_hash(token), username=user.username,
-                                          started_at=moment, expires_at=expires))
+    conn.execute(sessions.insert().values(
+        token_hash=_token_hash(token), username=user.username, started_at=moment,
+        expires_at=expires, browser_hash=None if browser is None else _token_hash(browser)))
     return Session(token=token, username=user.username, context=user.context,
                    started_at=moment, expires_at=expires, language=user.language)
 
@@ -466,35 +485,118 @@ def _new_session(conn: sa.Connection, user: User, moment: dt.datetime, policy: A
 INVALID = N_("Wrong username or password.")
 
 
+# pg_advisory_xact_lock key serialising the counting of sign-in attempts (PostgreSQL).
+_SIGN_IN_LOCK_KEY = 0x50C1E17
+
+
+@contextmanager
+def _one_attempt_at_a_time(store: sa.Engine) -> Iterator[sa.Connection]:
+    """A transaction no other sign-in attempt's counting runs beside, so that two parallel
+    attempts cannot both read "four failures" and both go on to check a password.
+
+    SQLite: ``BEGIN IMMEDIATE`` takes the write lock before the count is read (a deferred
+    transaction would only take it at the insert, after both had counted). PostgreSQL: a
+    transaction-level advisory lock (a row lock needs a row, and an unknown name has none).
+    Held for a count and an insert only: the password is checked after it is released.
+    """
+    with store.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"),
+                         {"key": _SIGN_IN_LOCK_KEY})
+        try:
+            yield conn
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.commit()
+
+
+def _unknown_name_failures(conn: sa.Connection, moment: dt.datetime, policy: AuthPolicy) -> int:
+    """Failed sign-ins recorded within the lock-out window for names that are no account."""
+    known = sa.select(users.c.username).where(users.c.username == login_failures.c.username)
+    return int(conn.execute(
+        sa.select(sa.func.count()).select_from(login_failures)
+        .where(login_failures.c.at > moment - policy.lockout, login_failures.c.at <= moment,
+               ~sa.exists(known))).scalar_one())
+
+
+def _limit_recorded(conn: sa.Connection, moment: dt.datetime, policy: AuthPolicy) -> bool:
+    """Whether the budget's "no longer recorded" row is already in the audit log."""
+    return conn.execute(
+        sa.select(audit.audit_log.c.id)
+        .where(audit.audit_log.c.action == "sign_in_failed",
+               audit.audit_log.c.at > moment - policy.lockout,
+               audit.audit_log.c.filters.like('%"reason": "unknown_names_limited"%'))
+        .limit(1)).first() is not None
+
+
+def _claim_attempt(store: sa.Engine, name: str, now: dt.datetime | None, policy: AuthPolicy,
+                   extra: dict) -> tuple[str, dt.datetime | None, dt.datetime]:
+    """Count an attempt as a failure *before* its password is checked (a success removes
+    the count again), atomically with the check of the lock-out: ("locked", until) for a
+    locked name (audited, no password checked), ("counted", None), or ("unrecorded", None)
+    for an unknown name once ``policy.unknown_name_failures`` of them were recorded within
+    the window (refused as any unknown name, but neither counted nor audited one by one);
+    with the attempt's time, taken once the lock is held (an earlier one would not see the
+    failures counted while it waited)."""
+    with _one_attempt_at_a_time(store) as conn:
+        moment = _now(now)
+        until = locked_until(conn, name, now=moment, policy=policy)
+        if until is not None:
+            audit.record(conn, name, "sign_in_failed",
+                         f"sign-in refused: locked until {until:%Y-%m-%d %H:%M} UTC",
+                         {**extra, "reason": "locked"}, now=moment)
+            return "locked", until, moment
+        known = conn.execute(sa.select(users.c.username)
+                             .where(users.c.username == name)).first() is not None
+        if not known and _unknown_name_failures(conn, moment, policy) >= \
+                policy.unknown_name_failures:
+            if not _limit_recorded(conn, moment, policy):
+                audit.record(conn, "(unknown names)", "sign_in_failed",
+                             f"{policy.unknown_name_failures} failed sign-ins for unknown "
+                             f"names within {policy.lockout_minutes} minutes: further ones "
+                             "are refused without being recorded one by one",
+                             {**extra, "reason": "unknown_names_limited"}, now=moment)
+            return "unrecorded", None, moment
+        conn.execute(login_failures.insert().values(username=name, at=moment))
+        return "counted", None, moment
+
+
 def authenticate(store: sa.Engine, username: str, password: str, *,
                  now: dt.datetime | None = None, policy: AuthPolicy = AuthPolicy(),
-                 filters: dict | None = None) -> Session:
+                 filters: dict | None = None, browser: str | None = None) -> Session:
     """Sign in with a local password: a new Session, or AuthError (audited either way).
 
-    ``filters`` (e.g. the client's address) go to the audit row as they are.
+    ``filters`` (e.g. the client's address) go to the audit row as they are. ``browser``:
+    the browser's key (the HTTP-only cookie of ui.http_guard), the session is bound to it
+    (:func:`resume_session`); None where no browser is involved (tools, tests).
+
+    The attempt is counted before the password is checked (:func:`_claim_attempt`), so
+    parallel attempts cannot check more passwords than ``policy.max_failures``.
     """
-    moment = _now(now)
     typed = str(username).strip().lower()[:100]
     extra = dict(filters or {})
-    with store.connect() as conn:
-        until = locked_until(conn, typed, now=moment, policy=policy)
-        row = conn.execute(sa.select(users).where(users.c.username == typed)).first()
-    if until is not None:
-        audit.record(store, typed, "sign_in_failed",
-                     f"sign-in refused: locked until {until:%Y-%m-%d %H:%M} UTC",
-                     {**extra, "reason": "locked"}, now=moment)
+    claim, until, moment = _claim_attempt(store, typed, now, policy, extra)
+    if claim == "locked":
         raise AuthError("locked", N_("Too many failed sign-ins: try again after {time} UTC.",
                                      time=f"{until:%H:%M}"),
                         locked_until=until)
-    # argon2 takes a good fraction of a second: outside any transaction.
+    with store.connect() as conn:
+        row = conn.execute(sa.select(users).where(users.c.username == typed)).first()
+    # argon2 takes a good fraction of a second: outside any transaction. An unknown name
+    # costs the same (no answer comes faster for it).
     ok = _verify(row.password_hash if row is not None else None, password)
     rehashed = HASHER.hash(password) if ok and HASHER.check_needs_rehash(row.password_hash) \
         else None
     error: AuthError | None = None
     session: Session | None = None
+    if claim == "unrecorded":
+        raise AuthError("invalid", INVALID)
     with store.begin() as conn:
         if not ok:
-            conn.execute(login_failures.insert().values(username=typed, at=moment))
+            # The failure was counted by the claim.
             reason = "unknown_user" if row is None else (
                 "no_password" if row.password_hash is None else "wrong_password")
             audit.record(conn, typed, "sign_in_failed",
@@ -512,7 +614,7 @@ def authenticate(store: sa.Engine, username: str, password: str, *,
                              .values(password_hash=rehashed))
             conn.execute(login_failures.delete().where(login_failures.c.username == typed))
             user = _user(row, _areas_of(conn, [typed])[typed])
-            session = _new_session(conn, user, moment, policy)
+            session = _new_session(conn, user, moment, policy, browser)
             audit.record(conn, user.context, "sign_in", "signed in",
                          {**extra, "areas": list(user.areas)}, now=moment)
     if error is not None:
@@ -523,7 +625,7 @@ def authenticate(store: sa.Engine, username: str, password: str, *,
 
 def start_session(store: sa.Engine, username: str, *, now: dt.datetime | None = None,
                   policy: AuthPolicy = AuthPolicy(), via: str = "oidc",
-                  filters: dict | None = None) -> Session:
+                  filters: dict | None = None, browser: str | None = None) -> Session:
     """A session for a user the identity provider has signed in (st.login): no password.
 
     The name must be a local, enabled account (its role and areas come from here); AuthError
@@ -544,7 +646,7 @@ def start_session(store: sa.Engine, username: str, *, now: dt.datetime | None = 
                               N_("This account is not allowed to use Socle: ask an "
                                  "administrator."))
         else:
-            session = _new_session(conn, user, moment, policy)
+            session = _new_session(conn, user, moment, policy, browser)
             audit.record(conn, user.context, "sign_in", f"signed in via {via}",
                          {**extra, "areas": list(user.areas)}, now=moment)
     if error is not None:
@@ -553,9 +655,16 @@ def start_session(store: sa.Engine, username: str, *, now: dt.datetime | None = 
     return session
 
 
-def resume_session(store: sa.Engine, token: str, now: dt.datetime | None = None) -> Session:
+def resume_session(store: sa.Engine, token: str, now: dt.datetime | None = None, *,
+                   browser: str | None = None, filters: dict | None = None) -> Session:
     """The session of a token, with the account's current role and areas; AuthError if it is
-    unknown, ended, expired, or its account is disabled."""
+    unknown, ended, expired, or its account is disabled.
+
+    ``browser``: the key of the browser presenting it (None where no browser is involved).
+    A session is bound to the browser it was opened in: another key (or none) ends it and
+    is audited as a refused sign-in (reason ``session_replay``, with ``filters``): its
+    token or its Streamlit session reached another browser.
+    """
     moment = _now(now)
     with store.connect() as conn:
         row = conn.execute(sa.select(sessions)
@@ -568,6 +677,16 @@ def resume_session(store: sa.Engine, token: str, now: dt.datetime | None = None)
         raise AuthError("disabled", N_("This account is disabled: ask an administrator."))
     if row.ended_at is not None:
         raise AuthError("no_session", N_("Please sign in."))
+    if row.browser_hash != (None if browser is None else _token_hash(browser)):
+        with store.begin() as conn:
+            conn.execute(sessions.update().where(sessions.c.token_hash == row.token_hash)
+                         .values(ended_at=moment))
+            audit.record(conn, user.context, "sign_in_failed",
+                         "session refused: presented by another browser than the one it was "
+                         "opened in (the session is ended)",
+                         {**(filters or {}), "reason": "session_replay"}, now=moment)
+        raise AuthError("replayed", N_("This session was opened in another browser, so it "
+                                       "has been ended: please sign in again."))
     if moment >= row.expires_at:
         raise AuthError("expired", N_("Your session has expired: please sign in again."))
     return Session(token=str(token), username=user.username, context=user.context,

@@ -31,6 +31,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import WINDOWS_EPOCH, to_excel
 
 from core.i18n import N_, format_number, t
+from core.text import is_formula_text
 from data_access.areas import AreaTree, read_area_tree
 from data_access.context import UserContext
 from indicators.lists import (
@@ -104,6 +105,17 @@ def _plain(value: object) -> object:
     if isinstance(value, np.datetime64):
         return _plain(pd.Timestamp(value))
     return _plain(str(value))
+
+
+def _text_cell(ws, value: object, force: bool = False) -> object:
+    """A value for openpyxl that is never a formula: text starting like one is a text cell
+    (openpyxl would make ``=…`` a formula); other values as they are (``force``: a cell)."""
+    if not force and not is_formula_text(value):
+        return value
+    cell = WriteOnlyCell(ws, value=value)
+    if is_formula_text(value):
+        cell.data_type = "s"
+    return cell
 
 
 def _columns(columns: Sequence[ListColumn | str | tuple[str, str]]) -> list[tuple[str, str, str]]:
@@ -256,7 +268,7 @@ class _SlowRows:
         self.ws = ws
 
     def append(self, values: Sequence[object]) -> None:
-        self.ws.append([_plain(v) for v in values])
+        self.ws.append([_text_cell(self.ws, v) for v in map(_plain, values)])
 
     def close(self) -> None:
         pass
@@ -305,7 +317,7 @@ def write_list_sheets(book: Workbook, title: str,
         ws.freeze_panes = "A2"  # a write-only sheet writes its view with the first row
         header = []
         for _, label, _ in specs:
-            cell = WriteOnlyCell(ws, value=label)
+            cell = _text_cell(ws, label, force=True)
             cell.font, cell.fill = _BOLD, _HEADER_FILL
             header.append(cell)
         ws.append(header)

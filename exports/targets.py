@@ -31,6 +31,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from core import i18n
 from core.i18n import N_, Joined, t
+from core.text import code_span, markdown_text
 from data_access.scope import Scope
 from data_access.targets import KEY_COLUMNS, TARGET_COLUMNS, store_targets
 from indicators.catalogue import CATALOGUE, PROGRAMME, Indicator, indicator
@@ -226,7 +227,8 @@ def _date(value: Any) -> dt.date | str:
             return dt.date.fromisoformat(value.strip())
         except ValueError:
             pass
-    return N_("`{value}` is not a date: type a date (e.g. 2027-06-30)", value=_text(value))
+    return N_("{value} is not a date: type a date (e.g. 2027-06-30)",
+              value=code_span(_text(value)))
 
 
 def _number(value: Any, number_format: str | None) -> float | str:
@@ -240,11 +242,11 @@ def _number(value: Any, number_format: str | None) -> float | str:
         try:  # "45%" typed as text means 45 %, like 45
             number = float(text.removesuffix("%").strip())
         except ValueError:
-            return N_("`{value}` is not a number", value=value.strip())
+            return N_("{value} is not a number", value=code_span(value.strip()))
     else:
-        return N_("`{value}` is not a number", value=_text(value))
+        return N_("{value} is not a number", value=code_span(_text(value)))
     if not math.isfinite(number):
-        return N_("`{value}` is not a number", value=_text(value))
+        return N_("{value} is not a number", value=code_span(_text(value)))
     return number
 
 
@@ -253,7 +255,8 @@ def _open(file: bytes | str | Path | IO[bytes]):
     try:
         return load_workbook(source, read_only=True, data_only=True)
     except FileNotFoundError:
-        raise TargetFileError(N_("the file `{file}` does not exist", file=str(file))) from None
+        raise TargetFileError(N_("the file {file} does not exist",
+                                 file=code_span(file))) from None
     except Exception:  # zip, XML or content-type errors: whatever it is, it is not an xlsx
         raise TargetFileError(N_(
             "the file is not an Excel workbook (.xlsx): download the targets template, "
@@ -271,11 +274,11 @@ def _columns(header: tuple[Any, ...]) -> dict[str, int]:
         key = name.lower()
         letter = get_column_letter(index + 1)
         if key not in TARGET_COLUMNS:
-            problems.append(N_("unknown column `{name}` in cell {cell}", name=name,
+            problems.append(N_("unknown column {name} in cell {cell}", name=code_span(name),
                                cell=f"{letter}1"))
         elif key in positions:
-            problems.append(N_("column `{name}` appears twice (cell {cell})", name=key,
-                               cell=f"{letter}1"))
+            problems.append(N_("column {name} appears twice (cell {cell})",
+                               name=code_span(key), cell=f"{letter}1"))
         else:
             positions[key] = index
     missing = [c for c in TARGET_COLUMNS if c not in positions]
@@ -305,7 +308,8 @@ def read_targets(file: bytes | str | Path | IO[bytes], *, known_areas: set[str],
     try:
         if SHEET not in wb.sheetnames:
             raise TargetFileError(N_("the workbook has no sheet `{sheet}` (its sheets: {sheets})",
-                                     sheet=SHEET, sheets=", ".join(wb.sheetnames)))
+                                     sheet=SHEET,
+                                     sheets=", ".join(markdown_text(n) for n in wb.sheetnames)))
         rows_iter = wb[SHEET].iter_rows()
         header = next(rows_iter, None)
         if header is None:
@@ -362,19 +366,19 @@ def _check_row(row_number: int, values: dict[str, Any], formats: dict[str, str |
             ind = indicator(indicator_id)
             record["indicator_id"] = ind.id
         except KeyError:
-            problem("indicator_id", N_("unknown indicator `{indicator_id}` (see the Indicators "
-                                       "sheet)", indicator_id=indicator_id))
+            problem("indicator_id", N_("unknown indicator {indicator_id} (see the Indicators "
+                                       "sheet)", indicator_id=code_span(indicator_id)))
 
     area_id = _text(values["area_id"])
     if area_id is not None and area_id not in known_areas:
-        problem("area_id", N_("unknown area `{area_id}` (see the Areas sheet; leave it empty "
-                              "for the whole registry)", area_id=area_id))
+        problem("area_id", N_("unknown area {area_id} (see the Areas sheet; leave it empty "
+                              "for the whole registry)", area_id=code_span(area_id)))
     record["area_id"] = area_id
 
     programme_id = _text(values["programme_id"])
     if programme_id is not None and programme_id not in known_programmes:
-        problem("programme_id", N_("unknown programme `{programme_id}`",
-                                   programme_id=programme_id))
+        problem("programme_id", N_("unknown programme {programme_id}",
+                                   programme_id=code_span(programme_id)))
     elif ind is not None:
         rule = programme_rule(ind)
         if programme_id is None and rule == "required":

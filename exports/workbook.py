@@ -33,6 +33,7 @@ from sqlalchemy.engine import make_url
 
 from core import i18n
 from core.i18n import N_, format_date, t
+from core.text import is_formula_text
 from core.values import is_missing
 from data_access.registry import connection
 from indicators.catalogue import (
@@ -248,6 +249,8 @@ class _Sheet:
     def cell(self, value: Any, *, number_format: str | None = None, font: Font | None = None,
              fill: PatternFill | None = None, alignment: Alignment | None = None) -> WriteOnlyCell:
         cell = WriteOnlyCell(self.ws, value=value)
+        if is_formula_text(value):
+            cell.data_type = "s"  # text, not a formula (core.text): names are typed by people
         if number_format is not None and value is not None:
             cell.number_format = number_format
         if font is not None:
@@ -259,7 +262,7 @@ class _Sheet:
         return cell
 
     def append(self, row: Iterable[Any]) -> int:
-        self.ws.append(list(row))
+        self.ws.append([self.cell(v) if is_formula_text(v) else v for v in row])
         self.rows += 1
         return self.rows
 
@@ -625,7 +628,9 @@ def export_registry(engine: sa.Engine, *, level: int, as_of: dt.date | None,
 
     Everything is as ``context`` (default: the settings' default user, as the command line
     runs) may see it (indicators.figures): the indicator sheets hold the areas of its scope
-    (and the whole registry's rows only for a context that sees it), suppressed for a donor;
+    (and the whole registry's rows only for a context that sees it), suppressed for a donor
+    and of the donors' calendar dates (indicators.donor_calendar: ``as_of`` and
+    ``period_start`` become the end of the latest complete period and its period);
     ``lists`` adds list sheets for ``area_id`` and below, personal columns only for the roles
     that may export them. Lists, area and rights are checked before the indicators are
     computed. With ``audit_store`` (the app store) the export is recorded in the audit log
@@ -637,6 +642,7 @@ def export_registry(engine: sa.Engine, *, level: int, as_of: dt.date | None,
     from data_access.context import default_context
     from data_access.registry import default_as_of
     from indicators.blocks import default_period_start
+    from indicators.donor_calendar import donor_dates
     from indicators.figures import Parameters, long_form
 
     def report(fraction: float, message: str) -> None:
@@ -654,6 +660,8 @@ def export_registry(engine: sa.Engine, *, level: int, as_of: dt.date | None,
     if period_start is None:
         period_start = default_period_start(as_of, settings.period_months)
     context = context or default_context(settings)
+    if context.sees_suppressed_figures:
+        period_start, as_of = donor_dates(as_of, settings.period_months)
     areas = read_area_tree(engine)
     plan = _plan(lists, engine=engine, context=context, area_id=area_id, as_of=as_of,
                  period_start=period_start, referral_sla_days=settings.referral_sla_days,

@@ -8,6 +8,8 @@ caches the same functions for the pages, exports.workbook calls them for the wor
 - donors (aggregates only): the long form of **every level** of the registry on that date and
   period is computed and suppressed together (indicators.suppression.published_figures, with
   ``privacy.small_cell_threshold``), then cut to the level, indicators and areas asked for.
+  The date and period are those of the donors' fixed calendar (indicators.donor_calendar),
+  whatever was asked: two requests a day apart would give that day away by subtraction.
   One pattern per date and parameters, whatever the page: two patterns computed separately
   (a district page, a union-council page) could leak through each other. Hidden counts and
   values are empty; ``suppressed`` and ``suppression`` say which and why.
@@ -37,6 +39,7 @@ from data_access.snapshots import (
 )
 from indicators import compute
 from indicators.catalogue import BY_ID, LONG_FORM_COLUMNS
+from indicators.donor_calendar import donor_dates, is_period_end
 from indicators.suppression import published_figures
 
 COMPUTED_LEVEL = "computed_level"  # the level a row of the donors' frame was computed at
@@ -75,6 +78,10 @@ def donor_long_form(engine: sa.Engine, areas: AreaTree | pd.DataFrame, *, as_of:
                     suspected_pairs: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every level's long form on ``as_of``, suppressed together: what donors are shown.
 
+    ``as_of`` and ``period_start`` are replaced by the donors' calendar dates
+    (indicators.donor_calendar.donor_dates: the end of the latest complete period on or
+    before ``as_of`` and the configured period ending there); the frame's ``period_start``
+    and ``period_end`` say which.
     ``areas``: the registry's area tree (or area table). ``suspected_pairs``:
     the linkage pairs not dismissed (data_access.linkage_store.undismissed_pairs), for
     dup.suspected_pairs; None before the linkage job has run. A column
@@ -82,6 +89,7 @@ def donor_long_form(engine: sa.Engine, areas: AreaTree | pd.DataFrame, *, as_of:
     with every level).
     """
     tree = AreaTree.of(areas)
+    period_start, as_of = donor_dates(as_of, parameters.period_months)
     frames = [compute(engine, as_of=as_of, level=level, period_start=period_start,
                       poverty_cutoff=parameters.poverty_cutoff,
                       referral_sla_days=parameters.referral_sla_days,
@@ -167,8 +175,9 @@ def series(store: sa.Engine, *, scope: Scope, indicator_ids: Iterable[str],
     takes the newest meeting snapshot holding the figure. Columns: as_of, indicator_id,
     area_id, area_name, value, numerator, denominator, source, snapshot_id.
 
-    For a donor (``scope.suppressed``) only command snapshots are read, and each date's
-    figures are suppressed as donors see them: the command snapshots of every level of that
+    For a donor (``scope.suppressed``) only command snapshots of the donors' calendar dates
+    (period ends: indicators.donor_calendar) are read, and each date's figures are
+    suppressed as donors see them: the command snapshots of every level of that
     date together (indicators.suppression), hidden counts and values empty, with a
     ``suppressed`` column.
     """
@@ -191,11 +200,16 @@ def _published_on(store: sa.Engine, scope: Scope, as_of: dt.date) -> pd.DataFram
     (cached per process on the snapshots, the area tree and the threshold)."""
     taken = command_snapshots_on(store, as_of)
     key = (store.url.render_as_string(hide_password=True), tuple(map(tuple, taken)),
-           scope.tree_key, scope.threshold)
+           scope.tree_key, scope.threshold, scope.period_months)
     if key in _PUBLISHED:
         _PUBLISHED.move_to_end(key)
         return _PUBLISHED[key]
     frames = [snapshot_long_form(store, snapshot_id) for snapshot_id, _ in taken]
+    # Flows of another window than the calendar's (a snapshot taken with another period
+    # length) are left out: beside the live pages' they would give their difference away.
+    start = donor_dates(as_of, scope.period_months)[0]
+    frames = [frame[[s is None or pd.isna(s) or s == start for s in frame["period_start"]]]
+              for frame in frames]
     frames = [frame for frame in frames if not frame.empty]
     if not frames:
         published = pd.DataFrame(columns=[*LONG_FORM_COLUMNS, "suppressed"])
@@ -213,6 +227,8 @@ def _donor_series(store: sa.Engine, scope: Scope, *, indicator_ids: list[str],
                   programme_id: str | None) -> pd.DataFrame:
     frame = stored_series(store, indicator_ids=indicator_ids, area_ids=area_ids, level=level,
                     programme_id=programme_id, source="command")
+    # The donors' calendar: snapshots of other dates would give their differences away.
+    frame = frame[[is_period_end(day, scope.period_months) for day in frame["as_of"]]]
     if frame.empty:
         return frame.assign(suppressed=pd.Series(dtype=bool))
     shown: dict[tuple, tuple] = {}

@@ -11,7 +11,7 @@ import streamlit as st
 
 from core.i18n import N_, format_number, t
 from data_access import admin, audit
-from ui import queries, widgets
+from ui import queries, sign_in, widgets
 
 ALL = "__all__"
 ACTION_LABELS = {
@@ -69,10 +69,9 @@ def main() -> None:
         t("Download these rows (CSV)"), key="audit_csv", on_click="ignore",
         icon=":material/download:", mime="text/csv",
         file_name=f"socle-audit-{dt.datetime.now(dt.UTC):%Y%m%d-%H%M}.csv",
-        data=queries.audited_download(view.context, view.settings,
-                                 lambda: admin.audit_csv(store, view.context, **filters),
-                                 "downloaded the audit log as CSV",
-                                 {"format": "csv", "what": "audit_log", **plain}))
+        data=sign_in.personal_download(queries.audited_download(
+            view.context, view.settings, lambda: admin.audit_csv(store, view.context, **filters),
+            "downloaded the audit log as CSV", {"format": "csv", "what": "audit_log", **plain})))
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from exports import page_export
 from exports.lists import MAX_DATA_ROWS
 from indicators.catalogue import BY_ID
 from indicators.lists import LIST_BY_ID
-from ui import queries, widgets
+from ui import queries, sign_in, widgets
 
 PERIOD_KEY = "export_period"
 PERIOD_PARAM = "period"
@@ -36,6 +36,12 @@ def _period(view: widgets.View, column) -> dt.date:
     it follows the default (the as-of date's) until the user changes it."""
     state = st.session_state
     default = view.period_start
+    if view.context.sees_suppressed_figures:
+        # Donors' figures are of the fixed calendar only (indicators.donor_calendar).
+        column.caption(t("Referral period: {start} to {as_of}, the calendar period ending on "
+                         "the as-of date (partners' figures are of calendar periods only).",
+                         start=default.isoformat(), as_of=view.as_of.isoformat()))
+        return default
     current = state.get(PERIOD_KEY)
     if PERIOD_KEY not in state:
         linked = widgets.parse_date(st.query_params.get(PERIOD_PARAM),
@@ -127,7 +133,9 @@ def _show_built(built: page_export.BuiltExport, view: widgets.View) -> None:
             st.caption(t("“{title}”: {rows} rows.", title=t(counted.title),
                          rows=counted.rows_text))
     st.download_button(
-        t("Download {file}", file=built.file_name), data=built.data, file_name=built.file_name,
+        t("Download {file}", file=built.file_name),
+        # Lists may hold personal data: for this browser only, while the account is valid.
+        data=sign_in.personal_download(lambda: built.data), file_name=built.file_name,
         mime=page_export.XLSX_MIME, key=DOWNLOAD_KEY, on_click="ignore", type="primary",
         icon=":material/download:",
     )

@@ -73,14 +73,18 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @contextmanager
-def serve(env: dict[str, str]) -> Iterator[str]:
-    """``streamlit run app.py`` with ``env`` on a free port; its URL until the block ends."""
+def serving(settings: dict[str, str], output=subprocess.DEVNULL,
+            extra: tuple[str, ...] = ()) -> Iterator[str]:
+    """``streamlit run app.py`` on a free port with these SOCLE_ settings (the environment's
+    others removed), its output to ``output``; its URL once healthy."""
     port = _free_port()
+    env = {name: value for name, value in os.environ.items() if not name.startswith("SOCLE_")}
+    env.update(settings)
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
          "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,  # never read
+         "--browser.gatherUsageStats", "false", *extra],
+        cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -96,14 +100,12 @@ def serve(env: dict[str, str]) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def app_url(demo: Path) -> Iterator[str]:
-    env = {name: value for name, value in os.environ.items() if not name.startswith("SOCLE_")}
-    env.update({
+    with serving({
         "SOCLE_DATABASE_URL": f"sqlite:///{demo / 'registry.db'}",
         "SOCLE_ANALYTICS_COPY_FOLDER": str(demo / "copy"),
         "SOCLE_APP_STORE_URL": f"sqlite:///{demo / 'app_store.db'}",
         "SOCLE_GEOGRAPHY_BOUNDARY_FILE": str(demo / "registry.geojson"),
-    })
-    with serve(env) as url:
+    }) as url:
         yield url
 
 

@@ -18,7 +18,7 @@ from indicators import lists
 from indicators.catalogue import BY_ID
 from maps import coverage, style
 from maps.boundaries import BoundaryError
-from ui import queries, widgets
+from ui import queries, sign_in, widgets
 from views import referrals as rv
 
 # Widgets the list pages share ----------------------------------------------------------------
@@ -60,8 +60,9 @@ def show_list(scan: rv.ListScan, columns: Sequence[lists.ListColumn], *, key: st
     st.dataframe(frame, hide_index=True, column_order=order,
                  column_config=column_config(columns), key=key, placeholder="–")
     st.download_button(t("Download the list (CSV, {total} rows)", total=format_number(scan.total)),
-                       data=download, file_name=file_name, mime="text/csv", on_click="ignore",
-                       icon=":material/download:", key=f"{key}_csv")
+                       data=sign_in.personal_download(download), file_name=file_name,
+                       mime="text/csv", on_click="ignore", icon=":material/download:",
+                       key=f"{key}_csv")
 
 
 def file_name(list_id: str, area_id: str | None, as_of: dt.date) -> str:

@@ -35,6 +35,7 @@ from data_access.registry import open_registry, registry_last_loaded
 from data_access.scope import Scope, scope_areas, scope_figures, scope_of, visible_area_ids
 from indicators import compute, cube, default_period_start
 from indicators import default_as_of as _engine_default_as_of
+from indicators.donor_calendar import donor_dates
 from indicators.figures import Parameters, donor_level, donor_long_form
 
 CACHE_TTL = dt.timedelta(minutes=10)
@@ -275,6 +276,8 @@ def figures(
     start = period_start or default_period_start(as_of, settings.period_months)
     ids = tuple(indicator_ids) if indicator_ids is not None else None
     if context.sees_suppressed_figures:
+        # The donors' calendar dates, whatever was asked (indicators.donor_calendar).
+        start, as_of = donor_dates(as_of, int(settings.period_months))
         # Every figure, whatever was asked: one suppression pattern per date (figures.py).
         published = _cached_donor_figures(engine, url, version, as_of, start,
                                           Parameters.from_settings(settings),
@@ -309,7 +312,8 @@ def scope(context: UserContext, settings: Settings) -> Scope:
     url = settings.database_url
     engine = registry_engine(url)
     return scope_of(context, _cached_tree(engine, url, registry_last_loaded(engine)),
-                    int(settings["privacy.small_cell_threshold"]))
+                    int(settings["privacy.small_cell_threshold"]),
+                    int(settings.period_months))
 
 
 def compute_ahead(settings: Settings, state: analytic_copy.CopyState) -> None:

@@ -33,12 +33,14 @@ import streamlit as st
 
 from core.i18n import N_, format_date, format_number, t
 from core.settings import Settings, SettingsError, load_settings
+from core.text import markdown_text
 from data_access import analytic_copy
 from data_access.app_store import AppStoreError
 from data_access.context import LIST_ROLES, ROLES, UserContext, default_context
 from data_access.registry import RegistryError, sqlite_path
 from data_access.schema import SchemaError
 from indicators.catalogue import Indicator
+from indicators.donor_calendar import period_end_on_or_before
 from ui import demo_history, language, queries, sign_in
 from ui.sign_in import SignInRequired
 from views.figure_cards import FigureCard
@@ -223,12 +225,20 @@ def sidebar(settings: Settings, context: UserContext) -> View:
     if AS_OF_KEY not in state or not isinstance(state[AS_OF_KEY], dt.date) \
             or not MIN_DATE <= state[AS_OF_KEY] <= latest:
         state[AS_OF_KEY] = parse_date(_param(AS_OF_KEY), MIN_DATE, latest) or default_day
+    donor = context.sees_suppressed_figures
+    if donor:  # the donors' fixed calendar: a period end (indicators.donor_calendar)
+        state[AS_OF_KEY] = period_end_on_or_before(state[AS_OF_KEY], settings.period_months)
     as_of = st.sidebar.date_input(
         t("As of"), key=AS_OF_KEY, min_value=MIN_DATE, max_value=latest, format="YYYY-MM-DD",
-        help=t("Stock figures count what was registered and enrolled on this date; referral "
-               "figures cover the {months} months ending on it.",
-               months=settings.period_months),
+        help=(t("Figures of calendar periods of {months} months only: a date moves to the end "
+                "of the latest complete period on or before it.",
+                months=settings.period_months) if donor else
+              t("Stock figures count what was registered and enrolled on this date; referral "
+                "figures cover the {months} months ending on it.",
+                months=settings.period_months)),
     ) or default_day
+    if donor:
+        as_of = period_end_on_or_before(as_of, settings.period_months)
     start = queries.period_start(settings, as_of)
 
     _sync_query_params(level, area, as_of)
@@ -453,6 +463,7 @@ def page_view(page_file: str) -> View | None:
             show_problem(problem)
             return None
         except SignInRequired:
+            sign_in_page()
             return None
         st.session_state.pop(VIEW_KEY, None)
     spec = next((p for p in PAGES if p.file_name == page), None)
@@ -462,9 +473,20 @@ def page_view(page_file: str) -> View | None:
     return view
 
 
+def sign_in_page() -> None:
+    """The sign-in page (outside demo mode, nobody signed in): app.py's only page then."""
+    try:
+        settings = _settings()
+        _open_app_store(settings)
+    except StartupProblem as problem:
+        show_problem(problem)
+        return
+    sign_in.sign_in_page(settings, queries.app_store_engine(settings.app_store_url))
+
+
 def view_caption(view: View) -> None:
     """The line under a page's title: the area, its level and the as-of date."""
-    st.caption(t("{area} · {level} · as of {as_of}", area=view.area_name,
+    st.caption(t("{area} · {level} · as of {as_of}", area=markdown_text(view.area_name),
                  level=view.level_name, as_of=format_date(view.as_of)))
 
 

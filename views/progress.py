@@ -40,6 +40,7 @@ from data_access.scope import Scope
 from data_access.snapshots import snapshot_dates, store_snapshot
 from data_access.targets import targets
 from indicators.catalogue import BY_ID, CATALOGUE, Indicator
+from indicators.donor_calendar import is_period_end
 from indicators.figures import series
 
 DEFAULT_INDICATORS: tuple[str, ...] = ("cov.poor_households", "cov.population", "ref.overdue")
@@ -511,6 +512,9 @@ def load(store: sa.Engine, plan: LinePlan, indicator_ids: Sequence[str], *, scop
     may see them (a donor's figures suppressed date by date, command snapshots only)."""
     dates_by_level = dates(store, plan.levels, as_of,
                            source="command" if scope.suppressed else None)
+    if scope.suppressed:  # the donors' calendar dates only (indicators.figures.series)
+        dates_by_level = {level: [d for d in days if is_period_end(d, scope.period_months)]
+                          for level, days in dates_by_level.items()}
     ids = [i for i in indicator_ids if i in BY_ID]
     frame = read_series(store, plan, ids, scope=scope, programme_id=programme_id,
                         as_of=as_of) if plan.lines and ids else pd.DataFrame(

@@ -39,6 +39,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
 from core.i18n import N_
+from core.text import inert_csv
 from data_access.registry import connection
 from indicators.blocks import CLOSED_STATUSES, Parameters, building_blocks, shift_months
 from indicators.catalogue import BY_ID
@@ -440,16 +441,20 @@ def group_counts(counts: Mapping[str, int], names: Mapping[str, str] | None = No
 def write_csv(chunks: Iterable[pd.DataFrame], *, columns: Sequence[str],
               labels: Sequence[str], filters: Iterable[RowFilter] = ()) -> bytes:
     """The kept rows as CSV (UTF-8 with a byte-order mark, so spreadsheets read names right),
-    with ``labels`` as the header; dates as YYYY-MM-DD, missing values empty."""
+    with ``labels`` as the header; dates as YYYY-MM-DD, missing values empty, text that a
+    spreadsheet would run as a formula prefixed with an apostrophe (core.text.inert_csv)."""
     filters = tuple(filters)
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    # CRLF (RFC 4180): a field holding a carriage return or a line feed is then quoted.
+    writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(labels)
     for chunk in chunks:
         rows = keep_rows(chunk, filters)[list(columns)]
         for record in rows.itertuples(index=False, name=None):
+            # Text starting like a formula is made inert (core.text: names, ids and values
+            # are typed by people, and a spreadsheet would run them).
             writer.writerow(["" if v is None or v is pd.NA or (isinstance(v, float) and v != v)
-                             else v.isoformat() if isinstance(v, dt.date) else v
+                             else v.isoformat() if isinstance(v, dt.date) else inert_csv(v)
                              for v in record])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
