@@ -414,10 +414,11 @@ def start() -> View:
     language.chooser()
     language.direction()
     default = _context(settings) if settings["app.demo_mode"] else None
+    registry_settings = settings  # the registry's own (the demo's history lives beside it)
     settings = _reading(settings)
     _open_registry(settings)
     _open_app_store(settings)
-    demo_history.show_status(settings)
+    demo_history.show_status(registry_settings)
     try:
         who = sign_in.current_user(settings, default)
         language.remember(queries.app_store_engine(settings.app_store_url), who.session)
