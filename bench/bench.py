@@ -69,11 +69,14 @@ def _child(kind: str, url: str, as_of: str, level: int) -> dict:
 import datetime as dt, json, resource, sys, time
 sys.path.insert(0, {str(ROOT)!r})
 from bench.bench import _measure
-print(json.dumps(_measure({kind!r}, {url!r}, {as_of!r}, {level})))
+print("RESULT " + json.dumps(_measure({kind!r}, {url!r}, {as_of!r}, {level})))
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=ROOT, check=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    # The result's own line: DuckDB may draw its progress bar on the same output.
+    result = next(line for line in reversed(done.stdout.splitlines())
+                  if line.startswith("RESULT "))
+    return json.loads(result.removeprefix("RESULT "))
 
 
 def _measure(kind: str, url: str, as_of: str, level: int) -> dict:
