@@ -37,7 +37,7 @@ from auth_widgets import SignInRequired
 from data_access import ui
 from data_access.app_store import AppStoreError
 from data_access.context import LIST_ROLES, ROLES, UserContext, default_context
-from data_access.registry import RegistryError, sqlite_path
+from data_access.registry import RegistryError, RegistryUnavailable, sqlite_path
 from data_access.schema import SchemaError
 from i18n import t
 from indicators.catalogue import Indicator
@@ -49,6 +49,7 @@ LEVEL_KEY = "level"
 AREA_KEY = "area"
 AS_OF_KEY = "as_of"
 VIEW_KEY = "socle_view"
+ROLE_KEY = "_socle_role"  # the role of this session's user, for guarded()'s messages
 ALL_AREAS = "__all__"  # the area option standing for the whole registry
 MIN_DATE = dt.date(1970, 1, 1)
 
@@ -255,12 +256,52 @@ def sidebar(settings: Settings, context: UserContext) -> View:
 # Start-up ------------------------------------------------------------------------------------
 
 class StartupProblem(Exception):
-    """Socle cannot start: a plain message for the user and what to do about it."""
+    """Socle cannot start: a plain message for the user and what to do about it.
 
-    def __init__(self, message: str, advice: str = "") -> None:
+    ``others``: the problem as users other than admins see it (without file names or
+    advice meant for the administrator); None when everyone sees the same.
+    """
+
+    def __init__(self, message: str, advice: str = "",
+                 others: StartupProblem | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.advice = advice
+        self.others = others
+
+    def for_role(self, role: str | None) -> StartupProblem:
+        return self if role == "admin" or self.others is None else self.others
+
+
+# A registry file that went missing, unreadable or corrupt: what admins and others read.
+_FILE_PROBLEMS = {
+    "missing": ("The registry database file `{file}` is missing ({detail}).",
+                "Put it back (or point `[database] url` at it): Socle opens it again by "
+                "itself as soon as it is there, without a restart."),
+    "unreadable": ("The registry database file `{file}` is unreadable ({detail}).",
+                   "Check the file's permissions for the user running Socle: Socle opens it "
+                   "again by itself as soon as it can read it."),
+    "corrupt": ("The registry database file `{file}` is corrupt ({detail}).",
+                "Restore the last good copy or load the registry again: Socle opens the new "
+                "file by itself, without a restart."),
+}
+_FILE_PROBLEMS_FOR_OTHERS = {
+    "missing": "The registry is unavailable just now: its database file is missing.",
+    "unreadable": "The registry is unavailable just now: its database file is unreadable.",
+    "corrupt": "The registry is unavailable just now: its database file is corrupt.",
+}
+
+
+def registry_file_problem(problem: RegistryUnavailable) -> StartupProblem:
+    """The message of a registry file that is missing, unreadable or corrupt: the file and
+    what to do for admins; the state, and that the administrator is told, for others."""
+    message, advice = _FILE_PROBLEMS[problem.state]
+    others = StartupProblem(
+        t(_FILE_PROBLEMS_FOR_OTHERS[problem.state]),
+        t("The administrator can see the details in the server log; the page works again "
+          "once the file is back in order."))
+    return StartupProblem(t(message, file=problem.path, detail=problem.detail or problem.state),
+                          t(advice), others=others)
 
 
 def show_problem(problem: StartupProblem) -> None:
@@ -295,16 +336,14 @@ def _open_registry(settings: Settings) -> None:
     url = settings.database_url
     try:
         ui.registry_engine(url)
+    except RegistryUnavailable as exc:
+        if exc.state != "missing" or ui.registry_opened_once(url):
+            raise registry_file_problem(exc) from None
+        raise _no_registry_yet(sqlite_path(url) or exc.path) from None
     except RegistryError as exc:
         path = sqlite_path(url)
         if path is not None and not path.is_file():
-            raise StartupProblem(
-                t("The registry database `{file}` does not exist.", file=path),
-                t("To try Socle, build the demo registry with `python -m data_access.demo "
-                  "--out {file}` (or run `scripts/run_demo.sh`); to use your own registry, set "
-                  "`url` in the `[database]` section of config.toml (or SOCLE_DATABASE_URL).",
-                  file=path),
-            ) from None
+            raise _no_registry_yet(path) from None
         raise StartupProblem(
             t("The registry cannot be opened: {problem}.", problem=exc),
             t("Check `url` in the `[database]` section of config.toml (or SOCLE_DATABASE_URL) "
@@ -318,12 +357,25 @@ def _open_registry(settings: Settings) -> None:
               "SQL views of the contract's names; or point `[database] url` at another "
               "registry."),
         ) from None
-    except sa.exc.SQLAlchemyError:
+    except sa.exc.SQLAlchemyError as exc:
+        problem = ui.registry_problem(url, exc)
+        if problem is not None:
+            raise registry_file_problem(problem) from None
         log.exception("cannot read the registry")
         raise StartupProblem(
             t("The registry cannot be read. The details are in the server log."),
             t("Check `url` in the `[database]` section of config.toml (or SOCLE_DATABASE_URL)."),
         ) from None
+
+
+def _no_registry_yet(path: Path) -> StartupProblem:
+    return StartupProblem(
+        t("The registry database `{file}` does not exist.", file=path),
+        t("To try Socle, build the demo registry with `python -m data_access.demo "
+          "--out {file}` (or run `scripts/run_demo.sh`); to use your own registry, set "
+          "`url` in the `[database]` section of config.toml (or SOCLE_DATABASE_URL).",
+          file=path),
+    )
 
 
 def _open_app_store(settings: Settings) -> None:
@@ -345,7 +397,11 @@ def start() -> View:
     """
     settings = _settings()
     default = _context(settings) if settings["app.demo_mode"] else None
-    _open_registry(settings)
+    try:
+        _open_registry(settings)
+        registry_problem = None
+    except StartupProblem as problem:
+        registry_problem = problem  # shown once the user is known (details: admins only)
     _open_app_store(settings)
     try:
         context = auth_widgets.current_user(settings, default).context
@@ -356,6 +412,9 @@ def start() -> View:
               "a moment; if it keeps failing, tell the administrator (the details are in the "
               "server log).")
         ) from None
+    st.session_state[ROLE_KEY] = context.role
+    if registry_problem is not None:
+        raise registry_problem.for_role(context.role)
     try:
         if context.role == "donor":
             st.sidebar.caption(t("Aggregates only: figures that count very few people, and "
@@ -482,11 +541,35 @@ def definitions(figures: Sequence[ui.HeadlineFigure]) -> None:
 
 # Errors -------------------------------------------------------------------------------------
 
+def _registry_problem(error: BaseException) -> RegistryUnavailable | None:
+    """The registry file's problem behind a failed query, if there is one to see."""
+    try:
+        url = load_settings().database_url
+    except SettingsError:
+        return None
+    return ui.registry_problem(url, error)
+
+
 def guarded(main: Callable[[], None]) -> None:
-    """Run a page; any error becomes a plain message on screen and a traceback in the log."""
+    """Run a page; any error becomes a plain message on screen and a traceback in the log.
+
+    A connection pool that gave none in time is a busy server, not a broken database: it
+    says so. A registry file gone missing, unreadable or corrupt is named (to admins).
+    """
     try:
         main()
-    except sa.exc.SQLAlchemyError:
+    except sa.exc.TimeoutError:
+        log.warning("no database connection was free in time while drawing the page",
+                    exc_info=True)
+        st.warning(t("Socle is busy with other users' figures just now and this page did not "
+                     "get its turn in time. Reload the page in a moment: nothing is wrong "
+                     "with the data."))
+    except (RegistryUnavailable, sa.exc.SQLAlchemyError) as exc:
+        problem = _registry_problem(exc)
+        if problem is not None:
+            log.error("%s (while drawing the page)", problem)
+            show_problem(registry_file_problem(problem).for_role(st.session_state.get(ROLE_KEY)))
+            return
         log.exception("database error while drawing the page")
         st.error(t("A database could not be reached just now (the registry, or Socle's own "
                    "store of meetings and snapshots). Try again in a moment; if it keeps "

@@ -17,24 +17,30 @@ do not need a Streamlit session and are tested directly.
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 import streamlit as st
+from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
 from data_access import audit
 from data_access.app_store import open_app_store
 from data_access.context import UserContext
 from data_access.figures import Parameters, donor_level, donor_long_form
-from data_access.registry import open_registry, registry_last_loaded
+from data_access.gate import ComputeGate
+from data_access.registry import RegistryHandle, RegistryUnavailable, registry_last_loaded
 from data_access.schema import access_point as access_point_table
 from data_access.schema import area as area_table
 from data_access.schema import programme as programme_table
 from data_access.scope import Scope, scope_areas, scope_figures, scope_of, visible_area_ids
+from i18n import t
 from indicators import CATALOGUE, Indicator, compute, default_period_start
 from indicators import default_as_of as _engine_default_as_of
 from settings import Settings
@@ -52,9 +58,29 @@ HEADLINE_IDS: tuple[str, ...] = tuple(
 # Engines ---------------------------------------------------------------------------------
 
 @st.cache_resource(show_spinner=False)
+def _registry_handle(url: str) -> RegistryHandle:
+    return RegistryHandle(url)
+
+
 def registry_engine(url: str) -> sa.Engine:
-    """The read-only registry engine (RegistryError / SchemaError are not cached: retried)."""
-    return open_registry(url)
+    """The read-only registry engine, kept current with its file (data_access.registry:
+    RegistryHandle). RegistryError / SchemaError are raised again on the next call until
+    the registry can be opened; RegistryUnavailable names a missing, unreadable or corrupt
+    file."""
+    return _registry_handle(url).engine()
+
+
+def registry_opened_once(url: str) -> bool:
+    """Whether this process has had the registry open (a file missing now went away)."""
+    return _registry_handle(url).opened_once
+
+
+def registry_problem(url: str, error: BaseException | None = None) -> RegistryUnavailable | None:
+    """After a failed registry query: the registry file's problem (missing, unreadable,
+    corrupt), or None when none is seen (a server database, a file in good order)."""
+    if isinstance(error, RegistryUnavailable):
+        return error
+    return _registry_handle(url).diagnose(error)
 
 
 @st.cache_resource(show_spinner=False)
@@ -224,6 +250,130 @@ def audited_download(context: UserContext, settings: Settings,
     return build
 
 
+# Turns on the registry -------------------------------------------------------------------
+
+@st.cache_resource(show_spinner=False)
+def _compute_gate(url: str, limit: int) -> ComputeGate:
+    return ComputeGate(limit)
+
+
+class _Notice:
+    """A message in the page while a computation waits for its turn or runs.
+
+    Drawn into a placeholder by a helper thread attached to the script run (as st.spinner
+    draws), only once the call has taken ``DELAY`` seconds: a cache hit draws nothing. The
+    helper thread has a context of its own, so nothing it draws is recorded into the cached
+    function's replay; the cached function only sets the text (``say``).
+    """
+
+    DELAY = 0.5
+    REDRAW = 0.25
+
+    def __init__(self) -> None:
+        self._placeholder = st.empty()
+        self._text = t("Computing the figures…")
+        self._shown: str | None = None
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._draw, daemon=True)
+        add_script_run_ctx(self._thread)
+        self._thread.start()
+
+    def say(self, text: str) -> None:
+        self._text = text
+
+    def _draw(self) -> None:
+        if self._done.wait(self.DELAY):
+            return
+        while True:
+            with self._lock:
+                if self._done.is_set():
+                    return
+                text = self._text
+                if text != self._shown:
+                    self._placeholder.info(text, icon=":material/hourglass_top:")
+                    self._shown = text
+            if self._done.wait(self.REDRAW):
+                return
+
+    def close(self, *, clear: bool) -> None:
+        with self._lock:
+            self._done.set()
+        self._thread.join()
+        if clear and self._shown is not None:
+            self._placeholder.empty()
+
+
+@dataclass(frozen=True)
+class _Turn:
+    gate: ComputeGate
+    notice: _Notice | None
+
+
+_TURN: contextvars.ContextVar[_Turn | None] = contextvars.ContextVar("socle_turn", default=None)
+
+
+@contextmanager
+def registry_turns(settings: Settings) -> Iterator[None]:
+    """Around a call of a cached computation on the registry: its turn at the gate of
+    ``database.max_computations`` (taken inside the cached function, on a cache miss only)
+    and the message that says what the page waits for."""
+    gate = _compute_gate(settings.database_url, int(settings["database.max_computations"]))
+    notice = _Notice()
+    token = _TURN.set(_Turn(gate, notice))
+    stopped = True
+    try:
+        yield
+        stopped = False
+    except Exception:
+        stopped = False
+        raise
+    finally:
+        _TURN.reset(token)
+        # A stopped run draws nothing more: an st call would raise the stop again.
+        notice.close(clear=not stopped)
+
+
+def _yield_check() -> Callable[[], None]:
+    """Streamlit's stop/rerun check of this script run (raises StopException or
+    RerunException when the user has moved on); a no-op outside a script run."""
+    ctx = get_script_run_ctx(suppress_warning=True)
+    check = getattr(ctx, "yield_check", None) if ctx is not None else None
+    return check or (lambda: None)
+
+
+@contextmanager
+def computing(url: str) -> Iterator[Callable[[float, str], None]]:
+    """Inside a cached function: wait for a place at the registry's gate, then compute.
+
+    Yields the ``progress`` callback for indicators.compute: it updates the message and
+    lets a run the user has left stop between two queries (the connection is then rolled
+    back and discarded, data_access.registry). Waiting, the message says how many
+    computations are ahead; a stopped run leaves the queue without running.
+    """
+    turn = _TURN.get() or _Turn(_compute_gate(url, 1), None)
+    check = _yield_check()
+
+    def say(text: str) -> None:
+        if turn.notice is not None:
+            turn.notice.say(text)
+
+    def on_wait(ahead: int) -> None:
+        say(t("Waiting for {count} other computations to finish; yours starts next.", count=ahead)
+            if ahead == 1 else
+            t("Waiting for {count} other computations to finish before yours starts.",
+              count=ahead))
+        check()
+
+    def progress(fraction: float, step: str) -> None:
+        say(t("Computing the figures… {percent}%", percent=round(100 * fraction)))
+        check()
+
+    with turn.gate.place(on_wait):
+        say(t("Computing the figures…"))
+        yield progress
+
+
 # Dates ----------------------------------------------------------------------------------
 
 @st.cache_data(ttl=CACHE_TTL, show_spinner=False)
@@ -261,13 +411,14 @@ def _cached_figures(
     indicator_ids: tuple[str, ...] | None,
     suspected_pairs: pd.DataFrame | None = None,  # hashed: a decision changes the figure
 ) -> pd.DataFrame:
-    return compute(
-        _engine, as_of=as_of, level=level, period_start=period_start,
-        poverty_cutoff=poverty_cutoff, referral_sla_days=referral_sla_days,
-        period_months=period_months,
-        indicator_ids=list(indicator_ids) if indicator_ids is not None else None,
-        suspected_pairs=suspected_pairs,
-    )
+    with computing(url) as progress:
+        return compute(
+            _engine, as_of=as_of, level=level, period_start=period_start,
+            poverty_cutoff=poverty_cutoff, referral_sla_days=referral_sla_days,
+            period_months=period_months,
+            indicator_ids=list(indicator_ids) if indicator_ids is not None else None,
+            suspected_pairs=suspected_pairs, progress=progress,
+        )
 
 
 def linkage_pairs(settings: Settings, indicator_ids: Iterable[str] | None = None
@@ -287,9 +438,10 @@ def _cached_donor_figures(_engine: sa.Engine, url: str, version: dt.datetime | N
                           as_of: dt.date, period_start: dt.date, parameters: Parameters,
                           suspected_pairs: pd.DataFrame | None = None,  # hashed
                           ) -> pd.DataFrame:
-    return donor_long_form(_engine, _cached_areas(_engine, url, version), as_of=as_of,
-                           period_start=period_start, parameters=parameters,
-                           suspected_pairs=suspected_pairs)
+    areas = _cached_areas(_engine, url, version)
+    with computing(url):
+        return donor_long_form(_engine, areas, as_of=as_of, period_start=period_start,
+                               parameters=parameters, suspected_pairs=suspected_pairs)
 
 
 def figures(
@@ -316,16 +468,19 @@ def figures(
     ids = tuple(indicator_ids) if indicator_ids is not None else None
     if context.role == "donor":
         # Every figure, whatever was asked: one suppression pattern per date (figures.py).
-        published = _cached_donor_figures(engine, url, version, as_of, start,
-                                          Parameters.from_settings(settings),
-                                          linkage_pairs(settings))
+        pairs = linkage_pairs(settings)
+        with registry_turns(settings):
+            published = _cached_donor_figures(engine, url, version, as_of, start,
+                                              Parameters.from_settings(settings), pairs)
         frame = donor_level(published, int(level), ids)
     else:
-        frame = _cached_figures(
-            engine, url, version, as_of, int(level), start,
-            float(settings.poverty_cutoff), int(settings.referral_sla_days),
-            int(settings.period_months), ids, linkage_pairs(settings, ids),
-        )
+        pairs = linkage_pairs(settings, ids)
+        with registry_turns(settings):
+            frame = _cached_figures(
+                engine, url, version, as_of, int(level), start,
+                float(settings.poverty_cutoff), int(settings.referral_sla_days),
+                int(settings.period_months), ids, pairs,
+            )
     visible = visible_area_ids(_cached_areas(engine, url, version), context)
     return scope_figures(frame, visible, context)
 

@@ -26,6 +26,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from sqlalchemy.engine import make_url
 
+from data_access.registry import registry_file
 from indicators.catalogue import (
     ACCESS_POINT,
     BY_ID,
@@ -185,6 +186,9 @@ def public_source(url: str) -> str:
 def describe_engine(engine: sa.Engine) -> str:
     """The URL of the database behind an engine, password hidden (the file for read-only SQLite)."""
     url = engine.url
+    path = registry_file(engine)  # the file of a read-only `file:` URI, or of a plain URL
+    if path is not None:
+        return f"sqlite:///{path}"
     if url.get_backend_name() == "sqlite" and not url.database:
         try:
             with engine.connect() as conn:
