@@ -186,6 +186,12 @@ def choose_area(level: int, area_id: str | None) -> None:
 def sidebar(settings: Settings, context: UserContext) -> View:
     """Draw the level, area and as-of choices; keep them in session state and the URL."""
     state = st.session_state
+    # Streamlit 1.67 resets these widgets to their first option when the user changes page
+    # through the menu (their values were set through session state); giving each value back
+    # to session state at the start of the run keeps the view from page to page.
+    for key in (LEVEL_KEY, AREA_KEY, AS_OF_KEY):
+        if key in state:
+            state[key] = state[key]
     url = settings.database_url
     areas = ui.areas(context, url)
     levels = ui.level_choices(areas, len(settings.level_names))

@@ -260,10 +260,10 @@ def _compute_gate(url: str, limit: int) -> ComputeGate:
 class _Notice:
     """A message in the page while a computation waits for its turn or runs.
 
-    Drawn into a placeholder by a helper thread attached to the script run (as st.spinner
-    draws), only once the call has taken ``DELAY`` seconds: a cache hit draws nothing. The
-    helper thread has a context of its own, so nothing it draws is recorded into the cached
-    function's replay; the cached function only sets the text (``say``).
+    The placeholder is made where the page asks for figures; a helper thread attached to
+    the script run (as st.spinner draws) fills it, only on a cache miss (the cached function
+    calls ``say``) and only once the call has taken ``DELAY`` seconds. The helper thread has
+    a context of its own, so nothing it draws is recorded into the cached function's replay.
     """
 
     DELAY = 0.5
@@ -271,16 +271,18 @@ class _Notice:
 
     def __init__(self) -> None:
         self._placeholder = st.empty()
-        self._text = t("Computing the figures…")
+        self._text = ""
         self._shown: str | None = None
         self._lock = threading.Lock()
         self._done = threading.Event()
-        self._thread = threading.Thread(target=self._draw, daemon=True)
-        add_script_run_ctx(self._thread)
-        self._thread.start()
+        self._thread: threading.Thread | None = None
 
     def say(self, text: str) -> None:
         self._text = text
+        if self._thread is None:  # the first word: a miss, not a cache hit
+            self._thread = threading.Thread(target=self._draw, daemon=True)
+            add_script_run_ctx(self._thread)
+            self._thread.start()
 
     def _draw(self) -> None:
         if self._done.wait(self.DELAY):
@@ -299,7 +301,8 @@ class _Notice:
     def close(self, *, clear: bool) -> None:
         with self._lock:
             self._done.set()
-        self._thread.join()
+        if self._thread is not None:
+            self._thread.join()
         if clear and self._shown is not None:
             self._placeholder.empty()
 
@@ -573,13 +576,19 @@ def _hidden(row: dict | None, column: str) -> bool:
 
 def headline_row(figures: pd.DataFrame, indicator_id: str, area_id: str | None) -> dict | None:
     """The row of an indicator for an area (None: the whole registry), without breakdown."""
-    rows = figures[
-        (figures["indicator_id"] == indicator_id)
-        & figures["programme_id"].isna()
-        & figures["breakdown"].isna()
-        & (figures["area_id"].isna() if area_id is None else figures["area_id"] == area_id)
-    ]
-    return None if rows.empty else rows.iloc[0].to_dict()
+    return _headline_rows(figures).get((indicator_id, area_id))
+
+
+def _headline_rows(figures: pd.DataFrame) -> dict[tuple[str, str | None], dict]:
+    """{(indicator_id, area_id or None): first row} of the rows without programme and
+    breakdown: one pass over the frame for all the headline figures of a page."""
+    plain = figures[figures["programme_id"].isna() & figures["breakdown"].isna()]
+    rows: dict[tuple[str, str | None], dict] = {}
+    for row in plain.to_dict("records"):
+        area = row["area_id"]
+        key = (row["indicator_id"], None if area is None or pd.isna(area) else area)
+        rows.setdefault(key, row)
+    return rows
 
 
 def headline_figures(figures: pd.DataFrame, area_id: str | None) -> list[HeadlineFigure]:
@@ -588,10 +597,11 @@ def headline_figures(figures: pd.DataFrame, area_id: str | None) -> list[Headlin
     Registered households and persons first, then the catalogue's headline indicators.
     Missing rows (an area out of scope, an indicator not computed) give empty values.
     """
+    rows = _headline_rows(figures)
     result: list[HeadlineFigure] = []
     for key, (label, definition, source) in COUNT_DEFINITIONS.items():
-        row = headline_row(figures, source, area_id)
-        whole = headline_row(figures, source, None) if area_id is not None else None
+        row = rows.get((source, area_id))
+        whole = rows.get((source, None)) if area_id is not None else None
         result.append(HeadlineFigure(
             key=key, label=label, definition=definition, indicator=None,
             value=_float(row["denominator"]) if row else None,
@@ -600,8 +610,8 @@ def headline_figures(figures: pd.DataFrame, area_id: str | None) -> list[Headlin
         ))
     for ind in HEADLINE_INDICATORS:
         registry_only = ind.id == "dq.invalid_rows"
-        row = headline_row(figures, ind.id, None if registry_only else area_id)
-        whole = (headline_row(figures, ind.id, None)
+        row = rows.get((ind.id, None if registry_only else area_id))
+        whole = (rows.get((ind.id, None))
                  if area_id is not None and not registry_only else None)
         result.append(HeadlineFigure(
             key=ind.id, label=ind.label, definition=ind.definition, indicator=ind,

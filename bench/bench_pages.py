@@ -1,0 +1,157 @@
+"""Benchmark: every page in a real browser, cold and warm, on the demo registry.
+
+    .venv/bin/python bench/bench_pages.py [--households 20000] [--workdir DIR] [--repeats 3]
+
+Starts ``streamlit run app.py`` on the demo (generated in the work folder unless there) and
+drives Debian's Chromium through Playwright. A page is "drawn" when Streamlit's script run
+is over (the app's ``data-test-script-state`` is ``notRunning``), the page's title is shown
+and its main element is there (metrics, the map, a table). For each page:
+
+- **cold**: the page opened with an as-of date no page has asked for (every figure computed);
+- **warm, same session**: back on the page through the sidebar's menu, same view (what a
+  user does: a rerun of their session);
+- **warm, reload**: the same address opened again (a new browser session, the server's
+  caches warm).
+
+Warm figures are the median of ``--repeats``. Prints one line per measurement and a
+Markdown table for the README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from app_server import (  # noqa: E402
+    SCRIPT_DONE,
+    VIEWPORT,
+    AppServer,
+    demo_settings,
+    launch_chromium,
+    make_demo,
+)
+
+from data_access.registry import open_registry  # noqa: E402
+from data_access.ui import read_areas  # noqa: E402
+from indicators import default_as_of  # noqa: E402
+
+# (menu title, url path, the element that says the page's content is there)
+PAGES: tuple[tuple[str, str, str], ...] = (
+    ("Overview", "", '[data-testid="stMetric"]'),
+    ("Coverage map", "coverage", '[data-testid="stDeckGlJsonChart"]'),
+    ("Referrals", "referrals", '[data-testid="stMetric"]'),
+    ("Duplicates", "duplicates", '[data-testid="stMetric"]'),
+    ("Data quality", "data-quality", '[data-testid="stMetric"]'),
+    ("Committee meeting", "meeting", '[data-testid="stMetric"]'),
+    ("Donor progress", "progress", "h1"),
+    ("Excel export", "export", '[data-testid="stDownloadButton"], [data-testid="stButton"]'),
+    ("Users", "users", "h1"),
+    ("Audit log", "audit-log", "h1"),
+)
+TIMEOUT_MS = 300_000
+
+
+def drawn(page, title: str, marker: str) -> None:
+    """Until the script run is over, with this page's title and main element shown."""
+    page.wait_for_function(
+        """([title, done]) => {
+            const h1 = document.querySelector('[data-testid="stMain"] h1');
+            return h1 && h1.innerText.trim() === title && document.querySelector(done);
+        }""", arg=[title, SCRIPT_DONE], timeout=TIMEOUT_MS, polling=20)
+    page.wait_for_selector(marker, timeout=TIMEOUT_MS)
+    page.wait_for_selector(SCRIPT_DONE, timeout=TIMEOUT_MS)
+
+
+def open_url(page, url: str, title: str, marker: str) -> float:
+    start = time.perf_counter()
+    page.goto(url, wait_until="commit", timeout=TIMEOUT_MS)
+    drawn(page, title, marker)
+    return time.perf_counter() - start
+
+
+def through_menu(page, title: str, marker: str) -> float:
+    start = time.perf_counter()
+    page.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
+    drawn(page, title, marker)
+    return time.perf_counter() - start
+
+
+def run(workdir: Path, households: int, repeats: int) -> list[tuple[str, float, float, float]]:
+    registry = workdir / "registry.db"
+    if not registry.exists():
+        print(f"generating the demo ({households:,} households) in {workdir}", flush=True)
+        make_demo(workdir, households=households, seed=1)
+    engine = open_registry(f"sqlite:///{registry}")
+    latest = default_as_of(engine)
+    areas = read_areas(engine)
+    engine.dispose()
+    district = str(areas.loc[areas["level"] == 2, "area_id"].iloc[0])
+    store = workdir / "bench_pages_store.db"
+    store.unlink(missing_ok=True)
+    server = AppServer(demo_settings(workdir) | {"SOCLE_APP_STORE_URL": f"sqlite:///{store}"},
+                       workdir / "bench_pages_server.log").start()
+    rows = []
+    from playwright.sync_api import sync_playwright
+
+    try:
+        with sync_playwright() as playwright:
+            browser = launch_chromium(playwright)
+            page = browser.new_page(viewport=VIEWPORT)
+            # A first session that deep-links to a page gets "Page not found": open / first.
+            open_url(page, server.url + "/", "Overview", '[data-testid="stMetric"]')
+            for index, (title, path, marker) in enumerate(PAGES):
+                day = latest - dt.timedelta(days=7 * (index + 1))
+                url = f"{server.url}/{path}?level=2&area={district}&as_of={day}"
+                cold = open_url(page, url, title, marker)
+                print(f"{title}: cold {cold:.2f} s", flush=True)
+                menu, reload = [], []
+                for _ in range(repeats):
+                    other = "Overview" if title != "Overview" else "Data quality"
+                    other_marker = '[data-testid="stMetric"]'
+                    through_menu(page, other, other_marker)  # away (not timed)
+                    menu.append(through_menu(page, title, marker))
+                    reload.append(open_url(page, url, title, marker))
+                row = (title, cold, statistics.median(menu), statistics.median(reload))
+                print(f"{title}: warm same session {row[2]:.2f} s, warm reload {row[3]:.2f} s "
+                      f"({', '.join(f'{m:.2f}' for m in menu)} / "
+                      f"{', '.join(f'{r:.2f}' for r in reload)})", flush=True)
+                rows.append(row)
+            browser.close()
+    finally:
+        server.stop()
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--households", type=int, default=20_000)
+    parser.add_argument("--workdir", type=Path, help="folder of the demo (kept; default: a "
+                        "temporary folder)")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+    if args.workdir is None:
+        with tempfile.TemporaryDirectory(prefix="socle_bench_pages_") as folder:
+            rows = run(Path(folder), args.households, args.repeats)
+    else:
+        rows = run(args.workdir, args.households, args.repeats)
+    print(f"\n{platform.processor() or platform.machine()}, {platform.python_version()}; "
+          f"demo of {args.households:,} households; seconds until the page is drawn\n")
+    print("| page | cold | warm, same session | warm, reload |")
+    print("|---|---:|---:|---:|")
+    for title, cold, menu, reload in rows:
+        print(f"| {title} | {cold:.2f} | {menu:.2f} | {reload:.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
