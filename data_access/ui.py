@@ -43,6 +43,7 @@ from data_access.scope import Scope, scope_areas, scope_figures, scope_of, visib
 from i18n import t
 from indicators import CATALOGUE, Indicator, compute, default_period_start
 from indicators import default_as_of as _engine_default_as_of
+from indicators.engine import families_of, family_indicator_ids, merge_long_forms
 from settings import Settings
 
 CACHE_TTL = dt.timedelta(minutes=10)
@@ -57,7 +58,7 @@ HEADLINE_IDS: tuple[str, ...] = tuple(
 
 # Engines ---------------------------------------------------------------------------------
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(show_spinner=False, max_entries=4)
 def _registry_handle(url: str) -> RegistryHandle:
     return RegistryHandle(url)
 
@@ -83,7 +84,7 @@ def registry_problem(url: str, error: BaseException | None = None) -> RegistryUn
     return _registry_handle(url).diagnose(error)
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(show_spinner=False, max_entries=4)
 def app_store_engine(url: str) -> sa.Engine:
     """The app store engine, upgraded to the newest schema once per process."""
     return open_app_store(url)
@@ -110,7 +111,7 @@ def read_areas(engine: sa.Engine) -> pd.DataFrame:
     return frame.sort_values(["level", "name", "area_id"]).reset_index(drop=True)
 
 
-@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
+@st.cache_data(ttl=CACHE_TTL, max_entries=8, show_spinner=False)
 def _cached_areas(_engine: sa.Engine, url: str, version: dt.datetime | None) -> pd.DataFrame:
     return read_areas(_engine)
 
@@ -153,7 +154,7 @@ def read_programmes(engine: sa.Engine) -> dict[str, str]:
     return dict(sorted(rows, key=lambda item: (item[1], item[0])))
 
 
-@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
+@st.cache_data(ttl=CACHE_TTL, max_entries=8, show_spinner=False)
 def _cached_programmes(_engine: sa.Engine, url: str, version: dt.datetime | None) -> dict[str, str]:
     return read_programmes(_engine)
 
@@ -178,7 +179,7 @@ def read_access_points(engine: sa.Engine) -> pd.DataFrame:
     return frame
 
 
-@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
+@st.cache_data(ttl=CACHE_TTL, max_entries=8, show_spinner=False)
 def _cached_access_points(_engine: sa.Engine, url: str, version: dt.datetime | None) -> pd.DataFrame:
     return read_access_points(_engine)
 
@@ -252,7 +253,7 @@ def audited_download(context: UserContext, settings: Settings,
 
 # Turns on the registry -------------------------------------------------------------------
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(show_spinner=False, max_entries=4)
 def _compute_gate(url: str, limit: int) -> ComputeGate:
     return ComputeGate(limit)
 
@@ -276,6 +277,15 @@ class _Notice:
         self._lock = threading.Lock()
         self._done = threading.Event()
         self._thread: threading.Thread | None = None
+        self._stage = (0, 1)
+
+    def stage(self, index: int, count: int) -> None:
+        """The computations of this call are ``count`` parts; the next is number ``index``."""
+        self._stage = (index, max(count, 1))
+
+    def percent(self, fraction: float) -> int:
+        index, count = self._stage
+        return round(100 * (index + min(max(fraction, 0.0), 1.0)) / count)
 
     def say(self, text: str) -> None:
         self._text = text
@@ -317,7 +327,7 @@ _TURN: contextvars.ContextVar[_Turn | None] = contextvars.ContextVar("socle_turn
 
 
 @contextmanager
-def registry_turns(settings: Settings) -> Iterator[None]:
+def registry_turns(settings: Settings) -> Iterator[_Notice]:
     """Around a call of a cached computation on the registry: its turn at the gate of
     ``database.max_computations`` (taken inside the cached function, on a cache miss only)
     and the message that says what the page waits for."""
@@ -326,7 +336,7 @@ def registry_turns(settings: Settings) -> Iterator[None]:
     token = _TURN.set(_Turn(gate, notice))
     stopped = True
     try:
-        yield
+        yield notice
         stopped = False
     except Exception:
         stopped = False
@@ -369,7 +379,8 @@ def computing(url: str) -> Iterator[Callable[[float, str], None]]:
         check()
 
     def progress(fraction: float, step: str) -> None:
-        say(t("Computing the figures… {percent}%", percent=round(100 * fraction)))
+        percent = turn.notice.percent(fraction) if turn.notice is not None else 0
+        say(t("Computing the figures… {percent}%", percent=percent))
         check()
 
     with turn.gate.place(on_wait):
@@ -379,7 +390,7 @@ def computing(url: str) -> Iterator[Callable[[float, str], None]]:
 
 # Dates ----------------------------------------------------------------------------------
 
-@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
+@st.cache_data(ttl=CACHE_TTL, max_entries=8, show_spinner=False)
 def _cached_default_as_of(
     _engine: sa.Engine, url: str, version: dt.datetime | None, today: dt.date
 ) -> dt.date:
@@ -400,8 +411,8 @@ def period_start(settings: Settings, as_of: dt.date) -> dt.date:
 
 # Figures --------------------------------------------------------------------------------
 
-@st.cache_data(ttl=CACHE_TTL, max_entries=64, show_spinner=False)
-def _cached_figures(
+@st.cache_data(ttl=CACHE_TTL, max_entries=256, show_spinner=False)
+def _cached_family(
     _engine: sa.Engine,
     url: str,
     version: dt.datetime | None,
@@ -411,17 +422,40 @@ def _cached_figures(
     poverty_cutoff: float,
     referral_sla_days: int,
     period_months: int,
-    indicator_ids: tuple[str, ...] | None,
+    family: str,
     suspected_pairs: pd.DataFrame | None = None,  # hashed: a decision changes the figure
 ) -> pd.DataFrame:
+    """Every indicator of one family (one query of the engine) at ``level``: pages that ask
+    for different indicators of the same date share the families they have in common
+    (the Meeting page computes only what the Overview did not)."""
     with computing(url) as progress:
         return compute(
             _engine, as_of=as_of, level=level, period_start=period_start,
             poverty_cutoff=poverty_cutoff, referral_sla_days=referral_sla_days,
-            period_months=period_months,
-            indicator_ids=list(indicator_ids) if indicator_ids is not None else None,
+            period_months=period_months, indicator_ids=list(family_indicator_ids(family)),
             suspected_pairs=suspected_pairs, progress=progress,
         )
+
+
+def _family_figures(engine: sa.Engine, url: str, version: dt.datetime | None,
+                    settings: Settings, *, as_of: dt.date, level: int,
+                    period_start: dt.date, indicator_ids: tuple[str, ...] | None
+                    ) -> pd.DataFrame:
+    """compute()'s long form of these indicators, from the cached families."""
+    families = families_of(indicator_ids)
+    frames = []
+    with registry_turns(settings) as notice:
+        for index, family in enumerate(families):
+            notice.stage(index, len(families))
+            pairs = linkage_pairs(settings) if family == "suspected_pairs" else None
+            frames.append(_cached_family(
+                engine, url, version, as_of, int(level), period_start,
+                float(settings.poverty_cutoff), int(settings.referral_sla_days),
+                int(settings.period_months), family, pairs))
+    frame = merge_long_forms(frames)
+    if indicator_ids is not None and not frame.empty:
+        frame = frame[frame["indicator_id"].isin(set(indicator_ids))].reset_index(drop=True)
+    return frame
 
 
 def linkage_pairs(settings: Settings, indicator_ids: Iterable[str] | None = None
@@ -477,13 +511,8 @@ def figures(
                                               Parameters.from_settings(settings), pairs)
         frame = donor_level(published, int(level), ids)
     else:
-        pairs = linkage_pairs(settings, ids)
-        with registry_turns(settings):
-            frame = _cached_figures(
-                engine, url, version, as_of, int(level), start,
-                float(settings.poverty_cutoff), int(settings.referral_sla_days),
-                int(settings.period_months), ids, pairs,
-            )
+        frame = _family_figures(engine, url, version, settings, as_of=as_of, level=int(level),
+                                period_start=start, indicator_ids=ids)
     visible = visible_area_ids(_cached_areas(engine, url, version), context)
     return scope_figures(frame, visible, context)
 

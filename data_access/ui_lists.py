@@ -49,7 +49,7 @@ def _registry(settings: Settings) -> tuple[sa.Engine, str, dt.datetime | None]:
 
 # Areas ----------------------------------------------------------------------------------
 
-@st.cache_data(ttl=ui.CACHE_TTL, show_spinner=False)
+@st.cache_data(ttl=ui.CACHE_TTL, max_entries=8, show_spinner=False)
 def _cached_areas(_engine: sa.Engine, url: str, version: dt.datetime | None) -> pd.DataFrame:
     return lists.load_areas(_engine)
 

@@ -119,3 +119,40 @@ def test_the_view_survives_a_change_of_page_through_the_menu(tmp_path: Path):
             browser.close()
     finally:
         server.stop()
+
+
+# Families cached one by one ------------------------------------------------------------------
+
+@pytest.mark.parametrize("level", [1, 2, 3])
+def test_families_computed_apart_give_compute_s_long_form(make_registry, level: int):
+    """data_access.ui caches the engine's families one by one (the Meeting page then computes
+    only what the Overview did not): put together they are compute()'s frame, row for row."""
+    import pandas as pd
+
+    from indicators import compute
+    from indicators.engine import (
+        families_of,
+        family_indicator_ids,
+        merge_long_forms,
+    )
+    from tests.fixture_registry import AS_OF, PERIOD_START, fixture_tables
+
+    engine = make_registry(fixture_tables())
+    pairs = pd.DataFrame({"person_id_a": ["P1a"], "person_id_b": ["P1b"]})
+    whole = compute(engine, as_of=AS_OF, level=level, period_start=PERIOD_START,
+                    suspected_pairs=pairs)
+    parts = [compute(engine, as_of=AS_OF, level=level, period_start=PERIOD_START,
+                     indicator_ids=list(family_indicator_ids(family)),
+                     suspected_pairs=pairs if family == "suspected_pairs" else None)
+             for family in families_of(None)]
+    pd.testing.assert_frame_equal(merge_long_forms(parts), whole)
+
+    headline = ("cov.poor_households", "ref.overdue", "dq.invalid_rows")
+    asked = compute(engine, as_of=AS_OF, level=level, period_start=PERIOD_START,
+                    indicator_ids=list(headline))
+    merged = merge_long_forms(
+        compute(engine, as_of=AS_OF, level=level, period_start=PERIOD_START,
+                indicator_ids=list(family_indicator_ids(family)))
+        for family in families_of(headline))
+    merged = merged[merged["indicator_id"].isin(headline)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(merged, asked)
