@@ -43,4 +43,5 @@ st.set_page_config(page_title="Socle", page_icon=str(Path(__file__).parent / "as
                    layout="wide")
 
 if __name__ == "__main__":
+    ui_widgets.configure_logging()
     ui_widgets.guarded(main)

@@ -547,6 +547,23 @@ def definitions(figures: Sequence[ui.HeadlineFigure]) -> None:
 
 # Errors -------------------------------------------------------------------------------------
 
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def configure_logging() -> None:
+    """Socle's own log lines with their level (ERROR for a registry file gone missing,
+    unreadable or corrupt), once per process. Streamlit sets up its own loggers only;
+    without this, Python printed Socle's warnings and errors bare, without a level."""
+    root = logging.getLogger()
+    if not any(getattr(h, "_socle", False) for h in root.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        handler._socle = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+        if root.level == logging.NOTSET or root.level > logging.WARNING:
+            root.setLevel(logging.WARNING)
+
+
 def _registry_problem(error: BaseException) -> RegistryUnavailable | None:
     """The registry file's problem behind a failed query, if there is one to see."""
     try:

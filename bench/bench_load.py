@@ -39,10 +39,13 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 import websockets  # noqa: E402
-from app_server import AppServer, demo_settings, make_demo  # noqa: E402
-from streamlit.proto.Alert_pb2 import Alert  # noqa: E402
-from streamlit.proto.BackMsg_pb2 import BackMsg  # noqa: E402
-from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
+from app_server import (  # noqa: E402
+    AppServer,
+    PageLoad,
+    WebsocketSession,
+    demo_settings,
+    make_demo,
+)
 
 from data_access.registry import open_registry  # noqa: E402
 from data_access.ui import read_areas  # noqa: E402
@@ -59,57 +62,34 @@ class Load:
     error: str | None = None
 
 
+def problem(load: PageLoad) -> str | None:
+    """What went wrong in a page load, as a user would see it (None: nothing)."""
+    if load.not_found:
+        return "page not found"
+    if load.exceptions:
+        return f"exception: {load.exceptions[0][:120]}"
+    errors = load.texts("error") + [w for w in load.texts("warning") if BUSY in w]
+    if errors:
+        return errors[0][:160]
+    if not load.finished:
+        return "no finish in time"
+    return None
+
+
 @dataclass
 class Session:
-    """One websocket session: page loads are reruns of its script."""
+    """One websocket session: its page loads are reruns of its script."""
 
     url: str
     loads: list[Load] = field(default_factory=list)
 
     async def run_pages(self, pages: list[tuple[str, str]]) -> None:
-        ws_url = self.url.replace("http://", "ws://") + "/_stcore/stream"
         try:
-            async with websockets.connect(ws_url, subprotocols=["streamlit"],
-                                          max_size=None, open_timeout=60) as socket:
-                for page, query in pages:
-                    self.loads.append(await self._load(socket, page, query))
+            done = await WebsocketSession(self.url, RUN_TIMEOUT).loads(pages)
         except (OSError, websockets.WebSocketException) as exc:
             self.loads.append(Load("connect", 0.0, f"{type(exc).__name__}: {exc}"))
-
-    async def _load(self, socket, page: str, query: str) -> Load:
-        message = BackMsg()
-        message.rerun_script.query_string = query
-        message.rerun_script.page_name = page
-        start = time.perf_counter()
-        await socket.send(message.SerializeToString())
-        problem: str | None = None
-        deadline = start + RUN_TIMEOUT
-        while True:
-            left = deadline - time.perf_counter()
-            if left <= 0:
-                return Load(page, time.perf_counter() - start, "no finish in time")
-            try:
-                data = await asyncio.wait_for(socket.recv(), timeout=left)
-            except TimeoutError:
-                return Load(page, time.perf_counter() - start, "no finish in time")
-            forward = ForwardMsg()
-            forward.ParseFromString(data)
-            kind = forward.WhichOneof("type")
-            if kind == "page_not_found":
-                problem = problem or "page not found"
-            elif kind == "delta" and forward.delta.WhichOneof("type") == "new_element":
-                element = forward.delta.new_element
-                what = element.WhichOneof("type")
-                if what == "exception":
-                    problem = problem or f"exception: {element.exception.message[:120]}"
-                elif what == "alert" and (
-                        element.alert.format == Alert.ERROR
-                        or (element.alert.format == Alert.WARNING and BUSY in element.alert.body)):
-                    problem = problem or element.alert.body[:160]
-            elif kind == "script_finished":
-                if forward.script_finished == ForwardMsg.FINISHED_EARLY_FOR_RERUN:
-                    continue
-                return Load(page, time.perf_counter() - start, problem)
+            return
+        self.loads.extend(Load(d.page, d.seconds, problem(d)) for d in done)
 
 
 class MemoryWatch:

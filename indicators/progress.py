@@ -35,7 +35,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from data_access.scope import Scope
-from data_access.snapshots import series, snapshot_dates, store_snapshot
+from data_access.snapshots import SnapshotRun, series, snapshot_dates
 from data_access.targets import store_targets, targets
 from exports.targets import RowProblem, TargetFileError, read_targets
 from i18n import t
@@ -709,20 +709,30 @@ def take_snapshots(store: sa.Engine, figures_of: Callable[[int], pd.DataFrame], 
                    on_step: Callable[[float, str], None] | None = None) -> int:
     """Compute (``figures_of(level)``) and store a command snapshot of each level on ``as_of``.
 
-    Like the snapshot command: storing a date and level again replaces its snapshot. Calls
-    ``on_step(fraction done, what is being done)``; returns the figures stored.
+    Like the snapshot command: storing a date and level again replaces its snapshot, and
+    the levels appear together once all are stored (data_access.snapshots.SnapshotRun).
+    Calls ``on_step(fraction done, what is being done)``; returns the figures stored.
     """
     stored = 0
     steps = max(2 * len(levels), 1)
-    for index, level in enumerate(levels):
-        if on_step:
-            on_step(2 * index / steps, t("Computing level {level}…", level=level))
-        figures = figures_of(level)
-        if on_step:
-            on_step((2 * index + 1) / steps, t("Storing level {level}…", level=level))
-        store_snapshot(store, figures, as_of=as_of, level=level, period_start=period_start,
-                       period_end=as_of, parameters=parameters, source="command")
-        stored += len(figures)
+    run = SnapshotRun(store)
+    try:
+        for index, level in enumerate(levels):
+            if on_step:
+                on_step(2 * index / steps, t("Computing level {level}…", level=level))
+            figures = figures_of(level)
+            if on_step:
+                on_step((2 * index + 1) / steps, t("Storing level {level}…", level=level))
+            run.add(figures, as_of=as_of, level=level, period_start=period_start,
+                    period_end=as_of, parameters=parameters)
+            stored += len(figures)
+        run.finish()
+    except BaseException:
+        try:
+            run.abandon()
+        except sa.exc.SQLAlchemyError:
+            pass  # invisible anyway; the next snapshot run purges it
+        raise
     if on_step:
         on_step(1.0, t("Done."))
     return stored

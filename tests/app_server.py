@@ -7,6 +7,7 @@ bench/bench_load.py (tests/test_browser.py keeps its own fixture).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -14,7 +15,8 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,21 +60,26 @@ def health(url: str, timeout: float = 5) -> str | None:
 class AppServer:
     """``streamlit run app.py`` on its own port, with the SOCLE_* settings given."""
 
-    def __init__(self, settings: Mapping[str, str], log_path: Path) -> None:
+    def __init__(self, settings: Mapping[str, str], log_path: Path,
+                 prefix: Sequence[str] = ()) -> None:
         self.settings = dict(settings)
         self.log_path = log_path
+        self.prefix = list(prefix)  # e.g. setpriv, to run the server with fewer rights
         self.process: subprocess.Popen | None = None
         self.url = ""
+        self.port: int | None = None
 
-    def start(self, timeout: float = 90) -> AppServer:
-        port = free_port()
+    def start(self, timeout: float = 90, port: int | None = None) -> AppServer:
+        """Start (or start again: ``port`` keeps the address a browser is reconnecting to)."""
+        port = port or free_port()
+        self.port = port
         env = {name: value for name, value in os.environ.items()
                if not name.startswith("SOCLE_")}
         env.update(self.settings)
         env["PYTHONFAULTHANDLER"] = "1"  # a crash leaves the threads' stacks in the log
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+            [*self.prefix, sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
              "--server.port", str(port), "--server.address", "127.0.0.1",
              "--browser.gatherUsageStats", "false"],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -148,3 +155,84 @@ def wait_drawn(page, selector: str, timeout_ms: float = 120_000) -> None:
     """Until the script run is over and ``selector`` is on the page."""
     page.wait_for_selector(SCRIPT_DONE, timeout=timeout_ms)
     page.wait_for_selector(selector, timeout=timeout_ms)
+
+
+# Raw websocket sessions: Streamlit's own protocol, without a browser -----------------------
+
+@dataclass
+class PageLoad:
+    """One script run as a websocket client saw it."""
+
+    page: str
+    seconds: float
+    finished: bool
+    alerts: list[tuple[str, str]] = field(default_factory=list)  # (format, text)
+    exceptions: list[str] = field(default_factory=list)
+    elements: list[str] = field(default_factory=list)  # the element types drawn
+    not_found: bool = False
+
+    def texts(self, kind: str) -> list[str]:
+        return [text for format_, text in self.alerts if format_ == kind]
+
+
+class WebsocketSession:
+    """A browser session reduced to its websocket: each ``load`` is a rerun of the script
+    for a page (``""``: the default page) and a query string, until the run is over."""
+
+    def __init__(self, url: str, timeout: float = 600) -> None:
+        self.ws_url = url.replace("http://", "ws://") + "/_stcore/stream"
+        self.timeout = timeout
+
+    async def loads(self, pages: Sequence[tuple[str, str]]) -> list[PageLoad]:
+        import websockets
+
+        async with websockets.connect(self.ws_url, subprotocols=["streamlit"], max_size=None,
+                                      open_timeout=60) as socket:
+            return [await self._load(socket, page, query) for page, query in pages]
+
+    async def _load(self, socket, page: str, query: str) -> PageLoad:
+        from streamlit.proto.Alert_pb2 import Alert
+        from streamlit.proto.BackMsg_pb2 import BackMsg
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        formats = {Alert.ERROR: "error", Alert.WARNING: "warning", Alert.INFO: "info",
+                   Alert.SUCCESS: "success"}
+        message = BackMsg()
+        message.rerun_script.query_string = query
+        message.rerun_script.page_name = page
+        start = time.perf_counter()
+        await socket.send(message.SerializeToString())
+        load = PageLoad(page, 0.0, False)
+        deadline = start + self.timeout
+        while time.perf_counter() < deadline:
+            try:
+                data = await asyncio.wait_for(socket.recv(),
+                                              timeout=deadline - time.perf_counter())
+            except TimeoutError:
+                break
+            forward = ForwardMsg()
+            forward.ParseFromString(data)
+            kind = forward.WhichOneof("type")
+            if kind == "page_not_found":
+                load.not_found = True
+            elif kind == "delta" and forward.delta.WhichOneof("type") == "new_element":
+                element = forward.delta.new_element
+                what = element.WhichOneof("type")
+                load.elements.append(what)
+                if what == "exception":
+                    load.exceptions.append(element.exception.message)
+                elif what == "alert":
+                    load.alerts.append((formats.get(element.alert.format, "?"),
+                                        element.alert.body))
+            elif kind == "script_finished":
+                if forward.script_finished == ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+                    continue
+                load.finished = True
+                break
+        load.seconds = time.perf_counter() - start
+        return load
+
+
+def load_page(url: str, page: str = "", query: str = "", timeout: float = 600) -> PageLoad:
+    """One page load in a new websocket session."""
+    return asyncio.run(WebsocketSession(url, timeout).loads([(page, query)]))[0]
