@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import os
 import platform
 import sys
 import tempfile
@@ -210,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
                         "demo's SQLite file)")
     args = parser.parse_args(argv)
     counts = [int(part) for part in args.sessions.split(",") if part.strip()]
+    before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="socle_bench_load_") as scratch:
         workdir = args.workdir or Path(scratch)
         if not (workdir / "registry.db").exists():
@@ -243,9 +245,11 @@ def main(argv: list[str] | None = None) -> int:
                                  args.database_url)
 
     backend = "PostgreSQL" if args.database_url else "SQLite"
-    print(f"\n{platform.processor() or platform.machine()}, {platform.python_version()}; "
-          f"demo of {args.households:,} households on {backend}; websocket sessions; "
-          f"seconds from the request to the end of the script run\n")
+    print(f"\n{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"{platform.python_version()}; load average {before:.1f} before, "
+          f"{os.getloadavg()[0]:.1f} after; demo of {args.households:,} households on "
+          f"{backend}; websocket sessions; seconds from the request to the end of the "
+          f"script run\n")
     print("| sessions | Overview p50 / p95 | Meeting p50 / p95 | errors | all done | "
           "peak memory |")
     print("|---:|---:|---:|---:|---:|---:|")

@@ -11,16 +11,22 @@ and its main element is there (metrics, the map, a table). For each page:
 - **warm, same session**: back on the page through the sidebar's menu, same view (what a
   user does: a rerun of their session);
 - **warm, reload**: the same address opened again (a new browser session, the server's
-  caches warm).
+  caches warm);
+- **warm, server only**: the same view asked again by a websocket client speaking
+  Streamlit's protocol (tests/app_server.WebsocketSession), until the script run is over:
+  the server's part of a warm page, without the browser's drawing (on a shared, busy
+  machine the browser's part — deck.gl on software WebGL, React — varies most).
 
-Warm figures are the median of ``--repeats``. Prints one line per measurement and a
-Markdown table for the README.
+Warm figures are the median of ``--repeats``. Prints one line per measurement, the load
+average of the machine, and a Markdown table for the README.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime as dt
+import os
 import platform
 import statistics
 import sys
@@ -36,6 +42,7 @@ from app_server import (  # noqa: E402
     SCRIPT_DONE,
     VIEWPORT,
     AppServer,
+    WebsocketSession,
     demo_settings,
     launch_chromium,
     make_demo,
@@ -86,7 +93,16 @@ def through_menu(page, title: str, marker: str) -> float:
     return time.perf_counter() - start
 
 
-def run(workdir: Path, households: int, repeats: int) -> list[tuple[str, float, float, float]]:
+def server_only(server_url: str, path: str, query: str, repeats: int) -> float:
+    """Median script-run time of the same view asked again in one websocket session."""
+    loads = asyncio.run(WebsocketSession(server_url).loads([(path, query)] * (repeats + 1)))
+    if not all(load.finished for load in loads):
+        raise RuntimeError(f"a run of /{path}?{query} did not finish")
+    return statistics.median(load.seconds for load in loads[1:])
+
+
+def run(workdir: Path, households: int, repeats: int
+        ) -> list[tuple[str, float, float, float, float]]:
     registry = workdir / "registry.db"
     if not registry.exists():
         print(f"generating the demo ({households:,} households) in {workdir}", flush=True)
@@ -121,10 +137,13 @@ def run(workdir: Path, households: int, repeats: int) -> list[tuple[str, float, 
                     through_menu(page, other, other_marker)  # away (not timed)
                     menu.append(through_menu(page, title, marker))
                     reload.append(open_url(page, url, title, marker))
-                row = (title, cold, statistics.median(menu), statistics.median(reload))
+                query = url.split("?", 1)[1]
+                alone = server_only(server.url, path, query, repeats)
+                row = (title, cold, statistics.median(menu), statistics.median(reload), alone)
                 print(f"{title}: warm same session {row[2]:.2f} s, warm reload {row[3]:.2f} s "
                       f"({', '.join(f'{m:.2f}' for m in menu)} / "
-                      f"{', '.join(f'{r:.2f}' for r in reload)})", flush=True)
+                      f"{', '.join(f'{r:.2f}' for r in reload)}), server only {alone:.2f} s",
+                      flush=True)
                 rows.append(row)
             browser.close()
     finally:
@@ -139,17 +158,20 @@ def main(argv: list[str] | None = None) -> int:
                         "temporary folder)")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
+    before = os.getloadavg()[0]
     if args.workdir is None:
         with tempfile.TemporaryDirectory(prefix="socle_bench_pages_") as folder:
             rows = run(Path(folder), args.households, args.repeats)
     else:
         rows = run(args.workdir, args.households, args.repeats)
-    print(f"\n{platform.processor() or platform.machine()}, {platform.python_version()}; "
-          f"demo of {args.households:,} households; seconds until the page is drawn\n")
-    print("| page | cold | warm, same session | warm, reload |")
-    print("|---|---:|---:|---:|")
-    for title, cold, menu, reload in rows:
-        print(f"| {title} | {cold:.2f} | {menu:.2f} | {reload:.2f} |")
+    print(f"\n{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"{platform.python_version()}; load average {before:.1f} before, "
+          f"{os.getloadavg()[0]:.1f} after; demo of {args.households:,} households; "
+          f"seconds until the page is drawn\n")
+    print("| page | cold | warm, same session | warm, reload | warm, server only |")
+    print("|---|---:|---:|---:|---:|")
+    for title, cold, menu, reload, alone in rows:
+        print(f"| {title} | {cold:.2f} | {menu:.2f} | {reload:.2f} | {alone:.2f} |")
     return 0
 
 
