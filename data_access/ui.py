@@ -1,10 +1,17 @@
 """What the pages ask for, cached for Streamlit: engines, areas, figures. Every page goes through here.
 
-- ``st.cache_resource`` holds the engines (one per URL and process).
+- ``st.cache_resource`` holds the engines (one per URL and process; the registry's through
+  data_access.registry.RegistryHandle, which follows its file) and the computation gate.
 - ``st.cache_data`` holds figures and areas, keyed on the registry URL, the registry's
   last-loaded time (a reloaded SQLite registry is read afresh) and the parameters; entries
   also expire after ``CACHE_TTL`` (PostgreSQL registries have no last-loaded time).
 - Engines go to cached functions as underscore arguments (not hashed).
+- Figures are cached per family of the engine (``_cached_family``: one query each), so pages
+  asking for different indicators of one date share what they have in common.
+- A computation on a cache miss waits for a place at the gate of
+  ``database.max_computations`` (data_access.gate) inside the cached function; the caller
+  wraps the call in ``registry_turns``, which puts the "waiting / computing" message on the
+  page (drawn only if the call takes more than half a second).
 - Functions that return registry data take the UserContext and keep only the areas it may
   see: an area is visible when it is one of the context's areas or below one. Whole-registry
   rows are kept only for a context that sees the whole registry (data_access.scope). Donors
