@@ -14,6 +14,7 @@ stopped script run leave the queue).
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -21,58 +22,77 @@ POLL_SECONDS = 0.2
 
 
 class ComputeGate:
-    """A counting gate of ``limit`` places, which says how many are ahead of a waiter."""
+    """A gate of ``limit`` places, first come first served, which says how many are ahead.
+
+    First come, first served: twenty users arriving at once are served in turn (the first
+    ones get their page early) rather than all of them interleaved to the end.
+    """
 
     def __init__(self, limit: int) -> None:
         if limit < 1:
             raise ValueError(f"a gate needs at least one place, got {limit}")
         self.limit = limit
-        self._places = threading.Semaphore(limit)
-        self._lock = threading.Lock()
+        self._changed = threading.Condition()
         self._running = 0
-        self._waiting = 0
+        self._queue: deque[object] = deque()
 
     @property
     def running(self) -> int:
-        with self._lock:
+        with self._changed:
             return self._running
 
     @property
     def waiting(self) -> int:
-        with self._lock:
-            return self._waiting
+        with self._changed:
+            return len(self._queue)
 
     def ahead(self) -> int:
         """Computations a newcomer waits for: those running and those queued."""
-        with self._lock:
-            return self._running + self._waiting
+        with self._changed:
+            return self._running + len(self._queue)
+
+    def _take(self, ticket: object) -> bool:
+        """Take a place if it is this ticket's turn (called with the lock held)."""
+        if self._running < self.limit and self._queue[0] is ticket:
+            self._queue.popleft()
+            self._running += 1
+            self._changed.notify_all()  # the next ticket may now be first
+            return True
+        return False
 
     @contextmanager
     def place(self, on_wait: Callable[[int], None] | None = None,
               poll: float = POLL_SECONDS) -> Iterator[None]:
-        """Hold one place for the ``with`` block, waiting for it if the gate is full.
+        """Hold one place for the ``with`` block, waiting for it (in turn) if the gate is full.
 
         While waiting, ``on_wait(ahead)`` is called at once and then every ``poll`` seconds
-        with the number of computations running or queued besides this one. It may raise
+        with the number of computations running or queued before this one. It may raise
         (a stopped script run): the waiter then leaves the queue without taking a place.
         """
-        if not self._places.acquire(blocking=False):
-            with self._lock:
-                self._waiting += 1
-            try:
-                while True:
-                    if on_wait is not None:
-                        on_wait(max(self.ahead() - 1, 1))
-                    if self._places.acquire(timeout=poll):
-                        break
-            finally:
-                with self._lock:
-                    self._waiting -= 1
-        with self._lock:
-            self._running += 1
+        ticket = object()
+        with self._changed:
+            self._queue.append(ticket)
+            taken = self._take(ticket)
+        try:
+            while not taken:
+                with self._changed:
+                    ahead = self._running + self._queue.index(ticket)
+                if on_wait is not None:
+                    on_wait(ahead)
+                with self._changed:
+                    taken = self._take(ticket)
+                    if not taken:
+                        self._changed.wait(poll)  # a place freed, or time to say so again
+                        taken = self._take(ticket)
+        except BaseException:
+            with self._changed:
+                if ticket in self._queue:
+                    self._queue.remove(ticket)
+                    self._changed.notify_all()
+            raise
         try:
             yield
         finally:
-            with self._lock:
+            with self._changed:
                 self._running -= 1
-            self._places.release()
+                self._changed.notify_all()

@@ -28,7 +28,7 @@ import contextvars
 import datetime as dt
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -324,10 +324,25 @@ class _Notice:
             self._placeholder.empty()
 
 
-@dataclass(frozen=True)
 class _Turn:
-    gate: ComputeGate
-    notice: _Notice | None
+    """The gate and the message of one call of the pages' (``registry_turns``). Its first
+    cache miss takes a place at the gate and keeps it until the call is over, so the
+    families of one request are computed back to back (first come, first served)."""
+
+    def __init__(self, gate: ComputeGate, notice: _Notice | None) -> None:
+        self.gate = gate
+        self.notice = notice
+        self.places = ExitStack()
+        self.holding = False
+
+    def hold(self, on_wait: Callable[[int], None]) -> None:
+        if not self.holding:
+            self.places.enter_context(self.gate.place(on_wait))
+            self.holding = True
+
+    def release(self) -> None:
+        self.places.close()
+        self.holding = False
 
 
 _TURN: contextvars.ContextVar[_Turn | None] = contextvars.ContextVar("socle_turn", default=None)
@@ -340,7 +355,8 @@ def registry_turns(settings: Settings) -> Iterator[_Notice]:
     and the message that says what the page waits for."""
     gate = _compute_gate(settings.database_url, int(settings["database.max_computations"]))
     notice = _Notice()
-    token = _TURN.set(_Turn(gate, notice))
+    turn = _Turn(gate, notice)
+    token = _TURN.set(turn)
     stopped = True
     try:
         yield notice
@@ -350,6 +366,7 @@ def registry_turns(settings: Settings) -> Iterator[_Notice]:
         raise
     finally:
         _TURN.reset(token)
+        turn.release()
         # A stopped run draws nothing more: an st call would raise the stop again.
         notice.close(clear=not stopped)
 
@@ -371,7 +388,10 @@ def computing(url: str) -> Iterator[Callable[[float, str], None]]:
     back and discarded, data_access.registry). Waiting, the message says how many
     computations are ahead; a stopped run leaves the queue without running.
     """
-    turn = _TURN.get() or _Turn(_compute_gate(url, 1), None)
+    turn = _TURN.get()
+    alone = turn is None  # outside registry_turns: a place for this computation only
+    if alone:
+        turn = _Turn(_compute_gate(url, 1), None)
     check = _yield_check()
 
     def say(text: str) -> None:
@@ -390,9 +410,13 @@ def computing(url: str) -> Iterator[Callable[[float, str], None]]:
         say(t("Computing the figures… {percent}%", percent=percent))
         check()
 
-    with turn.gate.place(on_wait):
+    try:
+        turn.hold(on_wait)
         say(t("Computing the figures…"))
         yield progress
+    finally:
+        if alone:
+            turn.release()
 
 
 # Dates ----------------------------------------------------------------------------------

@@ -138,3 +138,29 @@ def test_the_registry_pool_keeps_room_beside_the_gate():
     from settings import MAX_COMPUTATIONS
 
     assert MAX_COMPUTATIONS < registry_module.DEFAULT_POOL_SIZE
+
+
+def test_the_gate_serves_first_come_first():
+    """Twenty users at once are served in turn: the first to ask is the first to compute."""
+    gate = ComputeGate(1)
+    release = threading.Event()
+    served: list[int] = []
+
+    def work(number: int) -> None:
+        with gate.place(poll=0.01):
+            served.append(number)
+            if number == 0:
+                release.wait()
+
+    threads = []
+    for number in range(6):
+        thread = threading.Thread(target=work, args=(number,))
+        thread.start()
+        threads.append(thread)
+        deadline = time.monotonic() + 30
+        while gate.ahead() < number + 1 and time.monotonic() < deadline:
+            time.sleep(0.005)  # this one is in the queue before the next one asks
+    release.set()
+    for thread in threads:
+        thread.join()
+    assert served == list(range(6))
