@@ -28,7 +28,7 @@ import contextvars
 import datetime as dt
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -325,24 +325,20 @@ class _Notice:
 
 
 class _Turn:
-    """The gate and the message of one call of the pages' (``registry_turns``). Its first
-    cache miss takes a place at the gate and keeps it until the call is over, so the
-    families of one request are computed back to back (first come, first served)."""
+    """The gate and the message of one call of the pages' (``registry_turns``). Each cache
+    miss of the call takes a place at the gate for its computation only (never while it
+    waits for another's: no deadlock), all with the ticket of the call's first miss, so a
+    request keeps its rank: first come, first served."""
 
     def __init__(self, gate: ComputeGate, notice: _Notice | None) -> None:
         self.gate = gate
         self.notice = notice
-        self.places = ExitStack()
-        self.holding = False
+        self.ticket: int | None = None
 
-    def hold(self, on_wait: Callable[[int], None]) -> None:
-        if not self.holding:
-            self.places.enter_context(self.gate.place(on_wait))
-            self.holding = True
-
-    def release(self) -> None:
-        self.places.close()
-        self.holding = False
+    def place(self, on_wait: Callable[[int], None]):
+        if self.ticket is None:
+            self.ticket = self.gate.ticket()
+        return self.gate.place(on_wait, ticket=self.ticket)
 
 
 _TURN: contextvars.ContextVar[_Turn | None] = contextvars.ContextVar("socle_turn", default=None)
@@ -355,8 +351,7 @@ def registry_turns(settings: Settings) -> Iterator[_Notice]:
     and the message that says what the page waits for."""
     gate = _compute_gate(settings.database_url, int(settings["database.max_computations"]))
     notice = _Notice()
-    turn = _Turn(gate, notice)
-    token = _TURN.set(turn)
+    token = _TURN.set(_Turn(gate, notice))
     stopped = True
     try:
         yield notice
@@ -366,7 +361,6 @@ def registry_turns(settings: Settings) -> Iterator[_Notice]:
         raise
     finally:
         _TURN.reset(token)
-        turn.release()
         # A stopped run draws nothing more: an st call would raise the stop again.
         notice.close(clear=not stopped)
 
@@ -388,10 +382,7 @@ def computing(url: str) -> Iterator[Callable[[float, str], None]]:
     back and discarded, data_access.registry). Waiting, the message says how many
     computations are ahead; a stopped run leaves the queue without running.
     """
-    turn = _TURN.get()
-    alone = turn is None  # outside registry_turns: a place for this computation only
-    if alone:
-        turn = _Turn(_compute_gate(url, 1), None)
+    turn = _TURN.get() or _Turn(_compute_gate(url, 1), None)
     check = _yield_check()
 
     def say(text: str) -> None:
@@ -410,13 +401,9 @@ def computing(url: str) -> Iterator[Callable[[float, str], None]]:
         say(t("Computing the figures… {percent}%", percent=percent))
         check()
 
-    try:
-        turn.hold(on_wait)
+    with turn.place(on_wait):
         say(t("Computing the figures…"))
         yield progress
-    finally:
-        if alone:
-            turn.release()
 
 
 # Dates ----------------------------------------------------------------------------------

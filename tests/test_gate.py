@@ -164,3 +164,40 @@ def test_the_gate_serves_first_come_first():
     for thread in threads:
         thread.join()
     assert served == list(range(6))
+
+
+def test_a_request_keeps_its_rank_from_one_computation_to_the_next():
+    """A page computes its families one by one and gives its place back in between (it must
+    not hold one while it waits for another request's computation); with its ticket it is
+    served again before requests that came after it."""
+    gate = ComputeGate(1)
+    release = threading.Event()
+    served: list[str] = []
+    early = gate.ticket()  # the page's first computation was served long ago
+
+    def holder() -> None:
+        with gate.place():
+            release.wait()
+
+    def later() -> None:
+        with gate.place(poll=0.01):
+            served.append("later request")
+
+    def early_request() -> None:
+        with gate.place(poll=0.01, ticket=early):
+            served.append("the early request's next computation")
+
+    threads = [threading.Thread(target=holder)]
+    threads[0].start()
+    while gate.running < 1:
+        time.sleep(0.005)
+    for target, queued in ((later, 1), (early_request, 2)):
+        thread = threading.Thread(target=target)
+        thread.start()
+        threads.append(thread)
+        while gate.waiting < queued:
+            time.sleep(0.005)
+    release.set()
+    for thread in threads:
+        thread.join()
+    assert served == ["the early request's next computation", "later request"]
