@@ -213,12 +213,16 @@ def test_kill_9_while_adding_action_points_loses_nothing_committed(store_url: st
         writer = subprocess.Popen([sys.executable, str(WRITER), store_url, str(number)],
                                   cwd=ROOT, stdout=subprocess.PIPE, text=True)
         assert writer.stdout.readline().strip() == "ready"
-        deadline = time.monotonic() + 1.0 + 0.4 * round_
-        while time.monotonic() < deadline:
+        started, this_round = time.monotonic(), 0
+        while True:  # a while, and some adds, before the kill (however busy the machine)
+            elapsed = time.monotonic() - started
+            if (elapsed >= 1.0 + 0.4 * round_ and this_round >= 10) or elapsed >= 60:
+                break
             line = writer.stdout.readline()
             if not line:
                 break
             confirmed.append(int(line.split()[1]))
+            this_round += 1
         os.kill(writer.pid, signal.SIGKILL)
         writer.wait(timeout=30)
         rest = writer.stdout.read()  # lines printed before the kill landed
@@ -237,7 +241,7 @@ def test_kill_9_while_adding_action_points_loses_nothing_committed(store_url: st
         finally:
             engine.dispose()
         number += 1
-    assert len(confirmed) > 20  # the writer did work before each kill
+    assert len(confirmed) >= 30  # the writer did work before each kill
 
 
 # kill -9 of the server while an action point is added -------------------------------------------
