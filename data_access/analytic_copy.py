@@ -24,6 +24,7 @@ read-only access (SQLite ``mode=ro``; PostgreSQL read-only transactions).
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import datetime as dt
 import json
@@ -399,6 +400,12 @@ def due(state: CopyState | None, settings: Settings,
     return None
 
 
+# How long a process that ends waits for a refresh under way. A daemon thread still inside
+# DuckDB or the ADBC driver when the interpreter finalises aborts the process ("terminate
+# called after throwing…", exit code 134), so the exit waits for it instead.
+EXIT_WAIT_SECONDS = 600.0
+
+
 class Refresher:
     """Keeps the copy of one folder up to date for a running app: the first copy is made
     before the first page (there is nothing to read without it); later ones run in a
@@ -427,6 +434,15 @@ class Refresher:
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
+
+    @classmethod
+    def wait_all(cls, timeout: float = EXIT_WAIT_SECONDS) -> None:
+        """Wait for the background refreshes to end (at most ``timeout`` seconds in all)."""
+        deadline = time.monotonic() + timeout
+        with cls._guard:
+            threads = [r._thread for r in cls._by_folder.values() if r._thread is not None]
+        for thread in threads:
+            thread.join(max(deadline - time.monotonic(), 0))
 
     def _run(self, registry_url: str, whole: bool) -> CopyState:
         from data_access.registry import open_registry
@@ -479,3 +495,6 @@ class Refresher:
             if needed is not None:
                 self.start(settings.database_url, whole=needed == "whole")
         return state
+
+
+atexit.register(Refresher.wait_all)
