@@ -139,3 +139,22 @@ def shown_values(at: AppTest) -> dict[str, str]:
 def assert_clean(at: AppTest) -> None:
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
+
+
+ACCESS_POINTS = [("AP1", "Hashtnagri desk", "U1"), ("AP2", "Mingora desk", "U3"),
+                 ("AP3", "Mobile camp", "U2")]
+
+
+def meeting_registry_tables() -> dict[str, pd.DataFrame]:
+    """registry_tables(), with referrals going to the access point of their union council
+    (the committee meeting's gaps and presentation need them)."""
+    tables = registry_tables()
+    tables["access_point"] = pd.DataFrame(
+        [{"access_point_id": a, "name": n, "kind": "desk", "area_id": area, "latitude": None,
+          "longitude": None} for a, n, area in ACCESS_POINTS])
+    area_of = dict(zip(tables["household"]["household_id"], tables["household"]["area_id"],
+                       strict=True))
+    desk = {area: a for a, _, area in ACCESS_POINTS}
+    tables["referral"]["access_point_id"] = tables["referral"]["household_id"].map(
+        lambda h: desk.get(area_of[h]))
+    return tables

@@ -8,6 +8,7 @@ and sets it. Without it, the PostgreSQL half of every backend test fails with th
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -24,6 +25,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import app_under_test  # noqa: E402  (tests/ is on sys.path: pytest's rootdir conftest)
+import browser_support  # noqa: E402
+import demo_setup  # noqa: E402
 
 from data_access.loader import write_duckdb_registry, write_registry  # noqa: E402
 from data_access.registry import open_registry  # noqa: E402
@@ -181,3 +184,95 @@ def registry_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("SOCLE_DATABASE_URL", url)
     monkeypatch.setenv("SOCLE_APP_STORE_URL", f"sqlite:///{tmp_path / 'store' / 'app.db'}")
     return url
+
+
+@pytest.fixture
+def meeting_registry_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The app's registry with referrals at access points (app_under_test)."""
+    url = f"sqlite:///{tmp_path / 'registry.db'}"
+    writer = sa.create_engine(url)
+    write_registry(writer, app_under_test.meeting_registry_tables())
+    writer.dispose()
+    monkeypatch.setenv("SOCLE_DATABASE_URL", url)
+    monkeypatch.setenv("SOCLE_APP_STORE_URL", f"sqlite:///{tmp_path / 'store' / 'app.db'}")
+    return url
+
+
+# The browser tests (tests/browser_support.py) ---------------------------------------------
+
+@pytest.fixture(scope="module")
+def browser_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small demo registry (five synthetic districts) for the browser tests."""
+    folder = tmp_path_factory.mktemp("browser")
+    subprocess.run(
+        [sys.executable, "-m", "demo", "--out", str(folder / "registry.db"),
+         "--households", "1500", "--seed", "5", "--union-councils", "40",
+         # Five light districts: under SwiftShader a click on KP's 35 detailed ones can miss
+         # deck.gl's tap window (docs: stack notes); test_browser_demo draws the KP map.
+         "--geography", "synthetic"],
+        cwd=browser_support.ROOT, check=True, capture_output=True,
+    )
+    return folder
+
+
+@pytest.fixture(scope="module")
+def app_url(browser_demo: Path) -> Iterator[str]:
+    """The app served on the browser tests' demo registry."""
+    with browser_support.serving({
+        "SOCLE_DATABASE_URL": f"sqlite:///{browser_demo / 'registry.db'}",
+        "SOCLE_ANALYTICS_COPY_FOLDER": str(browser_demo / "copy"),
+        "SOCLE_APP_STORE_URL": f"sqlite:///{browser_demo / 'app_store.db'}",
+        "SOCLE_GEOGRAPHY_BOUNDARY_FILE": str(browser_demo / "registry.geojson"),
+    }) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not browser_support.CHROMIUM.exists():
+        pytest.fail("Debian's chromium is not installed at /usr/bin/chromium: .ci/run installs "
+                    "it (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright starts Chromium with a fresh temporary profile of its own.
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(browser_support.CHROMIUM), headless=True,
+                                             args=browser_support.CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+# The demo as scripts/run_demo.sh sets it up (tests/demo_setup.py) ---------------------------
+
+@pytest.fixture(scope="session")
+def set_up_demo(tmp_path_factory: pytest.TempPathFactory) -> demo_setup.SetUpDemo:
+    from core.settings import load_settings
+    from demo.history import build
+    from linkage.model import ModelOptions
+
+    folder = tmp_path_factory.mktemp("set-up-demo")
+    env = {
+        "SOCLE_DATABASE_URL": f"sqlite:///{folder / 'registry.db'}",
+        "SOCLE_ANALYTICS_COPY_FOLDER": str(folder / "copy"),
+        "SOCLE_APP_STORE_URL": f"sqlite:///{folder / 'app_store.db'}",
+        "SOCLE_GEOGRAPHY_BOUNDARY_FILE": str(folder / "registry.geojson"),
+    }
+    demo = demo_setup.SetUpDemo(folder, env, "")
+    # The commands of scripts/run_demo.sh (the demo's default geography: KP's districts).
+    subprocess.run([sys.executable, "-m", "demo", "--out", str(folder / "registry.db"),
+                    "--households", str(demo_setup.HOUSEHOLDS), "--seed", "1",
+                    "--union-councils", str(demo_setup.UNION_COUNCILS)],
+                   cwd=demo_setup.ROOT, env=demo.process_env(), check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "data_access.users", "demo"], cwd=demo_setup.ROOT,
+                   env=demo.process_env(), check=True, capture_output=True)
+    # The history as run_demo.sh builds it (here in the foreground, and with the linkage
+    # tests' smaller sample of random pairs: a registry this small needs no more).
+    lines: list[str] = []
+    with pytest.MonkeyPatch.context() as patch:
+        for name in [n for n in os.environ if n.startswith("SOCLE_")]:
+            patch.delenv(name)
+        for name, value in env.items():
+            patch.setenv(name, value)
+        build(load_settings(check_files=False), say=lines.append,
+              linkage_options=ModelOptions(u_max_pairs=2e5))
+    return demo_setup.SetUpDemo(folder, env, "\n".join(lines))

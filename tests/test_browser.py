@@ -8,21 +8,10 @@ a browser here (``executable_path``).
 
 from __future__ import annotations
 
-import io
 import math
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-import numpy as np
-import pytest
-from PIL import Image
+from browser_support import VIEWPORT, coloured_share
 
 from data_access.areas import read_areas
 from data_access.registry import open_registry
@@ -30,98 +19,7 @@ from maps import coverage, layers
 from maps.boundaries import BoundarySource, read_boundaries
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
-VIEWPORT = {"width": 1400, "height": 1000}
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_healthy(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"streamlit exited with code {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read().strip() == b"ok":
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise RuntimeError(f"streamlit did not answer at {url} within {timeout} s")
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("browser")
-    subprocess.run(
-        [sys.executable, "-m", "demo", "--out", str(folder / "registry.db"),
-         "--households", "1500", "--seed", "5", "--union-councils", "40",
-         # Five light districts: under SwiftShader a click on KP's 35 detailed ones can miss
-         # deck.gl's tap window (docs: stack notes); test_browser_demo draws the KP map.
-         "--geography", "synthetic"],
-        cwd=ROOT, check=True, capture_output=True,
-    )
-    return folder
-
-
-@contextmanager
-def serving(settings: dict[str, str], output=subprocess.DEVNULL,
-            extra: tuple[str, ...] = ()) -> Iterator[str]:
-    """``streamlit run app.py`` on a free port with these SOCLE_ settings (the environment's
-    others removed), its output to ``output``; its URL once healthy."""
-    port = _free_port()
-    env = {name: value for name, value in os.environ.items() if not name.startswith("SOCLE_")}
-    env.update(settings)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--browser.gatherUsageStats", "false", *extra],
-        cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, process)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-@pytest.fixture(scope="module")
-def app_url(demo: Path) -> Iterator[str]:
-    with serving({
-        "SOCLE_DATABASE_URL": f"sqlite:///{demo / 'registry.db'}",
-        "SOCLE_ANALYTICS_COPY_FOLDER": str(demo / "copy"),
-        "SOCLE_APP_STORE_URL": f"sqlite:///{demo / 'app_store.db'}",
-        "SOCLE_GEOGRAPHY_BOUNDARY_FILE": str(demo / "registry.geojson"),
-    }) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.fail("Debian's chromium is not installed at /usr/bin/chromium: .ci/run installs "
-                    "it (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    # Playwright starts Chromium with a fresh temporary profile of its own.
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                             args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def _mercator(lon: float, lat: float, zoom: float) -> tuple[float, float]:
@@ -144,18 +42,12 @@ def _view(bounds):
     return layers.fit_view(bounds, width_px=coverage.MAP_WIDTH, height_px=coverage.MAP_HEIGHT)
 
 
-def _coloured_share(png: bytes) -> float:
-    """Share of pixels that are neither white nor near-white (the page background)."""
-    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
-    return float((pixels.min(axis=2) < 235).mean())
-
-
-def test_coverage_map_draws_and_drills_down(app_url: str, browser, demo: Path):
-    source = BoundarySource(path=demo / "registry.geojson", id_field="area_id", name_field="name",
+def test_coverage_map_draws_and_drills_down(app_url: str, browser, browser_demo: Path):
+    source = BoundarySource(path=browser_demo / "registry.geojson", id_field="area_id", name_field="name",
                             level=None, level_field="level")
     frame = read_boundaries([source]).frame
     districts = frame[frame["level"] == 2]
-    engine = open_registry(f"sqlite:///{demo / 'registry.db'}")
+    engine = open_registry(f"sqlite:///{browser_demo / 'registry.db'}")
     areas = read_areas(engine)
     engine.dispose()
 
@@ -173,7 +65,7 @@ def test_coverage_map_draws_and_drills_down(app_url: str, browser, demo: Path):
         box = canvas.bounding_box()
         assert box and box["width"] > 200 and box["height"] > 200
 
-        share = _coloured_share(canvas.screenshot())
+        share = coloured_share(canvas.screenshot())
         assert share > 0.10, f"the map canvas is nearly blank ({share:.1%} coloured pixels)"
 
         # Click the district whose inner point is nearest the centre of the view.
@@ -207,7 +99,7 @@ def test_coverage_map_draws_and_drills_down(app_url: str, browser, demo: Path):
         tooltip = page.locator(".deck-tooltip")
         tooltip.wait_for(state="visible", timeout=10_000)
         assert target["name"] in tooltip.inner_text()
-        assert _coloured_share(canvas.screenshot()) > 0.10
+        assert coloured_share(canvas.screenshot()) > 0.10
 
         # The breadcrumb goes back up to every district.
         page.get_by_role("button", name="All areas").click()

@@ -31,13 +31,7 @@ from data_access import users
 from data_access.app_store import open_app_store
 from data_access.audit import audit_rows
 from data_access.context import UserContext
-from tests.test_browser import (  # noqa: F401  (the browser fixture is used by name)
-    CHROMIUM_ARGS,
-    VIEWPORT,
-    _free_port,
-    browser,
-    serving,
-)
+from tests.browser_support import VIEWPORT, serving
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "correct horse battery staple"

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from demo_setup import SetUpDemo, set_up_demo  # noqa: F401  (the session fixture)
+from browser_support import VIEWPORT, coloured_share, serving
+from demo_setup import SetUpDemo
 from PIL import Image
-from test_browser import VIEWPORT, _coloured_share, browser, serve  # noqa: F401
 
 from data_access.areas import read_area_tree
 from data_access.registry import open_registry
@@ -29,7 +29,7 @@ IDLE = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
 
 @pytest.fixture(scope="module")
 def demo_app(set_up_demo: SetUpDemo) -> Iterator[str]:
-    with serve(set_up_demo.process_env()) as url:
+    with serving(set_up_demo.env) as url:
         yield url
 
 
@@ -79,7 +79,7 @@ def test_the_set_up_demo_shows_what_socle_is_for(demo_app: str, browser, distric
                                         timeout=120_000)
         page.get_by_text("© OpenStreetMap contributors").wait_for(timeout=60_000)
         settle(page, 3_000)
-        assert _coloured_share(canvas.screenshot()) > 0.10
+        assert coloured_share(canvas.screenshot()) > 0.10
         page.get_by_text("Coverage of the poor by district in All areas").wait_for()
         assert "level=2" in page.url  # the sidebar opened on the district level
         shot(page, "2-coverage-map")
@@ -145,7 +145,7 @@ def test_presentation_mode_steps_through_the_agenda(demo_app: str, browser, dist
                 canvas = page.wait_for_selector('[data-testid="stDeckGlJsonChart"] canvas',
                                                 timeout=60_000)
                 page.wait_for_timeout(2_000)
-                assert _coloured_share(canvas.screenshot()) > 0.10
+                assert coloured_share(canvas.screenshot()) > 0.10
             shot(page, f"6-present-{number}")
         assert page.get_by_role("button", name="Next").is_disabled()
         page.get_by_role("button", name="Previous").click()

@@ -2,7 +2,7 @@
 language is chosen in the sidebar as a user would, the page reads right to left, the sidebar
 follows, the map keeps its own layout, and a screenshot is kept.
 
-The app, the demo registry and the browser are test_browser.py's fixtures.
+The app, the demo registry and the browser are conftest.py's fixtures.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from test_browser import VIEWPORT, app_url, browser, demo  # noqa: F401  (fixtures)
+from browser_support import VIEWPORT
 
 from core import i18n
 

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 from app_under_test import assert_clean, run_app
-from demo_setup import SetUpDemo, set_up_demo  # noqa: F401  (the session fixture)
+from demo_setup import SetUpDemo
 
 from core.settings import load_settings
 from data_access import linkage_store, meetings

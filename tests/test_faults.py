@@ -31,15 +31,8 @@ from app_server import (
     make_demo,
     wait_drawn,
 )
-from test_meeting_page import (  # noqa: F401  (fixtures are used by name)
-    ALL,
-    LATER,
-    add_action_point,
-    clean_environment,
-    navigation_as_in_a_running_server,
-    open_page,
-    registry_url,
-)
+from fault_writer import point
+from test_meeting_page import ALL, LATER, add_action_point, open_page
 
 from data_access import meetings
 from data_access.app_store import open_app_store
@@ -56,10 +49,18 @@ from data_access.snapshots import (
 from indicators import compute, default_as_of
 from views import gaps
 
+pytestmark = pytest.mark.usefixtures("clean_environment", "navigation_as_in_a_running_server",
+                                     "live_registry")
+
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def live_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app reads the registry itself: these faults are of its file and of the app store
+    (the analytical copy's are in tests/test_analytic_copy.py)."""
+    monkeypatch.setenv("SOCLE_ANALYTICS_SOURCE", "live")
 WRITER = ROOT / "tests" / "fault_writer.py"
-sys.path.insert(0, str(ROOT / "tests"))
-from fault_writer import point  # noqa: E402
 
 
 def sqlite_file(url: str) -> Path | None:
@@ -105,7 +106,7 @@ def points_by_text(store_engine: sa.Engine) -> dict[str, int]:
 # The idempotency key -------------------------------------------------------------------------
 
 @pytest.fixture
-def page_store(registry_url: str, tmp_path: Path):
+def page_store(meeting_registry_url: str, tmp_path: Path):
     """The app store of the AppTest pages (test_meeting_page's registry and store)."""
     engine = open_app_store(f"sqlite:///{tmp_path / 'store' / 'app.db'}")
     yield engine
@@ -164,7 +165,7 @@ def test_the_same_add_from_eight_threads_at_once_writes_one_point(store_url: str
         engine.dispose()
 
 
-def test_a_retried_add_writes_the_action_point_once(registry_url: str, page_store: sa.Engine):
+def test_a_retried_add_writes_the_action_point_once(meeting_registry_url: str, page_store: sa.Engine):
     """The first "Add" committed but its confirmation never reached the user; the retry
     (same session, same form) finds it."""
     at = open_page({"level": "2", "area": "D1", "as_of": LATER.isoformat()})
@@ -181,7 +182,7 @@ def test_a_retried_add_writes_the_action_point_once(registry_url: str, page_stor
     assert points_by_text(page_store) == {"Call the BISP desk": 2}
 
 
-def test_a_retry_after_a_server_restart_finds_the_point_by_the_link(registry_url: str,
+def test_a_retry_after_a_server_restart_finds_the_point_by_the_link(meeting_registry_url: str,
                                                                    page_store: sa.Engine):
     """The server was killed after the commit: the new session starts from the link the
     browser kept (``adding=<key>``), so the retry does not add the point twice; a link
@@ -481,9 +482,9 @@ def test_a_registry_file_gone_wrong_is_named_and_the_app_recovers(tmp_path: Path
         server.stop()
 
 
-def test_only_admins_read_the_registry_file_s_name(registry_url: str, monkeypatch):
+def test_only_admins_read_the_registry_file_s_name(meeting_registry_url: str, monkeypatch):
     """A chair sees that the registry's file is missing, not where it lives."""
-    path = sqlite_file(registry_url)
+    path = sqlite_file(meeting_registry_url)
     at = open_page({"level": "2", "area": "D1"})
     path.rename(path.with_suffix(".away"))
     try:

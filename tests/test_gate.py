@@ -12,14 +12,8 @@ from pathlib import Path
 
 import pytest
 from app_server import AppServer, WebsocketSession, demo_settings, make_demo
+from app_under_test import assert_clean, run_app
 from streamlit.runtime.scriptrunner_utils.exceptions import StopException
-from test_app import (  # noqa: F401  (fixtures are used by name)
-    assert_clean,
-    clean_environment,
-    navigation_as_in_a_running_server,
-    registry_url,
-    run_app,
-)
 
 from data_access import registry as registry_module
 from data_access.gate import ComputeGate
@@ -85,10 +79,12 @@ def test_a_waiter_whose_run_is_stopped_leaves_without_taking_a_place():
         assert gate.running == 1
 
 
+@pytest.mark.usefixtures("clean_environment", "navigation_as_in_a_running_server")
 def test_a_pool_timeout_says_busy_not_unreachable(registry_url: str, monkeypatch):
     """Every registry connection is taken (by this test, for real) and the pool's wait is
     short: the page that needs one says the server is busy and that nothing is wrong with
     the data; it does not say a database could not be reached."""
+    monkeypatch.setenv("SOCLE_ANALYTICS_SOURCE", "live")  # the registry's own pool
     monkeypatch.setattr(registry_module, "POOL_TIMEOUT_SECONDS", 1)
     at = run_app({"level": "2"})
     assert_clean(at)

@@ -9,13 +9,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import sqlalchemy as sa
-from app_under_test import assert_clean, registry_tables, run_app
+from app_under_test import assert_clean, run_app
 
 from data_access.app_store import open_app_store
-from data_access.loader import write_registry
 from data_access.meetings import action_points, meetings
-from data_access.scope import Scope  # noqa: E402
+from data_access.scope import Scope
 from indicators import BY_ID
 from indicators.figures import meeting_figures
 from ui import queries
@@ -29,33 +27,8 @@ PAGE = "pages/meeting.py"
 FIRST = dt.date(2024, 7, 15)   # the first meeting: 5 households in Peshawar
 LATER = dt.date(2024, 12, 31)  # the next "month": 8 households, referrals overdue
 
-ACCESS_POINTS = [("AP1", "Hashtnagri desk", "U1"), ("AP2", "Mingora desk", "U3"),
-                 ("AP3", "Mobile camp", "U2")]
-
-
 @pytest.fixture
-def registry_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """test_app's registry; referrals go to the access point of their union council."""
-    tables = registry_tables()
-    tables["access_point"] = pd.DataFrame(
-        [{"access_point_id": a, "name": n, "kind": "desk", "area_id": area, "latitude": None,
-          "longitude": None} for a, n, area in ACCESS_POINTS])
-    area_of = dict(zip(tables["household"]["household_id"], tables["household"]["area_id"],
-                       strict=True))
-    desk = {area: a for a, _, area in ACCESS_POINTS}
-    tables["referral"]["access_point_id"] = tables["referral"]["household_id"].map(
-        lambda h: desk.get(area_of[h]))
-    url = f"sqlite:///{tmp_path / 'registry.db'}"
-    writer = sa.create_engine(url)
-    write_registry(writer, tables)
-    writer.dispose()
-    monkeypatch.setenv("SOCLE_DATABASE_URL", url)
-    monkeypatch.setenv("SOCLE_APP_STORE_URL", f"sqlite:///{tmp_path / 'store' / 'app.db'}")
-    return url
-
-
-@pytest.fixture
-def store(registry_url: str, tmp_path: Path):
+def store(meeting_registry_url: str, tmp_path: Path):
     engine = open_app_store(f"sqlite:///{tmp_path / 'store' / 'app.db'}")
     yield engine
     engine.dispose()
@@ -97,7 +70,7 @@ def add_action_point(at, text: str, owner: str, due: dt.date | None = None, scop
 
 # Empty states ----------------------------------------------------------------------------------
 
-def test_without_a_district_the_page_asks_for_one(registry_url: str):
+def test_without_a_district_the_page_asks_for_one(meeting_registry_url: str):
     at = open_page()
     assert "No district is chosen" in at.info[0].value
     assert not at.metric
@@ -106,7 +79,7 @@ def test_without_a_district_the_page_asks_for_one(registry_url: str):
     assert "Figures as of" in captions and "Registry copied at" in captions
 
 
-def test_a_district_button_chooses_it(registry_url: str):
+def test_a_district_button_chooses_it(meeting_registry_url: str):
     at = open_page()
     button(at, "Swat").click().run()
     assert_clean(at)
@@ -116,7 +89,7 @@ def test_a_district_button_chooses_it(registry_url: str):
     assert at.metric
 
 
-def test_a_district_shows_figures_gaps_and_no_meeting_yet(registry_url: str):
+def test_a_district_shows_figures_gaps_and_no_meeting_yet(meeting_registry_url: str):
     at = open_page({"level": "2", "area": "D1", "as_of": LATER.isoformat()})
     assert "No meeting yet for Peshawar" in at.info[0].value
     shown = metrics(at)
@@ -146,7 +119,7 @@ def test_a_district_shows_figures_gaps_and_no_meeting_yet(registry_url: str):
 
 # The chair's story ---------------------------------------------------------------------------
 
-def test_a_chair_meets_twice_and_sees_the_change(registry_url: str, store):
+def test_a_chair_meets_twice_and_sees_the_change(meeting_registry_url: str, store):
     # First meeting, in July.
     at = open_page({"level": "2", "area": "D1", "as_of": FIRST.isoformat()})
     assert metrics(at)["Registered households"] == ("5", "")
@@ -215,7 +188,7 @@ def test_a_chair_meets_twice_and_sees_the_change(registry_url: str, store):
     assert "Closed action points (1)" in [e.label for e in at.expander]
 
 
-def test_a_frozen_meeting_keeps_its_figures(registry_url: str, store, monkeypatch):
+def test_a_frozen_meeting_keeps_its_figures(meeting_registry_url: str, store, monkeypatch):
     at = open_page({"level": "2", "area": "D1", "as_of": LATER.isoformat()})
     button(at, "Start meeting").click().run()
     before = metrics(at)
@@ -232,7 +205,7 @@ def test_a_frozen_meeting_keeps_its_figures(registry_url: str, store, monkeypatc
     assert metrics(at) == before
 
 
-def test_an_incomplete_action_point_is_refused(registry_url: str, store):
+def test_an_incomplete_action_point_is_refused(meeting_registry_url: str, store):
     at = open_page({"level": "2", "area": "D1", "as_of": LATER.isoformat()})
     add_action_point(at, "Something to do", "", scope=ALL)
     assert "Say who will do it" in at.warning[0].value
@@ -240,7 +213,7 @@ def test_an_incomplete_action_point_is_refused(registry_url: str, store):
     assert at.text_area(key="action_text").value == "Something to do"  # kept to correct
 
 
-def test_a_district_chair_meets_on_its_own_figures(registry_url: str, store, monkeypatch):
+def test_a_district_chair_meets_on_its_own_figures(meeting_registry_url: str, store, monkeypatch):
     # (Donors have no meeting page: tests/test_access.py.)
     monkeypatch.setenv("SOCLE_APP_DEFAULT_ROLE", "chair")
     monkeypatch.setenv("SOCLE_APP_DEFAULT_AREAS", "D1")
@@ -255,7 +228,7 @@ def test_a_district_chair_meets_on_its_own_figures(registry_url: str, store, mon
     assert set(meeting_figures(store, meeting, scope=ALL)["area_id"]) == {"D1"}
 
 
-def test_an_unexpected_error_is_a_plain_message(registry_url: str, monkeypatch):
+def test_an_unexpected_error_is_a_plain_message(meeting_registry_url: str, monkeypatch):
     def broken(*args, **kwargs):
         raise ZeroDivisionError("boom")
 

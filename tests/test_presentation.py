@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 from app_under_test import assert_clean, run_app
-from test_meeting_page import registry_url  # noqa: F401  (the fixture)
 
 from views import presentation as agenda
 
@@ -26,7 +25,7 @@ def button(at, label: str):
     return next(b for b in at.button if b.label == label)
 
 
-def test_a_link_opens_the_agenda_item_it_names(registry_url: str):
+def test_a_link_opens_the_agenda_item_it_names(meeting_registry_url: str):
     at = open_page({"present": "1", "item": "3"})
     assert at.title[0].value == "Stuck referrals"
     assert at.toggle(key="present_mode").value is True
@@ -37,7 +36,7 @@ def test_a_link_opens_the_agenda_item_it_names(registry_url: str):
     assert any('[data-testid="stSidebar"]' in m.value for m in at.markdown)  # hidden
 
 
-def test_next_and_previous_step_through_the_agenda_and_keep_it_in_the_url(registry_url: str):
+def test_next_and_previous_step_through_the_agenda_and_keep_it_in_the_url(meeting_registry_url: str):
     at = open_page({"present": "1"})
     titles = [at.title[0].value]
     for _ in range(len(agenda.AGENDA) - 1):
@@ -54,7 +53,7 @@ def test_next_and_previous_step_through_the_agenda_and_keep_it_in_the_url(regist
     assert at.query_params["present"] in ("1", ["1"])
 
 
-def test_switching_it_off_brings_the_working_page_back(registry_url: str):
+def test_switching_it_off_brings_the_working_page_back(meeting_registry_url: str):
     at = open_page({"present": "1", "item": "2"})
     at.toggle(key="present_mode").set_value(False).run()
     assert_clean(at)

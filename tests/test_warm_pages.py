@@ -9,64 +9,20 @@ view survives a change of page through the menu (or the page would be a cold one
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-import streamlit as st
+from app_under_test import APP
 from streamlit.testing.v1 import AppTest
 
-from data_access.loader import write_registry
-from ui import queries as ui
-
-ROOT = Path(__file__).resolve().parents[1]
-APP = str(ROOT / "app.py")
-sys.path.insert(0, str(Path(__file__).parent))
-from test_app import registry_tables  # noqa: E402
+from core.settings import load_settings
+from data_access import analytic_copy
+from ui import queries
 
 
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch):
-    for name in list(os.environ):
-        if name.startswith("SOCLE_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("SOCLE_GEOGRAPHY_BOUNDARY_FILE", "")
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
-    st.cache_data.clear()
-    st.cache_resource.clear()
-
-
-@pytest.fixture(autouse=True)
-def navigation_as_in_a_running_server(monkeypatch: pytest.MonkeyPatch):
-    """Every AppTest run as a running server runs it (see tests/test_app.py)."""
-    from streamlit.runtime.pages_manager import PagesManager
-
-    original = PagesManager.__init__
-
-    def init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", init)
-
-
-@pytest.fixture
-def registry_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = f"sqlite:///{tmp_path / 'registry.db'}"
-    writer = sa.create_engine(url)
-    write_registry(writer, registry_tables())
-    writer.dispose()
-    monkeypatch.setenv("SOCLE_DATABASE_URL", url)
-    monkeypatch.setenv("SOCLE_APP_STORE_URL", f"sqlite:///{tmp_path / 'store' / 'app.db'}")
-    return url
-
-
-def registry_statements(url: str) -> tuple[list[str], list[int]]:
-    """Statements run on the app's registry engine from now on, and connections checked out."""
-    engine = ui.registry_engine(url)  # the engine the app's runs use (cache_resource)
+def watch(engine: sa.Engine) -> tuple[list[str], list[int]]:
+    """Statements run on ``engine`` from now on, and connections checked out."""
     statements: list[str] = []
     checkouts: list[int] = []
     sa.event.listen(engine, "before_cursor_execute",
@@ -75,19 +31,36 @@ def registry_statements(url: str) -> tuple[list[str], list[int]]:
     return statements, checkouts
 
 
+def engines_read(registry_url: str, source: str) -> list[sa.Engine]:
+    """The engines the app's runs use (cache_resource): the registry's, and with the
+    analytical copy the copy's too."""
+    engines = [queries.registry_engine(registry_url)]
+    if source == "copy":
+        state = analytic_copy.current_copy(Path(os.environ["SOCLE_ANALYTICS_COPY_FOLDER"]))
+        assert state is not None, "the first run made no copy"
+        reading = analytic_copy.reading_settings(load_settings(), state)
+        engines.append(queries.registry_engine(reading.database_url))
+    return engines
+
+
+@pytest.mark.usefixtures("clean_environment", "navigation_as_in_a_running_server")
+@pytest.mark.parametrize("source", ["live", "copy"])
 @pytest.mark.parametrize("page", ["pages/overview.py", "pages/meeting.py",
                                   "pages/data_quality.py", "pages/referrals.py"])
-def test_a_page_seen_again_asks_the_registry_nothing(registry_url: str, page: str):
+def test_a_page_seen_again_asks_the_registry_nothing(registry_url: str, page: str, source: str,
+                                                     monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("SOCLE_ANALYTICS_SOURCE", source)
     at = AppTest.from_file(APP, default_timeout=60)
     at.query_params.update({"level": "2", "area": "D1"})
     at.run()
     at.switch_page(page).run()  # cold: figures computed and cached
     assert not at.exception and not at.error
-    statements, checkouts = registry_statements(registry_url)
+    watched = [watch(engine) for engine in engines_read(registry_url, source)]
     at.run()  # the same view again
     assert not at.exception and not at.error
-    assert statements == []
-    assert checkouts == []
+    for statements, checkouts in watched:
+        assert statements == []
+        assert checkouts == []
 
 
 def test_the_view_survives_a_change_of_page_through_the_menu(tmp_path: Path):
