@@ -41,13 +41,13 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from app_server import (  # noqa: E402
     SCRIPT_DONE,
-    VIEWPORT,
     AppServer,
     WebsocketSession,
     demo_settings,
     launch_chromium,
     make_demo,
 )
+from browser_support import VIEWPORT  # noqa: E402
 
 from data_access.areas import read_areas  # noqa: E402
 from data_access.registry import open_registry  # noqa: E402

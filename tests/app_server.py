@@ -2,7 +2,8 @@
 on a demo registry, and Debian's Chromium driven by Playwright (never ``playwright install``).
 
 Used by tests/test_server_survives.py, tests/test_faults.py, bench/bench_pages.py and
-bench/bench_load.py (tests/test_browser.py keeps its own fixture).
+bench/bench_load.py (the browser tests' fixtures, in conftest.py, use tests/browser_support.py, which this
+module builds on).
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,33 +19,24 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
-VIEWPORT = {"width": 1400, "height": 1000}
+from browser_support import CHROMIUM, CHROMIUM_ARGS, ROOT, free_port
+
 # The sidebar's choices are mirrored in the URL; "running" ends when the script run is done.
 SCRIPT_DONE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 
 
 def make_demo(folder: Path, *, households: int, seed: int = 1,
-              union_councils: int | None = None) -> Path:
-    """Write the demo registry (and its boundary file) into ``folder``; the registry's path."""
+              union_councils: int | None = None, geography: str = "synthetic") -> Path:
+    """Write the demo registry (and its boundary file) into ``folder``; the registry's path.
+    ``geography``: the demo's (synthetic: five districts, what the tests' small demos need;
+    kp: KP's 35 real districts, at least 35 union councils)."""
     folder.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "demo", "--out", str(folder / "registry.db"),
-               "--households", str(households), "--seed", str(seed)]
+               "--households", str(households), "--seed", str(seed), "--geography", geography]
     if union_councils is not None:
         command += ["--union-councils", str(union_councils)]
     subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
     return folder / "registry.db"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def health(url: str, timeout: float = 5) -> str | None:
