@@ -667,7 +667,7 @@ def configure_logging() -> None:
             root.setLevel(logging.WARNING)
 
 
-def _registry_problem(error: BaseException) -> RegistryUnavailable | None:
+def _file_problem_behind(error: BaseException) -> RegistryUnavailable | None:
     """The registry file's problem behind a failed query, if there is one to see."""
     try:
         url = load_settings().database_url
@@ -691,7 +691,7 @@ def guarded(main: Callable[[], None]) -> None:
                      "get its turn in time. Reload the page in a moment: nothing is wrong "
                      "with the data."))
     except (RegistryUnavailable, sa.exc.SQLAlchemyError) as exc:
-        problem = _registry_problem(exc)
+        problem = _file_problem_behind(exc)
         if problem is not None:
             log.error("%s (while drawing the page)", problem)
             show_problem(registry_file_problem(problem).for_role(st.session_state.get(ROLE_KEY)))
