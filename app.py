@@ -56,6 +56,7 @@ if __name__ == "__main__":
     st.set_page_config(page_title="Socle",
                        page_icon=str(Path(__file__).parent / "assets" / "socle.png"),
                        layout="wide")
+    widgets.configure_logging()
     widgets.guarded(main)
 else:  # imported by `streamlit run app.py`: the server, with Socle's HTTP layer
     from ui import http_guard

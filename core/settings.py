@@ -19,6 +19,9 @@ from core.i18n import N_, known_language, languages
 ROOT = Path(__file__).resolve().parents[1]  # the repository: config.toml lies there
 DEFAULT_CONFIG = ROOT / "config.toml"
 CONFIG_ENV = "SOCLE_CONFIG"
+# Upper bound of database.max_computations: below the registry engine's pool
+# (data_access.registry.DEFAULT_POOL_SIZE), so short reads always find a connection.
+MAX_COMPUTATIONS = 12
 
 
 class SettingsError(ValueError):
@@ -48,6 +51,10 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("database", "url", str, "sqlite:///data/registry.db",
             "SQLAlchemy URL of the registry database (read-only for Socle)."),
+    Setting("database", "max_computations", int, 3,
+            "Most indicator computations reading the registry at once; more wait their turn "
+            "and their page says so (1 to 12; the registry's connection pool keeps room for "
+            "the short reads of every page)."),
     Setting("app_store", "url", str, "sqlite:///data/app_store.db",
             "SQLAlchemy URL of Socle's own database (users, meetings, snapshots, audit)."),
     Setting("analytics", "source", str, "auto",
@@ -319,6 +326,9 @@ def load_settings(
         problems.append("setting `map.max_vertices` must not be negative")
     if not 0 <= values["map.coordinate_decimals"] <= 8:
         problems.append("setting `map.coordinate_decimals` must be between 0 and 8")
+    if not 1 <= values["database.max_computations"] <= MAX_COMPUTATIONS:
+        problems.append(f"setting `database.max_computations` must be between 1 and "
+                        f"{MAX_COMPUTATIONS}, got {values['database.max_computations']}")
     for name in ("auth.max_failures", "auth.lockout_minutes", "auth.session_minutes",
                  "auth.unknown_name_failures"):
         if values[name] < 1:

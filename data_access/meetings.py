@@ -63,6 +63,7 @@ action_point = sa.Table(
     sa.Column("closed_at", sa.DateTime),
     sa.Column("closed_by", sa.Text),
     sa.Column("closed_on_meeting_id", sa.Integer, sa.ForeignKey("meeting.meeting_id")),
+    sa.Column("idempotency_key", sa.String(64)),  # migration 0005: unique where set
 )
 
 CHANGE_COLUMNS: tuple[str, ...] = ("indicator_id", "previous", "current", "change")
@@ -250,26 +251,75 @@ def _require_meeting(conn: sa.Connection, meeting_id: int | None, field: str) ->
         raise ValueError(f"`{field}` {meeting_id} is not a meeting")
 
 
+class IdempotencyKeyReused(ValueError):
+    """The idempotency key already stands for another action point (other text, owner,
+    due date, area or meeting): the caller draws a new key."""
+
+
+def _same_point(row: sa.Row, *, area_id: str, text: str, owner: str, due_on: dt.date,
+                meeting_id: int | None) -> bool:
+    m = row._mapping
+    return (m["area_id"], m["text"], m["owner"], m["due_on"], m["meeting_id"]) == (
+        area_id, text, owner, due_on, meeting_id)
+
+
+def _by_key(conn: sa.Connection, key: str) -> sa.Row | None:
+    return conn.execute(sa.select(action_point)
+                        .where(action_point.c.idempotency_key == key)).first()
+
+
 def add_action_point(store: sa.Engine, *, scope: Scope, area_id: str, text: str, owner: str,
                      due_on: dt.date | None, meeting_id: int | None = None,
-                     created_by: str, at: dt.datetime | None = None) -> ActionPoint:
+                     created_by: str, at: dt.datetime | None = None,
+                     idempotency_key: str | None = None) -> ActionPoint:
     """Record an open action point (at ``at``, default now); ValueError naming the field
-    when one is missing."""
+    when one is missing.
+
+    ``idempotency_key``: drawn with the form, kept until the add is confirmed. Adding again
+    with the key of a point already recorded (a retried "Add" whose first attempt committed
+    unseen: a lost confirmation, a server killed just after) returns that point and writes
+    nothing. The same key with different contents raises IdempotencyKeyReused.
+    """
     text = _required_text(text, "text", "write what is to be done")
     owner = _required_text(owner, "owner", "say who will do it")
     due_on = _required_date(due_on, "due_on")
     area_id = _required_text(area_id, "area_id", "choose the area of the action point")
     created_by = _required_text(created_by, "created_by", "say who records it")
     scope.require(area_id)
-    with store.begin() as conn:
-        _require_meeting(conn, meeting_id, "meeting_id")
-        action_id = conn.execute(action_point.insert().values(
-            meeting_id=meeting_id, area_id=area_id, text=text, owner=owner, due_on=due_on,
-            status="open", created_at=utcnow() if at is None else as_naive_utc(at),
-            created_by=created_by,
-        )).inserted_primary_key[0]
-        row = conn.execute(sa.select(action_point)
-                           .where(action_point.c.action_id == action_id)).one()
+    same = {"area_id": area_id, "text": text, "owner": owner, "due_on": due_on,
+            "meeting_id": meeting_id}
+    try:
+        with store.begin() as conn:
+            if idempotency_key is not None:
+                found = _by_key(conn, idempotency_key)
+                if found is not None:
+                    if not _same_point(found, **same):
+                        raise IdempotencyKeyReused(
+                            f"the idempotency key {idempotency_key} stands for action point "
+                            f"{found._mapping['action_id']}")
+                    return _action_of(found)
+            _require_meeting(conn, meeting_id, "meeting_id")
+            action_id = conn.execute(action_point.insert().values(
+                meeting_id=meeting_id, area_id=area_id, text=text, owner=owner, due_on=due_on,
+                status="open", created_at=utcnow() if at is None else as_naive_utc(at),
+                created_by=created_by,
+                idempotency_key=idempotency_key,
+            )).inserted_primary_key[0]
+            row = conn.execute(sa.select(action_point)
+                               .where(action_point.c.action_id == action_id)).one()
+    except sa.exc.IntegrityError:
+        # Two attempts with one key at the same moment: the other one wrote it.
+        if idempotency_key is None:
+            raise
+        with store.connect() as conn:
+            found = _by_key(conn, idempotency_key)
+        if found is None:
+            raise
+        if not _same_point(found, **same):
+            raise IdempotencyKeyReused(
+                f"the idempotency key {idempotency_key} stands for action point "
+                f"{found._mapping['action_id']}") from None
+        return _action_of(found)
     return _action_of(row)
 
 

@@ -5,6 +5,12 @@ figures. The snapshot command (``python -m indicators.snapshot``) stores source 
 snapshots, one per (as_of, level): storing again replaces it. Starting a meeting stores a
 source "meeting" snapshot, one per meeting (data_access.meetings).
 
+Complete or invisible (migration 0005): the snapshot command stores its whole run (every
+date and level) through a :class:`SnapshotRun`, whose snapshots stay incomplete until the
+run's last transaction replaces the older ones and marks its own complete. Every reader
+here sees complete snapshots only, so a run killed midway leaves no date with levels from
+two runs. ``store_snapshot`` (one date and level, one transaction) writes complete ones.
+
 A figure row keeps the long form's columns except the period: ``period_end`` is the
 snapshot's, and ``period_start`` the snapshot's for flow indicators (None for stock ones),
 as the engine writes them, so ``indicators.figures.snapshot_long_form`` gives back the frame that was stored.
@@ -21,6 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -47,6 +54,8 @@ snapshot = sa.Table(
     sa.Column("period_end", sa.Date, nullable=False),
     sa.Column("source", sa.String(20), nullable=False),
     sa.Column("parameters", sa.Text, nullable=False),
+    sa.Column("run_id", sa.String(32)),  # migration 0005: the run that wrote it
+    sa.Column("complete", sa.Boolean, nullable=False, server_default=sa.true()),
 )
 
 snapshot_figure = sa.Table(
@@ -125,10 +134,12 @@ def _figure_records(figures: pd.DataFrame, snapshot_id: int) -> Iterator[list[di
 
 def insert_snapshot(conn: sa.Connection, figures: pd.DataFrame, *, as_of: dt.date, level: int,
                     period_start: dt.date, period_end: dt.date,
-                    parameters: Mapping[str, Any], source: str) -> int:
+                    parameters: Mapping[str, Any], source: str,
+                    run_id: str | None = None, complete: bool = True) -> int:
     """Insert a snapshot and its figures on an open transaction; its id.
 
-    For data_access.meetings, which stores the meeting in the same transaction.
+    For data_access.meetings, which stores the meeting in the same transaction, and for
+    SnapshotRun (``run_id``, ``complete`` false until the run ends).
     """
     if source not in SOURCES:
         raise ValueError(f"unknown snapshot source `{source}` (sources: {', '.join(SOURCES)})")
@@ -139,6 +150,7 @@ def insert_snapshot(conn: sa.Connection, figures: pd.DataFrame, *, as_of: dt.dat
             taken_at=utcnow(), as_of=as_of, level=int(level), period_start=period_start,
             period_end=period_end, source=source,
             parameters=json.dumps(dict(parameters), sort_keys=True, default=str),
+            run_id=run_id, complete=complete,
         )
     ).inserted_primary_key[0]
     for chunk in _figure_records(figures, snapshot_id):
@@ -167,11 +179,77 @@ def store_snapshot(store: sa.Engine, figures: pd.DataFrame, *, as_of: dt.date, l
         if source == "command":
             old = conn.execute(sa.select(snapshot.c.snapshot_id).where(
                 snapshot.c.source == "command", snapshot.c.as_of == as_of,
-                snapshot.c.level == int(level))).scalars().all()
+                snapshot.c.level == int(level), snapshot.c.complete)).scalars().all()
             _delete_snapshots(conn, list(old))
         return insert_snapshot(conn, figures, as_of=as_of, level=level,
                                period_start=period_start, period_end=period_end,
                                parameters=parameters, source=source)
+
+
+class SnapshotRun:
+    """One run of the snapshot command: every date and level it stores, visible together.
+
+    ``store`` writes one (as_of, level) in a transaction of its own, incomplete: no reader
+    sees it. ``finish`` then, in one transaction, deletes the command snapshots the run
+    replaces (the complete ones of its dates and levels, and anything an interrupted run
+    left of them) and marks the run's snapshots complete. A run that fails calls
+    ``abandon`` (its rows go); one killed leaves incomplete rows that nobody sees and that
+    the next run removes (``purge_abandoned``).
+    """
+
+    def __init__(self, store: sa.Engine) -> None:
+        self.store = store
+        self.run_id = uuid.uuid4().hex
+        self.started_at = utcnow()
+        self.stored: list[tuple[dt.date, int]] = []
+
+    def add(self, figures: pd.DataFrame, *, as_of: dt.date, level: int,
+            period_start: dt.date, period_end: dt.date,
+            parameters: Mapping[str, Any]) -> int:
+        """Store one date and level of the run (invisible until ``finish``); its id."""
+        with self.store.begin() as conn:
+            snapshot_id = insert_snapshot(
+                conn, figures, as_of=as_of, level=level, period_start=period_start,
+                period_end=period_end, parameters=parameters, source="command",
+                run_id=self.run_id, complete=False)
+        self.stored.append((as_of, int(level)))
+        return snapshot_id
+
+    def finish(self) -> None:
+        """Make the whole run visible at once, in place of what it replaces."""
+        with self.store.begin() as conn:
+            for as_of, level in sorted(set(self.stored)):
+                replaced = conn.execute(sa.select(snapshot.c.snapshot_id).where(
+                    snapshot.c.source == "command", snapshot.c.as_of == as_of,
+                    snapshot.c.level == level,
+                    sa.or_(snapshot.c.run_id.is_(None), snapshot.c.run_id != self.run_id),
+                )).scalars().all()
+                _delete_snapshots(conn, list(replaced))
+            marked = conn.execute(snapshot.update().where(snapshot.c.run_id == self.run_id)
+                                  .values(complete=True)).rowcount
+            if marked != len(self.stored):
+                # Another run finished the same dates and levels meanwhile and removed ours.
+                raise RuntimeError(f"snapshot run {self.run_id}: {marked} of "
+                                   f"{len(self.stored)} snapshots left to mark complete")
+
+    def abandon(self) -> None:
+        """Remove what the run stored (it failed before ``finish``)."""
+        with self.store.begin() as conn:
+            mine = conn.execute(sa.select(snapshot.c.snapshot_id).where(
+                snapshot.c.run_id == self.run_id, sa.not_(snapshot.c.complete))).scalars().all()
+            _delete_snapshots(conn, list(mine))
+        self.stored.clear()
+
+
+def purge_abandoned(store: sa.Engine, older_than: dt.timedelta = dt.timedelta(hours=6)) -> int:
+    """Remove incomplete snapshots that a killed run left more than ``older_than`` ago
+    (a run still going is younger); the number removed."""
+    with store.begin() as conn:
+        left = conn.execute(sa.select(snapshot.c.snapshot_id).where(
+            sa.not_(snapshot.c.complete), snapshot.c.taken_at < utcnow() - older_than
+        )).scalars().all()
+        _delete_snapshots(conn, list(left))
+    return len(left)
 
 
 def _snapshot_of(row: sa.Row) -> Snapshot:
@@ -184,7 +262,8 @@ def _snapshot_of(row: sa.Row) -> Snapshot:
 def get_snapshot(store: sa.Engine, snapshot_id: int) -> Snapshot:
     """The snapshot ``snapshot_id``; KeyError when there is none."""
     with store.connect() as conn:
-        row = conn.execute(sa.select(snapshot).where(snapshot.c.snapshot_id == snapshot_id)).first()
+        row = conn.execute(sa.select(snapshot).where(snapshot.c.snapshot_id == snapshot_id,
+                                                     snapshot.c.complete)).first()
     if row is None:
         raise KeyError(f"no snapshot {snapshot_id}")
     return _snapshot_of(row)
@@ -193,7 +272,8 @@ def get_snapshot(store: sa.Engine, snapshot_id: int) -> Snapshot:
 def snapshots(store: sa.Engine, *, level: int | None = None,
               source: str | None = None) -> list[Snapshot]:
     """Snapshots (of a level, of a source), oldest as-of first."""
-    query = sa.select(snapshot).order_by(snapshot.c.as_of, snapshot.c.level, snapshot.c.snapshot_id)
+    query = (sa.select(snapshot).where(snapshot.c.complete)
+             .order_by(snapshot.c.as_of, snapshot.c.level, snapshot.c.snapshot_id))
     if level is not None:
         query = query.where(snapshot.c.level == int(level))
     if source is not None:
@@ -204,7 +284,8 @@ def snapshots(store: sa.Engine, *, level: int | None = None,
 
 def snapshot_dates(store: sa.Engine, level: int, *, source: str | None = "command") -> list[dt.date]:
     """The as-of dates with a snapshot of ``level``, oldest first (source None: any source)."""
-    query = (sa.select(snapshot.c.as_of).where(snapshot.c.level == int(level))
+    query = (sa.select(snapshot.c.as_of).where(snapshot.c.level == int(level),
+                                               snapshot.c.complete)
              .distinct().order_by(snapshot.c.as_of))
     if source is not None:
         query = query.where(snapshot.c.source == source)
@@ -267,7 +348,8 @@ def stored_series(store: sa.Engine, *, indicator_ids: Iterable[str], area_ids: I
         sa.select(s.c.as_of, f.c.indicator_id, f.c.area_id, f.c.area_name, f.c.value,
                   f.c.numerator, f.c.denominator, s.c.source, s.c.snapshot_id, s.c.taken_at)
         .select_from(f.join(s, f.c.snapshot_id == s.c.snapshot_id))
-        .where(s.c.level == int(level), f.c.indicator_id.in_(list(indicator_ids)),
+        .where(s.c.level == int(level), s.c.complete,
+               f.c.indicator_id.in_(list(indicator_ids)),
                in_values(f.c.area_id, area_ids), f.c.breakdown.is_(None),
                in_values(f.c.programme_id, [programme_id]))
     )
@@ -291,6 +373,7 @@ def command_snapshots_on(store: sa.Engine, as_of: dt.date) -> list[tuple[int, dt
     with store.connect() as conn:
         rows = conn.execute(
             sa.select(snapshot.c.snapshot_id, snapshot.c.taken_at)
-            .where(snapshot.c.as_of == as_of, snapshot.c.source == "command")
+            .where(snapshot.c.as_of == as_of, snapshot.c.source == "command",
+                   snapshot.c.complete)
             .order_by(snapshot.c.snapshot_id)).all()
     return [(int(snapshot_id), taken_at) for snapshot_id, taken_at in rows]

@@ -35,7 +35,7 @@ from core import i18n
 from core.i18n import N_, format_date, t
 from core.text import is_formula_text
 from core.values import is_missing
-from data_access.registry import connection
+from data_access.registry import connection, registry_file
 from indicators.catalogue import (
     ACCESS_POINT,
     BY_ID,
@@ -193,6 +193,9 @@ def public_source(url: str) -> str:
 def describe_engine(engine: sa.Engine) -> str:
     """The URL of the database behind an engine, password hidden (the file for read-only SQLite)."""
     url = engine.url
+    path = registry_file(engine)  # the file of a read-only `file:` URI, or of a plain URL
+    if path is not None:
+        return f"{engine.dialect.name}:///{path}"
     if url.get_backend_name() == "sqlite" and not url.database:
         try:
             with connection(engine) as conn:

@@ -85,6 +85,44 @@ def compute(
     return _long_form(run.rows.rows)
 
 
+# The order compute() runs the families in (and emits their rows in).
+FAMILY_ORDER: tuple[str, ...] = tuple(FAMILIES)
+
+
+def family_indicator_ids(family: str) -> tuple[str, ...]:
+    """Every indicator one family's query counts (what compute gives for the family)."""
+    return tuple(ind.id for ind in CATALOGUE if ind.computed_by == family)
+
+
+def families_of(indicator_ids: Iterable[str] | None) -> list[str]:
+    """The families behind these indicators (None: all), in compute's order."""
+    wanted = set(BY_ID) if indicator_ids is None else set(indicator_ids)
+    unknown = wanted - set(BY_ID)
+    if unknown:
+        raise KeyError(f"unknown indicator(s): {', '.join(sorted(unknown))}")
+    present = {BY_ID[i].computed_by for i in wanted}
+    return [f for f in FAMILY_ORDER if f in present]
+
+
+def merge_long_forms(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """The long forms of separate families (each from compute, given in FAMILY_ORDER) as
+    one compute would have returned them together: the same rows in the same order.
+
+    Families are independent queries, so a caller may cache them one by one and share a
+    family between pages that ask for different indicators.
+    """
+    frames = [frame for frame in frames if not frame.empty]
+    if not frames:
+        return _long_form([])
+    order = {ind.id: i for i, ind in enumerate(CATALOGUE)}
+    frame = pd.concat(frames, ignore_index=True)
+    frame["_order"] = frame["indicator_id"].map(order)
+    # A stable sort on the same keys as _long_form: rows of one indicator keep the order
+    # their family emitted them in.
+    frame = frame.sort_values(["_order", "level", "area_id"], na_position="last", kind="stable")
+    return frame.drop(columns="_order").reset_index(drop=True)
+
+
 def _long_form(rows: list[dict]) -> pd.DataFrame:
     order = {ind.id: i for i, ind in enumerate(CATALOGUE)}
     frame = pd.DataFrame(rows, columns=list(LONG_FORM_COLUMNS))

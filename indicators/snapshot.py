@@ -6,7 +6,9 @@
 Each (as-of date, level) is computed with the settings' parameters (poverty cutoff, referral
 SLA, period months; the period is the ``period_months`` months ending on the date) and stored
 as a "command" snapshot (data_access.snapshots). Storing a date and level again replaces its
-snapshot, so running twice leaves one. ``--monthly-from`` takes every month-end from that
+snapshot, so running twice leaves one. A run is complete or invisible as a whole: its
+snapshots appear together when the last one is stored (data_access.snapshots.SnapshotRun),
+so a run stopped or killed midway leaves the earlier snapshots as they were. ``--monthly-from`` takes every month-end from that
 date's month to ``--monthly-to`` (default: the as-of default). Default as-of date: today, or
 the latest registration if earlier; default levels: every level of the registry.
 
@@ -101,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     from data_access.areas import AreaTree
     from data_access.registry import RegistryError, default_as_of, open_registry
     from data_access.schema import SchemaError
-    from data_access.snapshots import store_snapshot
+    from data_access.snapshots import SnapshotRun, purge_abandoned
     from indicators.blocks import default_period_start
     from indicators.engine import compute
 
@@ -143,6 +145,9 @@ def main(argv: list[str] | None = None) -> int:
         steps = [(day, level) for day in dates for level in levels]
         bar = ProgressBar(len(steps), enabled=not args.quiet)
         rows = 0
+        purge_abandoned(store)  # what runs killed long ago left, invisible anyway
+        run = SnapshotRun(store)
+        finished = False
         try:
             for index, (day, level) in enumerate(steps):
                 label = f"{day} level {level}"
@@ -155,13 +160,19 @@ def main(argv: list[str] | None = None) -> int:
                     progress=lambda fraction, message, i=index, lab=label:
                         bar.update(i, fraction, f"{lab}: {message}"),
                 )
-                store_snapshot(store, figures, as_of=day, level=level,
-                               period_start=period_start, period_end=day,
-                               parameters=parameters, source="command")
+                run.add(figures, as_of=day, level=level, period_start=period_start,
+                        period_end=day, parameters=parameters)
                 rows += len(figures)
                 bar.step_done(index, f"{label}: {len(figures):,} figures stored")
+            run.finish()
+            finished = True
         finally:
             bar.close()
+            if not finished:
+                try:
+                    run.abandon()
+                except sa.exc.SQLAlchemyError:
+                    pass  # invisible anyway; the next run purges it
     except (RegistryError, SchemaError, AppStoreError) as exc:
         return _fail(str(exc))
     except ValueError as exc:  # e.g. a level without areas, raised by compute

@@ -93,7 +93,7 @@ def main() -> None:
 
     focus = queries.figures(view.context, settings, as_of=view.as_of, level=view.level,
                        indicator_ids=(*IDS, LEFT_OUT))
-    cards = [figure_cards.figure_card(focus, i, view.area_id) for i in IDS]
+    cards = figure_cards.figure_cards(focus, IDS, view.area_id)
     if view.context.whole_registry:
         cards.append(figure_cards.figure_card(focus, LEFT_OUT, view.area_id))
     nothing = not cards[2].denominator  # registered households

@@ -76,7 +76,7 @@ def main() -> None:
 
     focus = queries.figures(view.context, settings, as_of=view.as_of, level=view.level,
                        indicator_ids=IDS)
-    cards = [figure_cards.figure_card(focus, i, view.area_id) for i in IDS]
+    cards = figure_cards.figure_cards(focus, IDS, view.area_id)
     nothing = not any(card.denominator for card in cards)
     if nothing:
         st.info(t("Nobody with a national id is registered in {area} on {as_of}, and nothing is "

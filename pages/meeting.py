@@ -9,6 +9,7 @@ and closed here; a one-page brief can be downloaded to print.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 import pandas as pd
@@ -27,6 +28,12 @@ TEXT_KEY = "action_text"
 OWNER_KEY = "action_owner"
 DUE_KEY = "action_due"
 CLOSE_KEY = "action_to_close"
+# The form's idempotency key: drawn with the form, kept until the add is confirmed, and put
+# in the link while an add is under way, so that a retry after a lost confirmation (even a
+# server restarted meanwhile: the browser reconnects with the same link) finds the point
+# already written instead of adding it twice (data_access.meetings.add_action_point).
+ADD_KEY = "_meeting_add_key"
+ADD_PARAM = "adding"
 MAX_AREA_BUTTONS = 24
 OVERDUE_ROW = "background-color: #fde2e2"
 
@@ -320,11 +327,22 @@ def _action_points(view: widgets.View, data: MeetingPage) -> None:
                          column_config=_action_columns())
 
 
+def _add_key(*, fresh: bool = False) -> str:
+    """This form's idempotency key: the session's, else the link's, else a new one."""
+    state = st.session_state
+    if fresh or not isinstance(state.get(ADD_KEY), str):
+        linked = None if fresh else st.query_params.get(ADD_PARAM)
+        state[ADD_KEY] = linked if isinstance(linked, str) and linked else uuid.uuid4().hex
+    return state[ADD_KEY]
+
+
 def _add_form(view: widgets.View, data: MeetingPage) -> None:
     due_key = f"{DUE_KEY}_{view.as_of.isoformat()}"  # the default follows the as-of date
     if st.session_state.pop(CLEAR_FORM_KEY, False):
-        for key in (TEXT_KEY, OWNER_KEY, due_key):
+        for key in (TEXT_KEY, OWNER_KEY, due_key, ADD_KEY):
             st.session_state.pop(key, None)
+        widgets.link({ADD_PARAM: None})
+    key = _add_key()
     current = data.state.current
     with st.form("action_point_form"):
         st.markdown("**" + t("New action point") + "**")
@@ -344,11 +362,17 @@ def _add_form(view: widgets.View, data: MeetingPage) -> None:
     if problems:
         st.warning(" ".join(t(p) for p in problems))
         return
-    meetings.add_action_point(
-        queries.app_store_engine(view.settings.app_store_url),
-        scope=queries.scope(view.context, view.settings), area_id=view.area_id, text=text,
-        owner=owner, due_on=due, meeting_id=current.meeting_id if current else None,
-        created_by=_who(view))
+    point = {"scope": queries.scope(view.context, view.settings), "area_id": view.area_id,
+             "text": text, "owner": owner, "due_on": due,
+             "meeting_id": current.meeting_id if current else None, "created_by": _who(view)}
+    store = queries.app_store_engine(view.settings.app_store_url)
+    widgets.link({ADD_PARAM: key})
+    try:
+        meetings.add_action_point(store, idempotency_key=key, **point)
+    except meetings.IdempotencyKeyReused:  # a link's key that stands for another point
+        key = _add_key(fresh=True)
+        widgets.link({ADD_PARAM: key})
+        meetings.add_action_point(store, idempotency_key=key, **point)
     _done(t("Action point added."), clear_form=True)
 
 

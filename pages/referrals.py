@@ -59,7 +59,7 @@ def _choices(view: widgets.View, programmes: dict[str, str]) -> tuple[str | None
 def _pipeline(counts) -> None:
     stages = rv.pipeline(counts, translate=t)
     left, right = st.columns([3, 2])
-    left.altair_chart(rv.pipeline_chart(stages, count_title=t("Referrals")), width="stretch")
+    left.vega_lite_chart(*rv.pipeline_chart(stages, count_title=t("Referrals")), width="stretch")
     right.dataframe(stages, hide_index=True, column_order=("label", "referrals", "share"),
                     column_config={
                         "label": st.column_config.TextColumn(t("Stage at the end of the period")),
@@ -108,11 +108,11 @@ def _trend(view: widgets.View, programme_id: str | None) -> None:
     titles = {"y_title": t("Referrals"), "month_title": t("Month")}
     left, right = st.columns(2)
     left.caption(t("Referrals made in each month, and those of them completed by its end"))
-    left.altair_chart(rv.trend_chart(trend, {"made": t("Made"), "completed": t("Completed")},
-                                     **titles), width="stretch")
+    left.vega_lite_chart(*rv.trend_chart(trend, {"made": t("Made"), "completed": t("Completed")},
+                                         **titles), width="stretch")
     right.caption(t("Referrals overdue at each month's end"))
-    right.altair_chart(rv.trend_chart(trend, {"overdue": t("Overdue at month end")}, **titles),
-                       width="stretch")
+    right.vega_lite_chart(*rv.trend_chart(trend, {"overdue": t("Overdue at month end")},
+                                          **titles), width="stretch")
     st.dataframe(trend, hide_index=True, column_order=(
         "month_start", "month_end", "made", "completed", "completed_pct", "rejected", "open",
         "overdue", "overdue_pct"), column_config=_count_columns({
@@ -165,7 +165,7 @@ def main() -> None:
 
     figures = queries.figures(view.context, settings, as_of=view.as_of, level=view.level,
                          period_start=start, indicator_ids=IDS)
-    cards = [figure_cards.figure_card(figures, i, view.area_id, programme_id) for i in IDS]
+    cards = figure_cards.figure_cards(figures, IDS, view.area_id, programme_id)
     counts = list_queries.referral_counts(view.context, settings, as_of=view.as_of,
                                       period_start=start, area_id=view.area_id)
     chosen = rv.within(counts, None, programme_id)

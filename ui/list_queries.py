@@ -69,8 +69,9 @@ def focus_area_ids(context: UserContext, settings: Settings,
 @st.cache_data(ttl=queries.CACHE_TTL, max_entries=32, show_spinner=False)
 def _cached_stage_counts(_engine: sa.Engine, url: str, version: dt.datetime | None,
                          as_of: dt.date, period_start: dt.date, sla_days: int) -> pd.DataFrame:
-    return rv.count_referral_stages(_engine, as_of=as_of, period_start=period_start,
-                                    referral_sla_days=sla_days)
+    with queries.computing(url):
+        return rv.count_referral_stages(_engine, as_of=as_of, period_start=period_start,
+                                        referral_sla_days=sla_days)
 
 
 def _require_unsuppressed(context: UserContext) -> None:
@@ -87,16 +88,18 @@ def referral_counts(context: UserContext, settings: Settings, *, as_of: dt.date,
     may see it: one row per recorded area, programme and access point. Not for donors."""
     _require_unsuppressed(context)
     engine, url, version = _registry(settings)
-    counts = _cached_stage_counts(engine, url, version, as_of, period_start,
-                                  int(settings.referral_sla_days))
+    with queries.registry_turns(settings):
+        counts = _cached_stage_counts(engine, url, version, as_of, period_start,
+                                      int(settings.referral_sla_days))
     return rv.within(counts, focus_area_ids(context, settings, area_id))
 
 
 @st.cache_data(ttl=queries.CACHE_TTL, max_entries=16, show_spinner=False)
 def _cached_monthly(_engine: sa.Engine, url: str, version: dt.datetime | None,
                     as_of: dt.date, months: int, sla_days: int) -> pd.DataFrame:
-    return rv.count_monthly_referrals(_engine, as_of=as_of, months=months,
-                                      referral_sla_days=sla_days)
+    with queries.computing(url):
+        return rv.count_monthly_referrals(_engine, as_of=as_of, months=months,
+                                          referral_sla_days=sla_days)
 
 
 def referral_trend(context: UserContext, settings: Settings, *, as_of: dt.date,
@@ -106,8 +109,9 @@ def referral_trend(context: UserContext, settings: Settings, *, as_of: dt.date,
     donors)."""
     _require_unsuppressed(context)
     engine, url, version = _registry(settings)
-    monthly = _cached_monthly(engine, url, version, as_of, int(months),
-                              int(settings.referral_sla_days))
+    with queries.registry_turns(settings):
+        monthly = _cached_monthly(engine, url, version, as_of, int(months),
+                                  int(settings.referral_sla_days))
     return rv.monthly_trend(monthly, rv.trend_months(as_of, months),
                             focus_area_ids(context, settings, area_id), programme_id)
 
@@ -126,12 +130,14 @@ def _cached_scan(_engine: sa.Engine, url: str, version: dt.datetime | None,
                  filters: tuple[rv.RowFilter, ...], group_by: tuple[tuple[str, ...], ...],
                  limit: int) -> rv.ListScan:
     # The whole context is part of the key (Streamlit hashes a dataclass by its fields).
-    chunks = lists.list_rows(
-        _engine, list_id, context=context, area_id=area_id,
-        areas=queries.area_tree(url), as_of=as_of, period_start=period_start,
-        referral_sla_days=sla_days, poverty_cutoff=poverty_cutoff)
-    return rv.scan_list(chunks, columns=[c.name for c in list_columns(list_id, context)],
-                        filters=filters, limit=limit, group_by=group_by)
+    tree = queries.area_tree(url)
+    with queries.computing(url):
+        chunks = lists.list_rows(
+            _engine, list_id, context=context, area_id=area_id, areas=tree, as_of=as_of,
+            period_start=period_start, referral_sla_days=sla_days,
+            poverty_cutoff=poverty_cutoff)
+        return rv.scan_list(chunks, columns=[c.name for c in list_columns(list_id, context)],
+                            filters=filters, limit=limit, group_by=group_by)
 
 
 def list_scan(context: UserContext, settings: Settings, list_id: str, *, area_id: str | None,
@@ -144,10 +150,11 @@ def list_scan(context: UserContext, settings: Settings, list_id: str, *, area_id
     lists.require_lists(context)
     engine, url, version = _registry(settings)
     filters = tuple(filters)
-    scan = _cached_scan(engine, url, version, context, list_id, area_id,
-                        as_of, period_start, int(settings.referral_sla_days),
-                        float(settings.poverty_cutoff), filters, tuple(group_by),
-                        int(limit))
+    with queries.registry_turns(settings):
+        scan = _cached_scan(engine, url, version, context, list_id, area_id,
+                            as_of, period_start, int(settings.referral_sla_days),
+                            float(settings.poverty_cutoff), filters, tuple(group_by),
+                            int(limit))
     if scan.total and lists.has_personal_columns(lists.get_list(list_id), context):
         _audit_view(context, settings, list_id, area_id=area_id, as_of=as_of,
                     period_start=period_start, filters=filters, rows=scan.total)

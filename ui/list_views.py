@@ -1,7 +1,7 @@
 """Widgets the list pages (Referrals, Duplicates, Data quality) share: a list with its count
 and CSV download, the map and the table by area, and the "Lists for" choice that drills the
 lists to an area (a row of the table, an area of the map). Data comes from
-data_access/ui_lists.py.
+ui/list_queries.py.
 """
 
 from __future__ import annotations

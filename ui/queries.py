@@ -1,10 +1,17 @@
 """What the pages ask for, cached for Streamlit: engines, areas, figures. Every page goes through here.
 
-- ``st.cache_resource`` holds the engines (one per URL and process).
+- ``st.cache_resource`` holds the engines (one per URL and process; the registry's through
+  data_access.registry.RegistryHandle, which follows its file) and the computation gate.
 - ``st.cache_data`` holds figures and areas, keyed on the registry URL, the registry's
   last-loaded time (a reloaded SQLite registry is read afresh) and the parameters; entries
   also expire after ``CACHE_TTL`` (PostgreSQL registries have no last-loaded time).
 - Engines go to cached functions as underscore arguments (not hashed).
+- Figures are cached per family of the engine (``_cached_family``: one query each), so pages
+  asking for different indicators of one date share what they have in common.
+- A computation on a cache miss waits for a place at the gate of
+  ``database.max_computations`` (data_access.gate) inside the cached function; the caller
+  wraps the call in ``registry_turns``, which puts the "waiting / computing" message on the
+  page (drawn only if the call takes more than half a second).
 - Functions that return registry data take the UserContext and keep only the areas it may
   see: an area is visible when it is one of the context's areas or below one. Whole-registry
   rows are kept only for a context that sees the whole registry (data_access.scope). Donors
@@ -16,39 +23,66 @@
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
 import streamlit as st
 from sqlalchemy.engine import make_url
+from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
+from core.i18n import t
 from core.settings import Settings
 from data_access import analytic_copy, audit
 from data_access.app_store import open_app_store
 from data_access.areas import AreaTree, read_area_tree
 from data_access.context import UserContext
+from data_access.gate import ComputeGate
 from data_access.reference import read_access_points, read_programmes
-from data_access.registry import open_registry, registry_last_loaded
+from data_access.registry import RegistryHandle, RegistryUnavailable, registry_last_loaded
 from data_access.scope import Scope, scope_areas, scope_figures, scope_of, visible_area_ids
 from indicators import compute, cube, default_period_start
 from indicators import default_as_of as _engine_default_as_of
 from indicators.donor_calendar import donor_dates
+from indicators.engine import families_of, family_indicator_ids, merge_long_forms
 from indicators.figures import Parameters, donor_level, donor_long_form
 
 CACHE_TTL = dt.timedelta(minutes=10)
 
 # Engines ---------------------------------------------------------------------------------
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _registry_handle(url: str) -> RegistryHandle:
+    return RegistryHandle(url)
+
+
 def registry_engine(url: str) -> sa.Engine:
-    """The read-only registry engine (RegistryError / SchemaError are not cached: retried)."""
-    return open_registry(url)
+    """The read-only registry engine, kept current with its file (data_access.registry:
+    RegistryHandle). RegistryError / SchemaError are raised again on the next call until
+    the registry can be opened; RegistryUnavailable names a missing, unreadable or corrupt
+    file."""
+    return _registry_handle(url).engine()
 
 
-@st.cache_resource(show_spinner=False)
+def registry_opened_once(url: str) -> bool:
+    """Whether this process has had the registry open (a file missing now went away)."""
+    return _registry_handle(url).opened_once
+
+
+def registry_problem(url: str, error: BaseException | None = None) -> RegistryUnavailable | None:
+    """After a failed registry query: the registry file's problem (missing, unreadable,
+    corrupt), or None when none is seen (a server database, a file in good order)."""
+    if isinstance(error, RegistryUnavailable):
+        return error
+    return _registry_handle(url).diagnose(error)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
 def app_store_engine(url: str) -> sa.Engine:
     """The app store engine, upgraded to the newest schema once per process."""
     return open_app_store(url)
@@ -101,7 +135,7 @@ def area_choices(areas: pd.DataFrame, level: int) -> dict[str, str]:
 
 # Programmes and access points -----------------------------------------------------------
 
-@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
+@st.cache_data(ttl=CACHE_TTL, max_entries=8, show_spinner=False)
 def _cached_programmes(_engine: sa.Engine, url: str, version: dt.datetime | None) -> dict[str, str]:
     return read_programmes(_engine)
 
@@ -112,7 +146,7 @@ def programmes(url: str) -> dict[str, str]:
     return _cached_programmes(engine, url, registry_last_loaded(engine))
 
 
-@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
+@st.cache_data(ttl=CACHE_TTL, max_entries=8, show_spinner=False)
 def _cached_access_points(_engine: sa.Engine, url: str, version: dt.datetime | None) -> pd.DataFrame:
     return read_access_points(_engine)
 
@@ -185,9 +219,157 @@ def audited_download(context: UserContext, settings: Settings,
     return build
 
 
+# Turns on the registry -------------------------------------------------------------------
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _compute_gate(url: str, limit: int) -> ComputeGate:
+    return ComputeGate(limit)
+
+
+class _Notice:
+    """A message in the page while a computation waits for its turn or runs.
+
+    The placeholder is made where the page asks for figures; a helper thread attached to
+    the script run (as st.spinner draws) fills it, only on a cache miss (the cached function
+    calls ``say``) and only once the call has taken ``DELAY`` seconds. The helper thread has
+    a context of its own, so nothing it draws is recorded into the cached function's replay.
+    """
+
+    DELAY = 0.5
+    REDRAW = 0.25
+
+    def __init__(self) -> None:
+        self._placeholder = st.empty()
+        self._text = ""
+        self._shown: str | None = None
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._stage = (0, 1)
+
+    def stage(self, index: int, count: int) -> None:
+        """The computations of this call are ``count`` parts; the next is number ``index``."""
+        self._stage = (index, max(count, 1))
+
+    def percent(self, fraction: float) -> int:
+        index, count = self._stage
+        return round(100 * (index + min(max(fraction, 0.0), 1.0)) / count)
+
+    def say(self, text: str) -> None:
+        self._text = text
+        if self._thread is None:  # the first word: a miss, not a cache hit
+            self._thread = threading.Thread(target=self._draw, daemon=True)
+            add_script_run_ctx(self._thread)
+            self._thread.start()
+
+    def _draw(self) -> None:
+        if self._done.wait(self.DELAY):
+            return
+        while True:
+            with self._lock:
+                if self._done.is_set():
+                    return
+                text = self._text
+                if text != self._shown:
+                    self._placeholder.info(text, icon=":material/hourglass_top:")
+                    self._shown = text
+            if self._done.wait(self.REDRAW):
+                return
+
+    def close(self, *, clear: bool) -> None:
+        with self._lock:
+            self._done.set()
+        if self._thread is not None:
+            self._thread.join()
+        if clear and self._shown is not None:
+            self._placeholder.empty()
+
+
+class _Turn:
+    """The gate and the message of one call of the pages' (``registry_turns``). Each cache
+    miss of the call takes a place at the gate for its computation only (never while it
+    waits for another's: no deadlock), all with the ticket of the call's first miss, so a
+    request keeps its rank: first come, first served."""
+
+    def __init__(self, gate: ComputeGate, notice: _Notice | None) -> None:
+        self.gate = gate
+        self.notice = notice
+        self.ticket: int | None = None
+
+    def place(self, on_wait: Callable[[int], None]):
+        if self.ticket is None:
+            self.ticket = self.gate.ticket()
+        return self.gate.place(on_wait, ticket=self.ticket)
+
+
+_TURN: contextvars.ContextVar[_Turn | None] = contextvars.ContextVar("socle_turn", default=None)
+
+
+@contextmanager
+def registry_turns(settings: Settings) -> Iterator[_Notice]:
+    """Around a call of a cached computation on the registry: its turn at the gate of
+    ``database.max_computations`` (taken inside the cached function, on a cache miss only)
+    and the message that says what the page waits for."""
+    gate = _compute_gate(settings.database_url, int(settings["database.max_computations"]))
+    notice = _Notice()
+    token = _TURN.set(_Turn(gate, notice))
+    stopped = True
+    try:
+        yield notice
+        stopped = False
+    except Exception:
+        stopped = False
+        raise
+    finally:
+        _TURN.reset(token)
+        # A stopped run draws nothing more: an st call would raise the stop again.
+        notice.close(clear=not stopped)
+
+
+def _yield_check() -> Callable[[], None]:
+    """Streamlit's stop/rerun check of this script run (raises StopException or
+    RerunException when the user has moved on); a no-op outside a script run."""
+    ctx = get_script_run_ctx(suppress_warning=True)
+    check = getattr(ctx, "yield_check", None) if ctx is not None else None
+    return check or (lambda: None)
+
+
+@contextmanager
+def computing(url: str) -> Iterator[Callable[[float, str], None]]:
+    """Inside a cached function: wait for a place at the registry's gate, then compute.
+
+    Yields the ``progress`` callback for indicators.compute: it updates the message and
+    lets a run the user has left stop between two queries (the connection is then rolled
+    back and discarded, data_access.registry). Waiting, the message says how many
+    computations are ahead; a stopped run leaves the queue without running.
+    """
+    turn = _TURN.get() or _Turn(_compute_gate(url, 1), None)
+    check = _yield_check()
+
+    def say(text: str) -> None:
+        if turn.notice is not None:
+            turn.notice.say(text)
+
+    def on_wait(ahead: int) -> None:
+        say(t("Waiting for {count} other computations to finish; yours starts next.", count=ahead)
+            if ahead == 1 else
+            t("Waiting for {count} other computations to finish before yours starts.",
+              count=ahead))
+        check()
+
+    def progress(fraction: float, step: str) -> None:
+        percent = turn.notice.percent(fraction) if turn.notice is not None else 0
+        say(t("Computing the figures… {percent}%", percent=percent))
+        check()
+
+    with turn.place(on_wait):
+        say(t("Computing the figures…"))
+        yield progress
+
+
 # Dates ----------------------------------------------------------------------------------
 
-@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
+@st.cache_data(ttl=CACHE_TTL, max_entries=8, show_spinner=False)
 def _cached_default_as_of(
     _engine: sa.Engine, url: str, version: dt.datetime | None, today: dt.date
 ) -> dt.date:
@@ -208,8 +390,8 @@ def period_start(settings: Settings, as_of: dt.date) -> dt.date:
 
 # Figures --------------------------------------------------------------------------------
 
-@st.cache_data(ttl=CACHE_TTL, max_entries=64, show_spinner=False)
-def _cached_figures(
+@st.cache_data(ttl=CACHE_TTL, max_entries=256, show_spinner=False)
+def _cached_family(
     _engine: sa.Engine,
     url: str,
     version: dt.datetime | None,
@@ -219,16 +401,40 @@ def _cached_figures(
     poverty_cutoff: float,
     referral_sla_days: int,
     period_months: int,
-    indicator_ids: tuple[str, ...] | None,
+    family: str,
     suspected_pairs: pd.DataFrame | None = None,  # hashed: a decision changes the figure
 ) -> pd.DataFrame:
-    return compute(
-        _engine, as_of=as_of, level=level, period_start=period_start,
-        poverty_cutoff=poverty_cutoff, referral_sla_days=referral_sla_days,
-        period_months=period_months,
-        indicator_ids=list(indicator_ids) if indicator_ids is not None else None,
-        suspected_pairs=suspected_pairs,
-    )
+    """Every indicator of one family (one query of the engine) at ``level``: pages that ask
+    for different indicators of the same date share the families they have in common
+    (the Meeting page computes only what the Overview did not)."""
+    with computing(url) as progress:
+        return compute(
+            _engine, as_of=as_of, level=level, period_start=period_start,
+            poverty_cutoff=poverty_cutoff, referral_sla_days=referral_sla_days,
+            period_months=period_months, indicator_ids=list(family_indicator_ids(family)),
+            suspected_pairs=suspected_pairs, progress=progress,
+        )
+
+
+def _family_figures(engine: sa.Engine, url: str, version: dt.datetime | None,
+                    settings: Settings, *, as_of: dt.date, level: int,
+                    period_start: dt.date, indicator_ids: tuple[str, ...] | None
+                    ) -> pd.DataFrame:
+    """compute()'s long form of these indicators, from the cached families."""
+    families = families_of(indicator_ids)
+    frames = []
+    with registry_turns(settings) as notice:
+        for index, family in enumerate(families):
+            notice.stage(index, len(families))
+            pairs = linkage_pairs(settings) if family == "suspected_pairs" else None
+            frames.append(_cached_family(
+                engine, url, version, as_of, int(level), period_start,
+                float(settings.poverty_cutoff), int(settings.referral_sla_days),
+                int(settings.period_months), family, pairs))
+    frame = merge_long_forms(frames)
+    if indicator_ids is not None and not frame.empty:
+        frame = frame[frame["indicator_id"].isin(set(indicator_ids))].reset_index(drop=True)
+    return frame
 
 
 def linkage_pairs(settings: Settings, indicator_ids: Iterable[str] | None = None
@@ -248,9 +454,10 @@ def _cached_donor_figures(_engine: sa.Engine, url: str, version: dt.datetime | N
                           as_of: dt.date, period_start: dt.date, parameters: Parameters,
                           suspected_pairs: pd.DataFrame | None = None,  # hashed
                           ) -> pd.DataFrame:
-    return donor_long_form(_engine, _cached_tree(_engine, url, version), as_of=as_of,
-                           period_start=period_start, parameters=parameters,
-                           suspected_pairs=suspected_pairs)
+    tree = _cached_tree(_engine, url, version)
+    with computing(url):
+        return donor_long_form(_engine, tree, as_of=as_of, period_start=period_start,
+                               parameters=parameters, suspected_pairs=suspected_pairs)
 
 
 def figures(
@@ -279,18 +486,16 @@ def figures(
         # The donors' calendar dates, whatever was asked (indicators.donor_calendar).
         start, as_of = donor_dates(as_of, int(settings.period_months))
         # Every figure, whatever was asked: one suppression pattern per date (figures.py).
-        published = _cached_donor_figures(engine, url, version, as_of, start,
-                                          Parameters.from_settings(settings),
-                                          linkage_pairs(settings))
+        pairs = linkage_pairs(settings)
+        with registry_turns(settings):
+            published = _cached_donor_figures(engine, url, version, as_of, start,
+                                              Parameters.from_settings(settings), pairs)
         frame = donor_level(published, int(level), ids)
     else:
         frame = _stored_figures(settings, as_of, int(level), start, ids)
         if frame is None:
-            frame = _cached_figures(
-                engine, url, version, as_of, int(level), start,
-                float(settings.poverty_cutoff), int(settings.referral_sla_days),
-                int(settings.period_months), ids, linkage_pairs(settings, ids),
-            )
+            frame = _family_figures(engine, url, version, settings, as_of=as_of,
+                                    level=int(level), period_start=start, indicator_ids=ids)
     visible = visible_area_ids(_cached_tree(engine, url, version), context)
     return scope_figures(frame, visible, context)
 

@@ -14,7 +14,7 @@ What it draws, under the page's lists:
 
 Empty states say what to do: no run yet (the command to run), nothing left to review. A
 donor gets no queue. The shaping is in indicators/linkage/review.py; the data comes from
-data_access (linkage_store, linkage_records, ui, ui_lists).
+data_access (linkage_store, linkage_records) and ui.queries, ui.list_queries.
 """
 
 from __future__ import annotations

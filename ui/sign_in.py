@@ -1,4 +1,4 @@
-"""Sign-in for the app: who the user of this browser session is (ui_widgets.start() asks here).
+"""Sign-in for the app: who the user of this browser session is (ui.widgets.start() asks here).
 
 - **Local accounts**: a form (username, password) calls data_access.users.authenticate
   (argon2, lock-out, audited); the session's token is kept in ``st.session_state`` (never in

@@ -37,7 +37,7 @@ from core.text import markdown_text
 from data_access import analytic_copy
 from data_access.app_store import AppStoreError
 from data_access.context import LIST_ROLES, ROLES, UserContext, default_context
-from data_access.registry import RegistryError, sqlite_path
+from data_access.registry import RegistryError, RegistryUnavailable, sqlite_path
 from data_access.schema import SchemaError
 from indicators.catalogue import Indicator
 from indicators.donor_calendar import period_end_on_or_before
@@ -51,6 +51,7 @@ LEVEL_KEY = "level"
 AREA_KEY = "area"
 AS_OF_KEY = "as_of"
 VIEW_KEY = "socle_view"
+ROLE_KEY = "_socle_role"  # the role of this session's user, for guarded()'s messages
 ALL_AREAS = "__all__"  # the area option standing for the whole registry
 MIN_DATE = dt.date(1970, 1, 1)
 
@@ -187,6 +188,12 @@ def choose_area(level: int, area_id: str | None) -> None:
 def sidebar(settings: Settings, context: UserContext) -> View:
     """Draw the level, area and as-of choices; keep them in session state and the URL."""
     state = st.session_state
+    # Streamlit 1.67 resets these widgets to their first option when the user changes page
+    # through the menu (their values were set through session state); giving each value back
+    # to session state at the start of the run keeps the view from page to page.
+    for key in (LEVEL_KEY, AREA_KEY, AS_OF_KEY):
+        if key in state:
+            state[key] = state[key]
     url = settings.database_url
     areas = queries.areas(context, url)
     levels = queries.level_choices(areas, len(settings.level_names))
@@ -289,12 +296,52 @@ def _registry_caption(settings: Settings, context: UserContext) -> None:
 # Start-up ------------------------------------------------------------------------------------
 
 class StartupProblem(Exception):
-    """Socle cannot start: a plain message for the user and what to do about it."""
+    """Socle cannot start: a plain message for the user and what to do about it.
 
-    def __init__(self, message: str, advice: str = "") -> None:
+    ``others``: the problem as users other than admins see it (without file names or
+    advice meant for the administrator); None when everyone sees the same.
+    """
+
+    def __init__(self, message: str, advice: str = "",
+                 others: StartupProblem | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.advice = advice
+        self.others = others
+
+    def for_role(self, role: str | None) -> StartupProblem:
+        return self if role == "admin" or self.others is None else self.others
+
+
+# A registry file that went missing, unreadable or corrupt: what admins and others read.
+_FILE_PROBLEMS = {
+    "missing": (N_("The registry database file `{file}` is missing ({detail})."),
+                N_("Put it back (or point `[database] url` at it): Socle opens it again by "
+                   "itself as soon as it is there, without a restart.")),
+    "unreadable": (N_("The registry database file `{file}` is unreadable ({detail})."),
+                   N_("Check the file's permissions for the user running Socle: Socle opens it "
+                      "again by itself as soon as it can read it.")),
+    "corrupt": (N_("The registry database file `{file}` is corrupt ({detail})."),
+                N_("Restore the last good copy or load the registry again: Socle opens the new "
+                   "file by itself, without a restart.")),
+}
+_FILE_PROBLEMS_FOR_OTHERS = {
+    "missing": N_("The registry is unavailable just now: its database file is missing."),
+    "unreadable": N_("The registry is unavailable just now: its database file is unreadable."),
+    "corrupt": N_("The registry is unavailable just now: its database file is corrupt."),
+}
+
+
+def registry_file_problem(problem: RegistryUnavailable) -> StartupProblem:
+    """The message of a registry file that is missing, unreadable or corrupt: the file and
+    what to do for admins; the state, and that the administrator is told, for others."""
+    message, advice = _FILE_PROBLEMS[problem.state]
+    others = StartupProblem(
+        t(_FILE_PROBLEMS_FOR_OTHERS[problem.state]),
+        t("The administrator can see the details in the server log; the page works again "
+          "once the file is back in order."))
+    return StartupProblem(t(message, file=problem.path, detail=problem.detail or problem.state),
+                          t(advice), others=others)
 
 
 def show_problem(problem: StartupProblem) -> None:
@@ -353,7 +400,11 @@ def _context(settings: Settings) -> UserContext:
 
 def _registry_problem(exc: Exception, url: str) -> StartupProblem:
     """What to tell the user when the registry at ``url`` cannot be opened or breaks the
-    contract (RegistryError, SchemaError)."""
+    contract (RegistryError, RegistryUnavailable, SchemaError)."""
+    if isinstance(exc, RegistryUnavailable):
+        if exc.state != "missing" or queries.registry_opened_once(url):
+            return registry_file_problem(exc)
+        return _no_registry_yet(sqlite_path(url) or exc.path)
     if isinstance(exc, SchemaError):
         return StartupProblem(
             t("The registry at `{url}` does not follow Socle's registry contract. {problem}.",
@@ -364,13 +415,7 @@ def _registry_problem(exc: Exception, url: str) -> StartupProblem:
         )
     path = sqlite_path(url)
     if path is not None and not path.is_file():
-        return StartupProblem(
-            t("The registry database `{file}` does not exist.", file=path),
-            t("To try Socle, build the demo registry with `python -m demo "
-              "--out {file}` (or run `scripts/run_demo.sh`); to use your own registry, set "
-              "`url` in the `[database]` section of config.toml (or SOCLE_DATABASE_URL).",
-              file=path),
-        )
+        return _no_registry_yet(path)
     return StartupProblem(
         t("The registry cannot be opened: {problem}.", problem=exc),
         t("Check `url` in the `[database]` section of config.toml (or SOCLE_DATABASE_URL) "
@@ -384,12 +429,25 @@ def _open_registry(settings: Settings) -> None:
         queries.registry_engine(url)
     except (RegistryError, SchemaError) as exc:
         raise _registry_problem(exc, url) from None
-    except sa.exc.SQLAlchemyError:
+    except sa.exc.SQLAlchemyError as exc:
+        problem = queries.registry_problem(url, exc)
+        if problem is not None:
+            raise registry_file_problem(problem) from None
         log.exception("cannot read the registry")
         raise StartupProblem(
             t("The registry cannot be read. The details are in the server log."),
             t("Check `url` in the `[database]` section of config.toml (or SOCLE_DATABASE_URL)."),
         ) from None
+
+
+def _no_registry_yet(path: Path) -> StartupProblem:
+    return StartupProblem(
+        t("The registry database `{file}` does not exist.", file=path),
+        t("To try Socle, build the demo registry with `python -m demo "
+          "--out {file}` (or run `scripts/run_demo.sh`); to use your own registry, set "
+          "`url` in the `[database]` section of config.toml (or SOCLE_DATABASE_URL).",
+          file=path),
+    )
 
 
 def _open_app_store(settings: Settings) -> None:
@@ -415,8 +473,12 @@ def start() -> View:
     language.direction()
     default = _context(settings) if settings["app.demo_mode"] else None
     registry_settings = settings  # the registry's own (the demo's history lives beside it)
-    settings = _reading(settings)
-    _open_registry(settings)
+    try:
+        settings = _reading(settings)
+        _open_registry(settings)
+        registry_problem = None
+    except StartupProblem as problem:
+        registry_problem = problem  # shown once the user is known (details: admins only)
     _open_app_store(settings)
     demo_history.show_status(registry_settings)
     try:
@@ -430,6 +492,9 @@ def start() -> View:
               "a moment; if it keeps failing, tell the administrator (the details are in the "
               "server log).")
         ) from None
+    st.session_state[ROLE_KEY] = context.role
+    if registry_problem is not None:
+        raise registry_problem.for_role(context.role)
     try:
         if context.sees_suppressed_figures:
             st.sidebar.caption(t("Aggregates only: figures that count very few people, and "
@@ -585,11 +650,52 @@ def definitions(figures: Sequence[FigureCard]) -> None:
 
 # Errors -------------------------------------------------------------------------------------
 
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def configure_logging() -> None:
+    """Socle's own log lines with their level (ERROR for a registry file gone missing,
+    unreadable or corrupt), once per process. Streamlit sets up its own loggers only;
+    without this, Python printed Socle's warnings and errors bare, without a level."""
+    root = logging.getLogger()
+    if not any(getattr(h, "_socle", False) for h in root.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        handler._socle = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+        if root.level == logging.NOTSET or root.level > logging.WARNING:
+            root.setLevel(logging.WARNING)
+
+
+def _file_problem_behind(error: BaseException) -> RegistryUnavailable | None:
+    """The registry file's problem behind a failed query, if there is one to see."""
+    try:
+        url = load_settings().database_url
+    except SettingsError:
+        return None
+    return queries.registry_problem(url, error)
+
+
 def guarded(main: Callable[[], None]) -> None:
-    """Run a page; any error becomes a plain message on screen and a traceback in the log."""
+    """Run a page; any error becomes a plain message on screen and a traceback in the log.
+
+    A connection pool that gave none in time is a busy server, not a broken database: it
+    says so. A registry file gone missing, unreadable or corrupt is named (to admins).
+    """
     try:
         main()
-    except sa.exc.SQLAlchemyError:
+    except sa.exc.TimeoutError:
+        log.warning("no database connection was free in time while drawing the page",
+                    exc_info=True)
+        st.warning(t("Socle is busy with other users' figures just now and this page did not "
+                     "get its turn in time. Reload the page in a moment: nothing is wrong "
+                     "with the data."))
+    except (RegistryUnavailable, sa.exc.SQLAlchemyError) as exc:
+        problem = _file_problem_behind(exc)
+        if problem is not None:
+            log.error("%s (while drawing the page)", problem)
+            show_problem(registry_file_problem(problem).for_role(st.session_state.get(ROLE_KEY)))
+            return
         log.exception("database error while drawing the page")
         st.error(t("A database could not be reached just now (the registry, or Socle's own "
                    "store of meetings and snapshots). Try again in a moment; if it keeps "

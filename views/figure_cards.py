@@ -8,13 +8,14 @@ Texts (label, definition) are English; the page translates them. No Streamlit he
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from core.i18n import N_, format_number
-from core.values import as_float, as_int
+from core.values import as_float, as_int, is_missing
 from indicators.catalogue import BY_ID, CATALOGUE, Indicator
 
 # Indicators whose rows give the headline figures (the Overview page, the Summary sheet).
@@ -108,26 +109,40 @@ def is_hidden(row: dict | None, column: str) -> bool:
     return isinstance(flag, (bool, np.bool_)) and bool(flag) and as_float(row.get(column)) is None
 
 
-def figure_row(figures: pd.DataFrame, indicator_id: str, area_id: str | None,
+RowIndex = dict[tuple[str, str | None, str | None], dict]
+
+
+def row_index(figures: pd.DataFrame) -> RowIndex:
+    """{(indicator_id, programme_id or None, area_id or None): first row} of the rows
+    without breakdown: one pass over the long form for every card of a page (a filter of
+    the whole frame per card took most of a warm Overview at many areas)."""
+    plain = figures[figures["breakdown"].isna()]
+    rows: RowIndex = {}
+    for row in plain.to_dict("records"):
+        key = (row["indicator_id"], None if is_missing(row["programme_id"]) else row["programme_id"],
+               None if is_missing(row["area_id"]) else row["area_id"])
+        rows.setdefault(key, row)
+    return rows
+
+
+def _indexed(figures: pd.DataFrame | RowIndex) -> RowIndex:
+    return figures if isinstance(figures, dict) else row_index(figures)
+
+
+def figure_row(figures: pd.DataFrame | RowIndex, indicator_id: str, area_id: str | None,
                programme_id: str | None = None) -> dict | None:
     """The row of an indicator for an area (None: the whole registry) without breakdown, of
     ``programme_id`` (None: the row without programme)."""
-    rows = figures[
-        (figures["indicator_id"] == indicator_id)
-        & (figures["programme_id"].isna() if programme_id is None
-           else figures["programme_id"] == programme_id)
-        & figures["breakdown"].isna()
-        & (figures["area_id"].isna() if area_id is None else figures["area_id"] == area_id)
-    ]
-    return None if rows.empty else rows.iloc[0].to_dict()
+    return _indexed(figures).get((indicator_id, programme_id, area_id))
 
 
-def figure_card(figures: pd.DataFrame, indicator_id: str, area_id: str | None,
+def figure_card(figures: pd.DataFrame | RowIndex, indicator_id: str, area_id: str | None,
                 programme_id: str | None = None) -> FigureCard:
     """The card of an indicator of the long form: the area's (None: the whole registry's)
     row, of ``programme_id`` when given, beside the whole registry's when an area is chosen.
     Missing rows (an area out of scope, an indicator not computed) give empty values."""
     indicator = BY_ID[indicator_id]
+    figures = _indexed(figures)
     registry_only = indicator_id in WHOLE_REGISTRY_ONLY
     own = figure_row(figures, indicator_id, None if registry_only else area_id, programme_id)
     whole = (figure_row(figures, indicator_id, None, programme_id)
@@ -144,9 +159,18 @@ def figure_card(figures: pd.DataFrame, indicator_id: str, area_id: str | None,
     )
 
 
-def count_card(figures: pd.DataFrame, key: str, area_id: str | None) -> FigureCard:
+def figure_cards(figures: pd.DataFrame, indicator_ids: Iterable[str], area_id: str | None,
+                 programme_id: str | None = None) -> list[FigureCard]:
+    """The cards of these indicators (:func:`figure_card`), the long form read once."""
+    rows = row_index(figures)
+    return [figure_card(rows, indicator_id, area_id, programme_id)
+            for indicator_id in indicator_ids]
+
+
+def count_card(figures: pd.DataFrame | RowIndex, key: str, area_id: str | None) -> FigureCard:
     """A plain count of COUNT_DEFINITIONS (registered households or persons): the denominator
     of the indicator that counts them."""
+    figures = _indexed(figures)
     label, definition, source = COUNT_DEFINITIONS[key]
     own = figure_row(figures, source, area_id)
     whole = figure_row(figures, source, None) if area_id is not None else None
@@ -161,8 +185,9 @@ def count_card(figures: pd.DataFrame, key: str, area_id: str | None) -> FigureCa
 def headline_figures(figures: pd.DataFrame, area_id: str | None) -> list[FigureCard]:
     """The Overview's figures for an area (None: the whole registry), in display order:
     registered households and persons, then the catalogue's headline indicators."""
-    return ([count_card(figures, key, area_id) for key in COUNT_DEFINITIONS]
-            + [figure_card(figures, indicator.id, area_id) for indicator in HEADLINE_INDICATORS])
+    rows = row_index(figures)
+    return ([count_card(rows, key, area_id) for key in COUNT_DEFINITIONS]
+            + [figure_card(rows, indicator.id, area_id) for indicator in HEADLINE_INDICATORS])
 
 
 def card(cards: list[FigureCard], key: str) -> FigureCard:

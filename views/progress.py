@@ -37,7 +37,7 @@ import sqlalchemy as sa
 from core.i18n import N_, t
 from core.values import as_int, plain
 from data_access.scope import Scope
-from data_access.snapshots import snapshot_dates, store_snapshot
+from data_access.snapshots import SnapshotRun, snapshot_dates
 from data_access.targets import targets
 from indicators.catalogue import BY_ID, CATALOGUE, Indicator
 from indicators.donor_calendar import is_period_end
@@ -663,20 +663,30 @@ def take_snapshots(store: sa.Engine, figures_of: Callable[[int], pd.DataFrame], 
                    on_step: Callable[[float, str], None] | None = None) -> int:
     """Compute (``figures_of(level)``) and store a command snapshot of each level on ``as_of``.
 
-    Like the snapshot command: storing a date and level again replaces its snapshot. Calls
-    ``on_step(fraction done, what is being done)``; returns the figures stored.
+    Like the snapshot command: storing a date and level again replaces its snapshot, and
+    the levels appear together once all are stored (data_access.snapshots.SnapshotRun).
+    Calls ``on_step(fraction done, what is being done)``; returns the figures stored.
     """
     stored = 0
     steps = max(2 * len(levels), 1)
-    for index, level in enumerate(levels):
-        if on_step:
-            on_step(2 * index / steps, t("Computing level {level}…", level=level))
-        figures = figures_of(level)
-        if on_step:
-            on_step((2 * index + 1) / steps, t("Storing level {level}…", level=level))
-        store_snapshot(store, figures, as_of=as_of, level=level, period_start=period_start,
-                       period_end=as_of, parameters=parameters, source="command")
-        stored += len(figures)
+    run = SnapshotRun(store)
+    try:
+        for index, level in enumerate(levels):
+            if on_step:
+                on_step(2 * index / steps, t("Computing level {level}…", level=level))
+            figures = figures_of(level)
+            if on_step:
+                on_step((2 * index + 1) / steps, t("Storing level {level}…", level=level))
+            run.add(figures, as_of=as_of, level=level, period_start=period_start,
+                    period_end=as_of, parameters=parameters)
+            stored += len(figures)
+        run.finish()
+    except BaseException:
+        try:
+            run.abandon()
+        except sa.exc.SQLAlchemyError:
+            pass  # invisible anyway; the next snapshot run purges it
+        raise
     if on_step:
         on_step(1.0, t("Done."))
     return stored

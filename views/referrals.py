@@ -207,37 +207,51 @@ def count_monthly_referrals(engine: sa.Engine, *, as_of: dt.date, months: int = 
 # --------------------------------------------------------------------------------------
 
 
-def pipeline_chart(stages: pd.DataFrame, *, count_title: str, height: int = 230):
-    """The pipeline (:func:`pipeline`) as horizontal bars, stages in order; titles given."""
-    import altair as alt
+def pipeline_chart(stages: pd.DataFrame, *, count_title: str,
+                   height: int = 230) -> tuple[pd.DataFrame, dict]:
+    """The pipeline (:func:`pipeline`) as horizontal bars, stages in order; titles given.
 
-    return alt.Chart(stages).mark_bar().encode(
-        x=alt.X("referrals:Q", title=count_title, axis=alt.Axis(tickMinStep=1)),
-        y=alt.Y("label:N", title=None, sort=None),
-        tooltip=[alt.Tooltip("label:N", title=" "),
-                 alt.Tooltip("referrals:Q", title=count_title)],
-    ).properties(height=height)
+    A Vega-Lite spec and its rows (for st.vega_lite_chart), not an Altair chart: building
+    the chart through Altair cost 0.34 s on every run of the page, the spec 0.006 s.
+    """
+    spec = {
+        "height": height, "mark": "bar",
+        "encoding": {
+            "x": {"field": "referrals", "type": "quantitative", "title": count_title,
+                  "axis": {"tickMinStep": 1}},
+            "y": {"field": "label", "type": "nominal", "title": None, "sort": None},
+            "tooltip": [{"field": "label", "type": "nominal", "title": " "},
+                        {"field": "referrals", "type": "quantitative", "title": count_title}],
+        },
+    }
+    return stages[["label", "referrals"]], spec
 
 
 def trend_chart(trend: pd.DataFrame, series: Mapping[str, str], *, y_title: str,
-                month_title: str, height: int = 260):
-    """An Altair line chart of ``trend`` (monthly_trend) columns ``series`` (column -> label
-    shown): months along, a line and its points per series. Every title and tooltip is one
-    the page gives (in the session's language): st.line_chart would name its own "value"."""
-    import altair as alt
-
+                month_title: str, height: int = 260) -> tuple[pd.DataFrame, dict]:
+    """A line chart of ``trend`` (monthly_trend) columns ``series`` (column -> label shown):
+    months along, a line and its points per series, as a Vega-Lite spec and its rows (see
+    :func:`pipeline_chart`). Every title and tooltip is one the page gives (in the session's
+    language): st.line_chart would name its own "value"."""
     long = trend.melt(id_vars=["month_start"], value_vars=list(series), var_name="series",
                       value_name="referrals")
     long["series"] = long["series"].map(series)
-    return alt.Chart(long).mark_line(point=True).encode(
-        x=alt.X("month_start:T", title="", axis=alt.Axis(format="%m/%Y")),
-        y=alt.Y("referrals:Q", title=y_title, axis=alt.Axis(tickMinStep=1)),
-        color=alt.Color("series:N", title=None, sort=list(series.values()),
-                        legend=alt.Legend(orient="bottom")),
-        tooltip=[alt.Tooltip("month_start:T", title=month_title, format="%m/%Y"),
-                 alt.Tooltip("series:N", title=" "),
-                 alt.Tooltip("referrals:Q", title=y_title)],
-    ).properties(height=height)
+    spec = {
+        "height": height, "mark": {"type": "line", "point": True},
+        "encoding": {
+            "x": {"field": "month_start", "type": "temporal", "title": "",
+                  "axis": {"format": "%m/%Y"}},
+            "y": {"field": "referrals", "type": "quantitative", "title": y_title,
+                  "axis": {"tickMinStep": 1}},
+            "color": {"field": "series", "type": "nominal", "title": None,
+                      "sort": list(series.values()), "legend": {"orient": "bottom"}},
+            "tooltip": [{"field": "month_start", "type": "temporal", "title": month_title,
+                         "format": "%m/%Y"},
+                        {"field": "series", "type": "nominal", "title": " "},
+                        {"field": "referrals", "type": "quantitative", "title": y_title}],
+        },
+    }
+    return long, spec
 
 
 def within(counts: pd.DataFrame, area_ids: Collection[str] | None,

@@ -1,0 +1,131 @@
+"""Warm pages: a page seen again with the same view is drawn from the caches.
+
+Timings are in bench/bench_pages.py and the README; here, what makes a warm page fast and
+can be checked without a clock: the run asks the registry nothing (no statement, no
+connection: the registry's last-loaded time comes from the file, not from a query), and the
+view survives a change of page through the menu (or the page would be a cold one).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from app_under_test import APP
+from streamlit.testing.v1 import AppTest
+
+from core.settings import load_settings
+from data_access import analytic_copy
+from ui import queries
+
+
+def watch(engine: sa.Engine) -> tuple[list[str], list[int]]:
+    """Statements run on ``engine`` from now on, and connections checked out."""
+    statements: list[str] = []
+    checkouts: list[int] = []
+    sa.event.listen(engine, "before_cursor_execute",
+                    lambda conn, cursor, statement, *rest: statements.append(statement))
+    sa.event.listen(engine.pool, "checkout", lambda *args: checkouts.append(1))
+    return statements, checkouts
+
+
+def engines_read(registry_url: str, source: str) -> list[sa.Engine]:
+    """The engines the app's runs use (cache_resource): the registry's, and with the
+    analytical copy the copy's too."""
+    engines = [queries.registry_engine(registry_url)]
+    if source == "copy":
+        state = analytic_copy.current_copy(Path(os.environ["SOCLE_ANALYTICS_COPY_FOLDER"]))
+        assert state is not None, "the first run made no copy"
+        reading = analytic_copy.reading_settings(load_settings(), state)
+        engines.append(queries.registry_engine(reading.database_url))
+    return engines
+
+
+@pytest.mark.usefixtures("clean_environment", "navigation_as_in_a_running_server")
+@pytest.mark.parametrize("source", ["live", "copy"])
+@pytest.mark.parametrize("page", ["pages/overview.py", "pages/meeting.py",
+                                  "pages/data_quality.py", "pages/referrals.py"])
+def test_a_page_seen_again_asks_the_registry_nothing(registry_url: str, page: str, source: str,
+                                                     monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("SOCLE_ANALYTICS_SOURCE", source)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params.update({"level": "2", "area": "D1"})
+    at.run()
+    at.switch_page(page).run()  # cold: figures computed and cached
+    assert not at.exception and not at.error
+    watched = [watch(engine) for engine in engines_read(registry_url, source)]
+    at.run()  # the same view again
+    assert not at.exception and not at.error
+    for statements, checkouts in watched:
+        assert statements == []
+        assert checkouts == []
+
+
+def test_the_view_survives_a_change_of_page_through_the_menu(tmp_path: Path):
+    """In a real browser: Streamlit 1.67 reset the sidebar's widgets to their first option
+    when the user changed page through the menu, so a page was never seen again "with the
+    same view" (and a chair lost their district on the way to the meeting page)."""
+    from app_server import AppServer, demo_settings, launch_chromium, make_demo, wait_drawn
+    from playwright.sync_api import sync_playwright
+
+    make_demo(tmp_path, households=800, seed=2, union_councils=30)
+    server = AppServer(demo_settings(tmp_path), tmp_path / "server.log").start()
+    try:
+        with sync_playwright() as playwright:
+            browser = launch_chromium(playwright)
+            page = browser.new_page()
+            page.goto(server.url + "/?level=3&as_of=2025-06-30", wait_until="domcontentloaded")
+            wait_drawn(page, '[data-testid="stMetric"]')
+            main = page.locator('[data-testid="stMain"]')
+            assert "All areas · Tehsil · as of 2025-06-30" in main.inner_text()
+            for title in ("Committee meeting", "Data quality", "Overview"):
+                page.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
+                page.wait_for_function(
+                    """title => [...document.querySelectorAll('[data-testid="stMain"] h1')]
+                        .some(h => h.innerText.trim() === title)""", arg=title)
+                wait_drawn(page, "h1")
+                assert "level=3" in page.url and "as_of=2025-06-30" in page.url, page.url
+                if title != "Committee meeting":  # it asks for an area first
+                    assert "All areas · Tehsil · as of 2025-06-30" in main.inner_text()
+            browser.close()
+    finally:
+        server.stop()
+
+
+# Families cached one by one ------------------------------------------------------------------
+
+@pytest.mark.parametrize("level", [1, 2, 3])
+def test_families_computed_apart_give_compute_s_long_form(make_registry, level: int):
+    """ui.queries caches the engine's families one by one (the Meeting page then computes
+    only what the Overview did not): put together they are compute()'s frame, row for row."""
+    import pandas as pd
+
+    from indicators import compute
+    from indicators.engine import (
+        families_of,
+        family_indicator_ids,
+        merge_long_forms,
+    )
+    from tests.fixture_registry import AS_OF, PERIOD_START, fixture_tables
+
+    engine = make_registry(fixture_tables())
+    pairs = pd.DataFrame({"person_id_a": ["P1a"], "person_id_b": ["P1b"]})
+    whole = compute(engine, as_of=AS_OF, level=level, period_start=PERIOD_START,
+                    suspected_pairs=pairs)
+    parts = [compute(engine, as_of=AS_OF, level=level, period_start=PERIOD_START,
+                     indicator_ids=list(family_indicator_ids(family)),
+                     suspected_pairs=pairs if family == "suspected_pairs" else None)
+             for family in families_of(None)]
+    pd.testing.assert_frame_equal(merge_long_forms(parts), whole)
+
+    headline = ("cov.poor_households", "ref.overdue", "dq.invalid_rows")
+    asked = compute(engine, as_of=AS_OF, level=level, period_start=PERIOD_START,
+                    indicator_ids=list(headline))
+    merged = merge_long_forms(
+        compute(engine, as_of=AS_OF, level=level, period_start=PERIOD_START,
+                indicator_ids=list(family_indicator_ids(family)))
+        for family in families_of(headline))
+    merged = merged[merged["indicator_id"].isin(headline)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(merged, asked)
