@@ -100,6 +100,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Offer sign-in through the organisation's identity provider (OpenID Connect, "
             "st.login; needs an [auth] section in .streamlit/secrets.toml). Its users are "
             "matched to local accounts by e-mail address."),
+    Setting("linkage", "max_pairs_per_person", float, 8.0,
+            "Most candidate pairs per person the record-linkage job scores (python -m "
+            "linkage): counted before scoring, a blocking pass whose blocks would exceed it "
+            "is tightened (its largest blocks split by another key)."),
     Setting("app", "language", str, "en", "Language of the interface (en)."),
     Setting("app", "demo_mode", bool, True,
             "Demo mode: the app opens without sign-in, as the default user below (anyone may "
@@ -113,6 +117,12 @@ SETTINGS: tuple[Setting, ...] = (
 
 _BY_NAME = {s.name: s for s in SETTINGS}
 _BY_ENV = {s.env_name: s for s in SETTINGS}
+
+
+def default_of(name: str) -> Any:
+    """A setting's default (``section.key``): code that runs without a configuration file
+    (linkage.job.run_linkage) takes its defaults from here, as config.toml documents them."""
+    return _BY_NAME[name].default
 
 
 @dataclass(frozen=True)
@@ -289,6 +299,9 @@ def load_settings(
     for name in ("auth.max_failures", "auth.lockout_minutes", "auth.session_minutes"):
         if values[name] < 1:
             problems.append(f"setting `{name}` must be at least 1, got {values[name]}")
+    if values["linkage.max_pairs_per_person"] < 1:
+        problems.append("setting `linkage.max_pairs_per_person` must be at least 1, got "
+                        f"{values['linkage.max_pairs_per_person']:g}")
     if problems:
         raise SettingsError("; ".join(problems))
     return Settings(values=values, source=path)

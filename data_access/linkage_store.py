@@ -72,6 +72,9 @@ linkage_pair = sa.Table(
     sa.Column("programmes_b", sa.Text),
     sa.Column("cross_programme", sa.Boolean, nullable=False),
     sa.Column("same_programme", sa.Boolean, nullable=False),
+    # Migration 0015: the place in the review queue (1: ask first; NULL: decided, or an
+    # older run).
+    sa.Column("review_rank", sa.Integer),
 )
 
 linkage_evidence = sa.Table(
@@ -101,7 +104,7 @@ linkage_decision = sa.Table(
 PAIR_COLUMNS: tuple[str, ...] = (
     "run_id", "person_id_a", "person_id_b", "match_probability", "match_weight", "blocked_by",
     "cluster_id", "area_id_a", "programmes_a", "programmes_b", "cross_programme",
-    "same_programme",
+    "same_programme", "review_rank",
 )
 DECISION_COLUMNS: tuple[str, ...] = ("decision", "note", "decided_by", "decided_at")
 EVIDENCE_COLUMNS: tuple[str, ...] = ("comparison", "level", "label", "match_weight")
@@ -141,7 +144,8 @@ def ordered(person_id_a: str, person_id_b: str) -> tuple[str, str]:
 def _records(frame: pd.DataFrame, columns: tuple[str, ...], extra: dict[str, Any]
              ) -> Iterator[list[dict[str, Any]]]:
     chunk: list[dict[str, Any]] = []
-    for row in frame[list(columns)].itertuples(index=False, name=None):
+    # A column the frame lacks (a result of an older job: no review rank) is stored NULL.
+    for row in frame.reindex(columns=list(columns)).itertuples(index=False, name=None):
         record = {name: plain_value(value) for name, value in zip(columns, row, strict=True)}
         record.update(extra)
         chunk.append(record)
@@ -277,14 +281,18 @@ def suspected_pairs(store: sa.Engine, run_id: int | None = None, *,
 
 def review_queue(store: sa.Engine, run_id: int | None = None, *,
                  limit: int | None = None) -> pd.DataFrame:
-    """The undecided pairs of a run (default: the newest), the most uncertain first
-    (match probability nearest one half), then by person ids."""
+    """The undecided pairs of a run (default: the newest), in the order the job ranked
+    them (``review_rank``: what a decision would teach the model, uncertainty and levels
+    few decisions cover), then — pairs without a rank: decided when the run was stored and
+    undecided since, or an older run — the most uncertain first (match probability
+    nearest one half), then by person ids."""
     run_id = _resolve_run(store, run_id)
     if run_id is None:
         return pd.DataFrame(columns=list(PAIR_COLUMNS) + list(DECISION_COLUMNS))
     p = linkage_pair
     query = (_pairs_query(run_id).where(linkage_decision.c.decision.is_(None))
-             .order_by(sa.func.abs(p.c.match_weight), p.c.person_id_a, p.c.person_id_b))
+             .order_by(p.c.review_rank.is_(None), p.c.review_rank,
+                       sa.func.abs(p.c.match_weight), p.c.person_id_a, p.c.person_id_b))
     if limit is not None:
         query = query.limit(int(limit))
     with store.connect() as conn:

@@ -33,7 +33,7 @@ from linkage.job import (
 from linkage.model import BLOCKING_RULES, MODEL_COLUMNS, ModelOptions
 
 # Small enough for a test: fewer random pairs for u than a real run.
-OPTIONS = ModelOptions(seed=7, u_max_pairs=2e5, blocking_sample=1.0)
+OPTIONS = ModelOptions(seed=7, u_max_pairs=2e5)
 
 
 @pytest.fixture(scope="module")
