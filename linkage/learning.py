@@ -45,9 +45,10 @@ import pandas as pd
 LN2 = math.log(2.0)
 DECIDED: dict[str, int] = {"same": 1, "different": 0}  # "unsure" teaches nothing
 GREEDY_RANKS = 2000
-# A pair's unsupervised weight is clipped to this many bits in the fit (a pair at +40 bits
-# is as certain as one at +20; the clip keeps the arithmetic finite).
-WEIGHT_CLIP = 30.0
+# A pair's unsupervised weight is clipped to this many bits in the fit: a pair at -40 bits
+# is as hopeless as one at -15, and a decision contradicting either pulls its levels'
+# corrections no harder.
+WEIGHT_CLIP = 15.0
 
 
 def comparison_levels(comparisons: Sequence[dict[str, Any]]) -> list[tuple[str, int]]:
@@ -140,14 +141,26 @@ def fit(scored: pd.DataFrame, outcomes: np.ndarray, levels: Sequence[tuple[str, 
                      WEIGHT_CLIP) * LN2
     y = np.asarray(outcomes, dtype=float)
     prior = np.eye(x.shape[1]) / prior_sd ** 2
+
+    def objective(beta: np.ndarray) -> float:
+        """The log posterior (up to a constant): concave, so Newton steps halved until
+        it rises converge to its one maximum."""
+        eta = offset + x @ beta
+        return float(np.sum(y * eta - np.logaddexp(0.0, eta)) - 0.5 * beta @ prior @ beta)
+
     beta = np.zeros(x.shape[1])
+    current = objective(beta)
     for _ in range(iterations):
         p = _sigmoid(offset + x @ beta)
         gradient = x.T @ (y - p) - prior @ beta
         hessian = (x * (p * (1 - p))[:, None]).T @ x + prior
         step = np.linalg.solve(hessian, gradient)
-        beta = beta + step
-        if np.max(np.abs(step)) < 1e-10:
+        size = 1.0
+        while size > 1e-6 and objective(beta + size * step) < current:
+            size /= 2
+        beta = beta + size * step
+        current = objective(beta)
+        if np.max(np.abs(size * step)) < 1e-10:
             break
     p = _sigmoid(offset + x @ beta)
     information = (x * (p * (1 - p))[:, None]).T @ x + prior
@@ -196,7 +209,7 @@ def score_pairs(con, persons: str, model: dict[str, Any], pairs: pd.DataFrame) -
     linker.table_management.register_blocked_pairs_for_predict(blocked)
     frame = linker.inference.predict(warning_mode="never").as_pandas_dataframe()
     db_api.delete_tables_created_by_splink_from_db()
-    con.execute("DROP TABLE IF EXISTS decided_pairs")
+    con.unregister("decided_pairs")
     return frame
 
 
