@@ -376,6 +376,7 @@ class Band:
     pairs: int        # pairs of the run in the band
     reviewed: int     # decided same or different (unsure left out)
     same: int
+    mean_probability: float | None = None  # the model's mean match probability in the band
 
     @property
     def precision(self) -> float | None:
@@ -404,6 +405,8 @@ class PrecisionEstimate:
     unsure: int
     bands: tuple[Band, ...]
     estimated_precision: float | None
+    # Decisions needed for the estimate to be within MARGIN (95 %): decisions_needed().
+    needed: int | None = None
 
     @property
     def reviewed_precision(self) -> float | None:
@@ -414,6 +417,37 @@ class PrecisionEstimate:
         if not self.reviewed:
             return None
         return wilson(self.same, self.reviewed)
+
+
+# The precision estimate's wanted half-width (±2 points, 95 %), and the reviewed pairs from
+# which a band's own precision stands in for the model's mean probability when counting the
+# decisions needed.
+MARGIN = 0.02
+MIN_BAND_REVIEWED = 10
+
+
+def decisions_needed(bands: tuple[Band, ...], *, margin: float = MARGIN,
+                     z: float = 1.96) -> int:
+    """Decisions (same or different) for the estimate over all pairs to be within
+    ``margin`` at 95 %: pairs drawn at random in each band of match probability, as many
+    from a band as its share of the pairs (stratified sampling, proportional allocation):
+    n = z² Σ W_h p_h (1 - p_h) / margin², less for a small run (finite population). A band's
+    precision p_h is its reviewed precision once MIN_BAND_REVIEWED pairs are decided,
+    before that the model's mean probability."""
+    total = sum(b.pairs for b in bands)
+    if not total:
+        return 0
+    spread = 0.0
+    for band in bands:
+        if not band.pairs:
+            continue
+        if band.reviewed >= MIN_BAND_REVIEWED:
+            p = band.same / band.reviewed
+        else:
+            p = band.mean_probability if band.mean_probability is not None else 0.5
+        spread += band.pairs / total * p * (1 - p)
+    first = z * z * spread / (margin * margin)
+    return math.ceil(first / (1 + first / total)) if first > 0 else 0
 
 
 def wilson(successes: int, trials: int, z: float = 1.96) -> tuple[float, float]:
@@ -442,7 +476,8 @@ def precision_estimate(store: sa.Engine, run_id: int | None = None) -> Precision
         in_band = frame[(frame["match_probability"] >= low) & (frame["match_probability"] < high)]
         same = int((in_band["decision"] == "same").sum())
         different = int((in_band["decision"] == "different").sum())
-        band = Band(low, high, len(in_band), same + different, same)
+        mean = float(in_band["match_probability"].mean()) if len(in_band) else None
+        band = Band(low, high, len(in_band), same + different, same, mean)
         bands.append(band)
         if len(in_band):
             rate = band.precision if band.precision is not None else float(
@@ -453,7 +488,7 @@ def precision_estimate(store: sa.Engine, run_id: int | None = None) -> Precision
     return PrecisionEstimate(
         run_id=run_id, pairs=len(frame), reviewed=same + different, same=same,
         unsure=int((frame["decision"] == "unsure").sum()), bands=tuple(bands),
-        estimated_precision=expected / len(frame))
+        estimated_precision=expected / len(frame), needed=decisions_needed(tuple(bands)))
 
 
 # --- for dup.suspected_pairs ---------------------------------------------------------------

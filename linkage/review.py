@@ -13,7 +13,8 @@ persons' registry fields, as the user may see them).
   weight and what it points to; ``evidence_totals`` adds the weights up to the pair's score;
 - ``explanation``: the same in one plain sentence; ``cross_programme_text``: what the pair
   means for double enrolment; ``pairs_table``: every pair for the list under the queue;
-- ``precision_text``: the officers' decisions as a precision estimate with its interval.
+- ``precision_text``: the officers' decisions as a precision estimate with its interval;
+  ``margin_text``: how many decisions would estimate it within ±2 points.
 
 A match weight is a log2 Bayes factor: +1 doubles the odds that the two records are one
 person, −1 halves them. The pair's weight is the prior's (how rare duplicates are) plus its
@@ -331,6 +332,22 @@ def pairs_table(pairs: pd.DataFrame, records: pd.DataFrame, *,
                    "note"):
         out[column] = out[column].astype(object).where(out[column].notna(), None)
     return out[columns]
+
+
+def margin_text(estimate: Any) -> str | None:
+    """How many decisions would estimate the precision within ±2 points (95 %), and how
+    many are taken (data_access.linkage_store's PrecisionEstimate.needed); None without
+    pairs."""
+    if not estimate.pairs or estimate.needed is None:
+        return None
+    shares = ", ".join(f"{band.pairs / estimate.pairs:.0%} at {band.label}"
+                       for band in estimate.bands if band.pairs)
+    text = (f"About {estimate.needed:,} decisions would estimate the precision within ±2 "
+            f"points (95 %), drawn at random in each band of match probability as the pairs "
+            f"are ({shares}); {estimate.reviewed:,} taken so far.")
+    if estimate.reviewed >= estimate.needed:
+        text += " Enough: the estimate above is that close, if the pairs decided are typical of their band."
+    return text
 
 
 def precision_text(estimate: Any) -> str:

@@ -176,6 +176,19 @@ def test_deciding_a_pair_shrinks_the_queue_and_changes_the_estimate(demo, linked
     store.dispose()
 
 
+def test_the_page_says_how_many_decisions_would_estimate_precision_within_two_points(
+        demo, linked, monkeypatch):
+    monkeypatch.setenv("SOCLE_APP_DEFAULT_ROLE", "officer")
+    at = open_page()
+    store = open_app_store(demo)
+    estimate = linkage_store.precision_estimate(store)
+    store.dispose()
+    assert estimate.needed and estimate.needed > 0
+    text = next(c.value for c in at.caption if "within ±2 points" in c.value)
+    assert text.startswith(f"About {estimate.needed:,} decisions would estimate the precision")
+    assert f"{estimate.reviewed:,} taken so far" in text
+
+
 def test_a_slip_is_undone_and_the_pair_comes_back(demo, linked):
     at = open_page()
     total = left(at)

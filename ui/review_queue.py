@@ -3,9 +3,11 @@
 What it draws, under the page's lists:
 
 - the figures: suspected pairs per 1,000 persons (dup.suspected_pairs), the pairs that would
-  be cross-programme double enrolment, and the precision estimate from the decisions taken;
+  be cross-programme double enrolment, and the precision estimate from the decisions taken,
+  with the number of decisions that would estimate it within ±2 points;
 - the queue: the undecided pairs whose two persons the user may see (first person in the
-  chosen area), the most uncertain first. One pair at a time: the two records side by side,
+  chosen area), those whose decision would teach the model most first (uncertain, and unlike
+  the pairs decided so far: the job's review rank). One pair at a time: the two records side by side,
   the evidence per comparison (agreeing fields highlighted; weights and score unless the
   review is blind), a decision (same person / different persons / unsure) with a note, then
   the next pair. Decisions go to the app store (data_access.linkage_store, kept across
@@ -157,6 +159,9 @@ def _figures(view: widgets.View, estimate: linkage_store.PrecisionEstimate,
         st.caption(t("{reviewed} reviewed of {pairs}", reviewed=f"{estimate.reviewed:,}",
                      pairs=f"{estimate.pairs:,}"))
     st.caption(t(review.precision_text(estimate)))
+    margin = review.margin_text(estimate)
+    if margin:
+        st.caption(t(margin))
 
 
 def _pair(view: widgets.View, store: sa.Engine, run: linkage_store.LinkageRun,
@@ -169,11 +174,14 @@ def _pair(view: widgets.View, store: sa.Engine, run: linkage_store.LinkageRun,
     st.subheader(title)
     if blind:
         st.caption(t("Blind review: the model's score is hidden, so that your decision is "
-                     "your own. The most uncertain pairs still come first."))
+                     "your own. The pairs whose decision teaches the model most still come "
+                     "first."))
     else:
         probability = float(pair["match_probability"])
-        st.caption(t("Match probability {p}: {words}. The queue shows the most uncertain "
-                     "pairs first, where your judgement matters most.", p=f"{probability:.2f}",
+        st.caption(t("Match probability {p}: {words}. The queue shows first the pairs whose "
+                     "decision teaches the model most: uncertain ones, unlike the pairs "
+                     "decided so far. The next run of the job learns from your decisions.",
+                     p=f"{probability:.2f}",
                      words=t(review.probability_words(probability))))
     cross = review.cross_programme_text(pair, names)
     if cross:
