@@ -299,8 +299,8 @@ def load_settings(
     for name in ("auth.max_failures", "auth.lockout_minutes", "auth.session_minutes"):
         if values[name] < 1:
             problems.append(f"setting `{name}` must be at least 1, got {values[name]}")
-    if values["linkage.max_pairs_per_person"] < 1:
-        problems.append("setting `linkage.max_pairs_per_person` must be at least 1, got "
+    if not values["linkage.max_pairs_per_person"] > 0:
+        problems.append("setting `linkage.max_pairs_per_person` must be more than 0, got "
                         f"{values['linkage.max_pairs_per_person']:g}")
     if problems:
         raise SettingsError("; ".join(problems))

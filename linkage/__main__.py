@@ -59,8 +59,8 @@ def _pairs_budget(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"`{text}` is not a number (e.g. 8)") from None
-    if not value >= 1:
-        raise argparse.ArgumentTypeError(f"{text} is less than 1 pair per person")
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text} is not more than 0 pairs per person")
     return value
 
 

@@ -276,6 +276,8 @@ def connect(threads: int = linkage_model.DEFAULT_THREADS,
 
     con = duckdb.connect(":memory:")
     con.execute(f"SET threads = {int(threads)}")
+    # The command line draws its own progress bar; DuckDB's would break into it.
+    con.execute("SET enable_progress_bar = false")
     if memory_limit:
         con.execute(f"SET memory_limit = '{memory_limit}'")
     return con
