@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_linkage.py --persons 100000,1000000 [--seed 1]
         [--workdir DIR] [--reuse] [--threads 2] [--baseline]
-        [--generator demo|foreign] [--profile kp|mixed|harsh]
+        [--generator demo|foreign] [--profile kp|mixed|harsh|sparse]
         [--simulate-reviews 100,300,1000] [--max-pairs-per-person N]
 
 For each size it generates a registry — the demo registry (about 6.5 persons per household)
@@ -43,6 +43,7 @@ import tempfile
 import time
 from pathlib import Path
 
+STARTED = time.perf_counter()  # the child's start, for the wall time of its first run
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -85,6 +86,8 @@ def _socle_run(engine, args, truth, decisions=None) -> dict:
             "candidates": int(result.blocking["comparisons"].sum()),
             "counted": int(result.blocking["counted"].sum()),
             "stages": {k: round(v, 1) for k, v in result.stages.items()},
+            "stages_cpu": {k: round(v, 1) for k, v in result.stages_cpu.items()},
+            "cpu": sum(result.stages_cpu.values()),
             "passes": result.blocking[["rule", "counted", "planned", "comparisons",
                                        "added_keys"]].to_dict(orient="records"),
             "plan": result.plan.lines()}
@@ -135,6 +138,9 @@ def run_child(args: argparse.Namespace) -> None:
     if args.variant == "socle":
         first = _socle_run(engine, args, truth)
         figures = {k: v for k, v in first.items() if k != "result"}
+        # Up to the end of the first run: the wall time of an unsupervised run (the
+        # rounds of simulated reviews come after, in the same process).
+        figures["first_wall"] = time.perf_counter() - STARTED
         if args.simulate_reviews:
             figures["rounds"] = simulate_reviews(engine, args, truth, first)
         print(json.dumps(figures))
@@ -191,6 +197,7 @@ def measure(variant: str, url: str, truth: Path, args: argparse.Namespace) -> di
     if args.simulate_reviews and variant == "socle":
         command += ["--simulate-reviews", args.simulate_reviews]
     started = time.perf_counter()
+    load = os.getloadavg()[0]
     child = subprocess.Popen(command, stdout=subprocess.PIPE, cwd=ROOT, text=True)
     out = child.stdout.read()
     _, status, usage = os.wait4(child.pid, 0)
@@ -198,7 +205,13 @@ def measure(variant: str, url: str, truth: Path, args: argparse.Namespace) -> di
     if status != 0:
         raise SystemExit(f"{variant} failed (status {status})")
     figures = json.loads(out.strip().splitlines()[-1])
-    figures.update(variant=variant, wall=wall, peak_mb=usage.ru_maxrss / 1024)
+    # With simulated reviews the child runs the job again after its first run: its first
+    # run's wall time is the process's up to then.
+    first = figures.get("first_wall", wall) if figures.get("rounds") else wall
+    figures.update(variant=variant, wall=first, child_wall=wall,
+                   child_cpu=usage.ru_utime + usage.ru_stime,
+                   peak_mb=usage.ru_maxrss / 1024,
+                   load=(load + os.getloadavg()[0]) / 2)
     return figures
 
 
@@ -216,7 +229,7 @@ def main() -> None:
                         help="demo: the demo registry's planted duplicates; foreign: "
                              "bench/foreign_registry.py, a generator written apart from the "
                              "demo and the model (--profile)")
-    parser.add_argument("--profile", choices=("kp", "mixed", "harsh"), default="kp",
+    parser.add_argument("--profile", choices=("kp", "mixed", "harsh", "sparse"), default="kp",
                         help="the foreign generator's noise profile (default kp)")
     parser.add_argument("--simulate-reviews", metavar="N,N,...",
                         help="answer the review queue from the planted truth, these "
@@ -264,7 +277,9 @@ def main() -> None:
             figures["registry"] = registry
             found[variant] = figures
             rows.append((size, 0, figures))
-            print(f"{size:,} persons, {variant}: {figures['wall']:.1f} s, "
+            cpu = f", {figures['cpu']:.0f} s CPU" if "cpu" in figures else ""
+            print(f"{size:,} persons, {variant}: {figures['wall']:.1f} s{cpu}, "
+                  f"load average {figures['load']:.1f}, "
                   f"{figures['peak_mb']:,.0f} MB peak, precision {figures['precision']:.3f}, "
                   f"recall {figures['recall']:.3f}, F1 {figures['f1']:.3f} "
                   f"({figures['pairs']:,} pairs, {figures['truth']:,} planted, "
@@ -273,7 +288,7 @@ def main() -> None:
                 _print_run(figures)
                 for r in figures.get("rounds", []):
                     r.update(registry=registry, variant="socle", wall=r["seconds"],
-                             peak_mb=figures["peak_mb"])
+                             peak_mb=figures["peak_mb"], load=figures["load"])
                     rows.append((size, r["decisions"], r))
                     print(f"{size:,} persons, after {r['decisions']:,} decisions: "
                           f"{r['seconds']:.1f} s, precision {r['precision']:.3f}, recall "
@@ -283,14 +298,15 @@ def main() -> None:
             s, b = found["socle"], found["baseline"]
             print(f"{size:,} persons, socle / baseline: F1 {s['f1'] / max(b['f1'], 1e-9):.2f}×, "
                   f"time {s['wall'] / b['wall']:.2f}×, memory {s['peak_mb'] / b['peak_mb']:.2f}×")
-    print("\n| registry | persons | job | decisions | wall time | peak memory | candidate "
-          "pairs | precision | recall | F1 | blocking recall |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("\n| registry | persons | job | decisions | wall time | CPU time | load | peak "
+          "memory | candidate pairs | precision | recall | F1 | blocking recall |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for size, taken, f in rows:
         candidates = f"{f['candidates']:,}" if "candidates" in f else "–"
+        cpu = f"{f['cpu']:.0f} s" if "cpu" in f else "–"
         job_name = "Socle" if f["variant"] == "socle" else "generic Splink"
         print(f"| {f['registry']} | {size:,} | {job_name} | {taken:,} | {f['wall']:.0f} s "
-              f"| {f['peak_mb'] / 1024:.2f} GB | {candidates} "
+              f"| {cpu} | {f['load']:.1f} | {f['peak_mb'] / 1024:.2f} GB | {candidates} "
               f"| {f['precision']:.3f} | {f['recall']:.3f} | {f['f1']:.3f} "
               f"| {f['blocking_recall']:.3f} |")
 
@@ -303,8 +319,10 @@ def _print_run(figures: dict) -> None:
         added = f", split by {p['added_keys']}" if p["added_keys"] else ""
         print(f"    pass {p['rule']}: counted {p['counted']:,}, planned {p['planned']:,}, "
               f"scored {p['comparisons']:,}{added}")
-    print("    stages: " + ", ".join(f"{k} {v:.1f} s" for k, v in figures["stages"].items()),
-          flush=True)
+    cpu = figures.get("stages_cpu", {})
+    print("    stages (wall / CPU): " + ", ".join(
+        f"{k} {v:.1f} / {cpu.get(k, 0):.1f} s" for k, v in figures["stages"].items()),
+        flush=True)
 
 
 if __name__ == "__main__":
