@@ -157,6 +157,22 @@ def visible_pairs(pairs: pd.DataFrame, records: pd.DataFrame,
     return pairs[keep].reset_index(drop=True)
 
 
+def in_random_order(pairs: pd.DataFrame, salt: Any) -> pd.DataFrame:
+    """The pairs in an order drawn at random but fixed for ``salt`` (a run): by a hash of
+    each pair, so deciding a pair leaves the order of the others as it was. For decisions
+    that estimate the precision (a draw at random, as many from a band of probability as
+    its share of the pairs); the job's order asks what teaches the model most."""
+    import hashlib
+
+    if pairs.empty:
+        return pairs
+    keys = [hashlib.sha256(f"{salt}|{a}|{b}".encode()).hexdigest()
+            for a, b in zip(pairs["person_id_a"].astype(str), pairs["person_id_b"].astype(str),
+                            strict=True)]
+    return pairs.assign(_draw=keys).sort_values("_draw").drop(columns="_draw").reset_index(
+        drop=True)
+
+
 # --- one pair ------------------------------------------------------------------------------
 
 def programme_text(ids: Any, names: Mapping[str, str]) -> str | None:

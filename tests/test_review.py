@@ -189,6 +189,27 @@ def test_the_page_says_how_many_decisions_would_estimate_precision_within_two_po
     assert f"{estimate.reviewed:,} taken so far" in text
 
 
+def test_random_order_draws_the_pairs_for_the_precision_estimate(demo, linked, monkeypatch):
+    monkeypatch.setenv("SOCLE_APP_DEFAULT_ROLE", "officer")
+    at = open_page()
+    store = open_app_store(demo)
+    queue = linkage_store.review_queue(store)
+    run_id = linkage_store.latest_run(store).run_id
+    store.dispose()
+    # The job's order first (what teaches the model most) ...
+    assert shown_pair(at) == (queue["person_id_a"].iloc[0], queue["person_id_b"].iloc[0])
+    assert any("teaches the model most" in c.value for c in at.caption)
+    # ... or an order drawn at random, fixed for the run, deciding a pair leaving the others'.
+    at.toggle(key="review_random").set_value(True).run()
+    drawn = review.in_random_order(queue, run_id)
+    first = (drawn["person_id_a"].iloc[0], drawn["person_id_b"].iloc[0])
+    assert shown_pair(at) == first
+    assert any("drawn at random" in c.value for c in at.caption)
+    decide(at, "same")
+    assert shown_pair(at) == (drawn["person_id_a"].iloc[1], drawn["person_id_b"].iloc[1])
+    assert sorted(review.pair_keys(drawn)) == sorted(review.pair_keys(queue))
+
+
 def test_a_slip_is_undone_and_the_pair_comes_back(demo, linked):
     at = open_page()
     total = left(at)

@@ -37,6 +37,7 @@ from linkage import review
 from ui import list_queries, queries, widgets
 
 BLIND_KEY = "review_blind"
+RANDOM_KEY = "review_random"
 DECISION_KEY = "review_decision"
 NOTE_KEY = "review_note"
 RECORD_KEY = "review_record"
@@ -165,24 +166,26 @@ def _figures(view: widgets.View, estimate: linkage_store.PrecisionEstimate,
 
 
 def _pair(view: widgets.View, store: sa.Engine, run: linkage_store.LinkageRun,
-          pair: pd.Series, records: pd.DataFrame, left: int, blind: bool) -> None:
+          pair: pd.Series, records: pd.DataFrame, left: int, blind: bool,
+          drawn: bool = False) -> None:
     """One pair of the queue: records, evidence, decision."""
     a, b = str(pair["person_id_a"]), str(pair["person_id_b"])
     names = queries.programmes(view.settings.database_url)
     area_names = _area_names(view)
     title = t("Pair 1 of {left} to review: {a} and {b}", left=f"{left:,}", a=a, b=b)
     st.subheader(title)
+    order = (t("The pairs come in an order drawn at random: your decisions estimate the "
+               "precision of all the pairs.") if drawn else
+             t("The queue shows first the pairs whose decision teaches the model most: "
+               "uncertain ones, unlike the pairs decided so far."))
     if blind:
         st.caption(t("Blind review: the model's score is hidden, so that your decision is "
-                     "your own. The pairs whose decision teaches the model most still come "
-                     "first."))
+                     "your own.") + " " + order)
     else:
         probability = float(pair["match_probability"])
-        st.caption(t("Match probability {p}: {words}. The queue shows first the pairs whose "
-                     "decision teaches the model most: uncertain ones, unlike the pairs "
-                     "decided so far. The next run of the job learns from your decisions.",
-                     p=f"{probability:.2f}",
-                     words=t(review.probability_words(probability))))
+        st.caption(t("Match probability {p}: {words}.", p=f"{probability:.2f}",
+                     words=t(review.probability_words(probability))) + " " + order + " "
+                   + t("The next run of the job learns from your decisions."))
     cross = review.cross_programme_text(pair, names)
     if cross:
         st.warning(t(cross))
@@ -266,6 +269,10 @@ def review_queue(view: widgets.View) -> None:
     blind = st.toggle(t("Blind review (hide the model's score)"), key=BLIND_KEY,
                       help=t("Hides the match probability and the weights, so that the "
                              "decisions measure the model fairly."))
+    drawn = st.toggle(t("Random order (to estimate the precision)"), key=RANDOM_KEY,
+                      help=t("Pairs drawn at random instead of those that teach the model "
+                             "most: decisions taken in this order estimate the precision "
+                             "of all the pairs."))
     flash = st.session_state.pop(FLASH_KEY, None)
     if flash is not None:
         kind, text, decided = flash
@@ -275,12 +282,14 @@ def review_queue(view: widgets.View) -> None:
                       args=(view.settings.app_store_url, context, *decided))
 
     queue = review.visible_pairs(linkage_store.review_queue(store, run.run_id), records, focus)
+    if drawn:
+        queue = review.in_random_order(queue, run.run_id)
     if queue.empty:
         st.success(t("No pairs left to review in {area}: every suspected pair you may see has "
                      "a decision.", area=view.area_name) if len(everything) else
                    t("No suspected pairs in {area} that you may see.", area=view.area_name))
     else:
-        _pair(view, store, run, queue.iloc[0], records, len(queue), blind)
+        _pair(view, store, run, queue.iloc[0], records, len(queue), blind, drawn)
 
     with st.expander(t("Every suspected pair ({n})", n=f"{len(everything):,}")):
         table = review.pairs_table(
