@@ -504,8 +504,10 @@ def run_linkage(engine: sa.Engine, options: linkage_model.ModelOptions | None = 
                        progress=lambda f, m: progress(0.05 + 0.8 * f, m))
         raw = _with_confirmed(scored.frame, scored.decided)
         areas = _areas(con, "persons", raw)
-        recall = evaluate.blocking_recall(con, truth, scored.plan.rules, table="persons") \
-            if truth is not None else None
+        recall = None
+        if truth is not None:
+            recall = evaluate.blocking_recall(con, truth, scored.plan.rules, table="persons")
+            stages.done("blocking recall (truth)")
     finally:
         con.close()
     progress(0.9, "clustering and enrolments")
@@ -550,7 +552,7 @@ def _with_confirmed(frame: pd.DataFrame, decided: pd.DataFrame) -> pd.DataFrame:
     if frame.empty:
         found: set[tuple[str, str]] = set()
     else:
-        found = set(evaluate_pairs(frame))
+        found = set(_ordered_keys(frame))
     missing = confirmed[[(a, b) not in found for a, b in zip(
         confirmed["person_id_a"], confirmed["person_id_b"], strict=True)]]
     if missing.empty:
@@ -560,7 +562,7 @@ def _with_confirmed(frame: pd.DataFrame, decided: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([frame, missing.reindex(columns=columns)], ignore_index=True)
 
 
-def evaluate_pairs(frame: pd.DataFrame) -> list[tuple[str, str]]:
+def _ordered_keys(frame: pd.DataFrame) -> list[tuple[str, str]]:
     """A prediction frame's pairs as (smaller id, larger id)."""
     a = frame["unique_id_l"].astype(str)
     b = frame["unique_id_r"].astype(str)
