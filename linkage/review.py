@@ -264,6 +264,17 @@ def evidence_totals(pair: Mapping[str, Any], evidence: pd.DataFrame) -> dict[str
             "probability": float(pair["match_probability"])}
 
 
+def learned_text(learned: Mapping[str, Any] | None) -> str | None:
+    """What the run's model learned from officers' decisions (its parameters' ``learned``,
+    linkage.learning.Learned.parameters), in a sentence; None when it learned nothing."""
+    if not learned or not learned.get("decisions"):
+        return None
+    return (f"The model of this run learned from {learned['decisions']:,} officers' decisions "
+            f"({learned['same']:,} same person, {learned['different']:,} different persons): "
+            "the weights above include what they taught, level by level, and the starting "
+            "point too.")
+
+
 def explanation(evidence: pd.DataFrame) -> str:
     """One plain sentence: where the two records agree, partly agree, differ, are missing."""
     table = evidence_table(evidence, blind=True)

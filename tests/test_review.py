@@ -503,6 +503,14 @@ def test_precision_text():
     assert "95 % interval" in text and "1 marked unsure" in text and "about 85%" in text
 
 
+def test_what_the_model_learned_in_words():
+    assert review.learned_text(None) is None
+    assert review.learned_text({"decisions": 0, "same": 0, "different": 0}) is None
+    text = review.learned_text({"decisions": 300, "same": 171, "different": 129})
+    assert text.startswith("The model of this run learned from 300 officers' decisions")
+    assert "171 same person, 129 different persons" in text
+
+
 def test_probability_and_weight_words():
     assert review.probability_words(0.995).startswith("almost certainly")
     assert review.probability_words(0.9).startswith("probably")

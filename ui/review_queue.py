@@ -221,6 +221,9 @@ def _pair(view: widgets.View, store: sa.Engine, run: linkage_store.LinkageRun,
                      "{fields:+.1f} = {total:+.1f}, a match probability of {p:.2f}.",
                      prior=total - fields, fields=fields, total=total,
                      p=totals["probability"]))
+        learned = review.learned_text(run.model.get("parameters", {}).get("learned"))
+        if learned:
+            st.caption(t(learned))
 
     choices = list(linkage_store.DECISIONS)
     st.radio(t("Your decision"), choices, index=None, key=DECISION_KEY, horizontal=True,
