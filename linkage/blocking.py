@@ -416,7 +416,9 @@ class BlockingPlan:
                 if p.added or p.dropped_blocks:
                     dropped = (f"; {p.dropped_blocks:,} blocks ({p.dropped_persons:,} persons) "
                                "still too dense, dropped" if p.dropped_blocks else "")
-                    split = f"split by {' then '.join(p.added)}" if p.added else "not split"
+                    keys = [f"{key} (kept by {p.kept[key]:.0%} of proxies)" if key in p.kept
+                            else key for key in p.added]
+                    split = f"split by {' then '.join(keys)}" if p.added else "not split"
                     out.append(f"  {p.name}: {p.counted:,} -> {p.planned:,} pairs "
                                f"(largest block {p.largest_block:,} persons; {split}{dropped})")
         if self.recall_declared is not None:
