@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/bench_linkage.py --persons 100000,1000000 [--seed 1]
         [--workdir DIR] [--reuse] [--threads 2] [--baseline]
-        [--generator demo|foreign] [--profile kp|mixed|harsh]
+        [--generator demo|foreign] [--profile kp|mixed|harsh|sparse]
+        [--simulate-reviews 100,300,1000] [--max-pairs-per-person N]
 
 For each size it generates a registry — the demo registry (about 6.5 persons per household)
 or, with ``--generator foreign``, one of bench/foreign_registry.py (a generator written from
@@ -19,8 +20,15 @@ Measured per run: wall time, peak memory (the child's maximum resident set), pre
 recall and F1 of the pairs at probability ≥ 0.5 against the truth (the demo's
 ``registry.truth/fuzzy_duplicates.csv``: each planted re-registration is one person twice;
 persons planted as sharing a national id are different persons; the foreign generator's
-``<registry>_truth.csv``: every pair of records of one person). Prints one line per run, the ratios socle / baseline, and a
-Markdown table for the README. Run it under ``nice`` on a shared machine.
+``<registry>_truth.csv``: every pair of records of one person); the blocking (what was
+counted and tightened, the pairs each pass scored) and the time of each stage.
+
+``--simulate-reviews 100,300,1000``: a simulated reviewer answers the review queue from
+the planted truth (in the queue's order: what a decision would teach), the decisions go to
+an app store in a temporary folder, and the job runs again learning from them; F1 after
+each round (100, then 200 more, then 700 more decisions). Prints one line per run, the
+ratios socle / baseline, and a Markdown table for the README. Run it under ``nice`` on a
+shared machine.
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ import tempfile
 import time
 from pathlib import Path
 
+STARTED = time.perf_counter()  # the child's start, for the wall time of its first run
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -58,22 +67,86 @@ def baseline_comparisons() -> list:
     ]
 
 
-def run_child(args: argparse.Namespace) -> None:
-    """Run one job in this process and print its figures as JSON (called by the parent)."""
-    from data_access.registry import open_registry
+def _socle_run(engine, args, truth, decisions=None) -> dict:
+    """One run of the job; its figures (F1 at 0.5 against the truth, blocking, stages)."""
     from linkage import evaluate, job
     from linkage.model import ModelOptions
 
-    truth = evaluate.read_truth(args.truth)
+    options = ModelOptions(seed=args.seed, **({"max_pairs_per_person": args.max_pairs_per_person}
+                                             if args.max_pairs_per_person else {}))
     started = time.perf_counter()
+    result = job.run_linkage(engine, options, threads=args.threads, truth=truth,
+                             decisions=decisions)
+    seconds = time.perf_counter() - started
+    scores = evaluate.evaluate(result.pairs, truth, threshold=0.5)
+    return {"result": result, "seconds": seconds, "precision": scores.precision,
+            "recall": scores.recall, "f1": scores.f1, "pairs": scores.predicted,
+            "truth": scores.truth,
+            "blocking_recall": float(result.blocking_recall["cumulative_recall"].iloc[-1]),
+            "candidates": int(result.blocking["comparisons"].sum()),
+            "counted": int(result.blocking["counted"].sum()),
+            "stages": {k: round(v, 1) for k, v in result.stages.items()},
+            "stages_cpu": {k: round(v, 1) for k, v in result.stages_cpu.items()},
+            "cpu": sum(result.stages_cpu.values()),
+            "passes": result.blocking[["rule", "counted", "planned", "comparisons",
+                                       "added_keys"]].to_dict(orient="records"),
+            "plan": result.plan.lines()}
+
+
+def simulate_reviews(engine, args, truth, first: dict) -> list[dict]:
+    """Officers answering the review queue from the planted truth: after each round (the
+    cumulative numbers of ``--simulate-reviews``), the decisions go to an app store and the
+    job runs again, learning from them. Each round's figures."""
+    from data_access.app_store import open_app_store
+    from data_access.linkage_store import (
+        decisions,
+        record_decision,
+        review_queue,
+        store_linkage_run,
+    )
+    from linkage import evaluate
+
+    same = evaluate.truth_closure(truth)
+    folder = Path(tempfile.mkdtemp(prefix="socle-bench-store-"))
+    store = open_app_store(f"sqlite:///{folder / 'app_store.db'}")
+    rounds = []
+    run = first
+    run_id = store_linkage_run(store, run["result"])
+    taken = 0
+    for target in [int(n) for n in args.simulate_reviews.split(",")]:
+        queue = review_queue(store, run_id, limit=max(target - taken, 0))
+        for row in queue.itertuples(index=False):
+            key = (row.person_id_a, row.person_id_b)
+            record_decision(store, *key, "same" if key in same else "different",
+                            decided_by="simulated reviewer", run_id=run_id,
+                            match_probability=row.match_probability)
+        taken += len(queue)
+        run = _socle_run(engine, args, truth, decisions(store))
+        run_id = store_linkage_run(store, run["result"])
+        rounds.append({k: v for k, v in run.items() if k != "result"} | {"decisions": taken})
+    store.dispose()
+    return rounds
+
+
+def run_child(args: argparse.Namespace) -> None:
+    """Run one job in this process and print its figures as JSON (called by the parent)."""
+    from data_access.registry import open_registry
+    from linkage import evaluate
+
+    truth = evaluate.read_truth(args.truth)
     engine = open_registry(args.database_url)
     if args.variant == "socle":
-        result = job.run_linkage(engine, ModelOptions(seed=args.seed), threads=args.threads,
-                                 truth=truth)
-        pairs = result.pairs
-        blocking = float(result.blocking_recall["cumulative_recall"].iloc[-1])
-    else:
-        pairs, blocking = run_baseline(engine, args, truth)
+        first = _socle_run(engine, args, truth)
+        figures = {k: v for k, v in first.items() if k != "result"}
+        # Up to the end of the first run: the wall time of an unsupervised run (the
+        # rounds of simulated reviews come after, in the same process).
+        figures["first_wall"] = time.perf_counter() - STARTED
+        if args.simulate_reviews:
+            figures["rounds"] = simulate_reviews(engine, args, truth, first)
+        print(json.dumps(figures))
+        return
+    started = time.perf_counter()
+    pairs, blocking = run_baseline(engine, args, truth)
     seconds = time.perf_counter() - started
     scores = evaluate.evaluate(pairs, truth, threshold=0.5)
     print(json.dumps({"seconds": seconds, "precision": scores.precision,
@@ -119,7 +192,12 @@ def measure(variant: str, url: str, truth: Path, args: argparse.Namespace) -> di
     """Run one variant in a child process; its figures with wall time and peak memory."""
     command = [sys.executable, __file__, "--child", variant, "--database-url", url,
                "--truth", str(truth), "--seed", str(args.seed), "--threads", str(args.threads)]
+    if args.max_pairs_per_person:
+        command += ["--max-pairs-per-person", str(args.max_pairs_per_person)]
+    if args.simulate_reviews and variant == "socle":
+        command += ["--simulate-reviews", args.simulate_reviews]
     started = time.perf_counter()
+    load = os.getloadavg()[0]
     child = subprocess.Popen(command, stdout=subprocess.PIPE, cwd=ROOT, text=True)
     out = child.stdout.read()
     _, status, usage = os.wait4(child.pid, 0)
@@ -127,7 +205,13 @@ def measure(variant: str, url: str, truth: Path, args: argparse.Namespace) -> di
     if status != 0:
         raise SystemExit(f"{variant} failed (status {status})")
     figures = json.loads(out.strip().splitlines()[-1])
-    figures.update(variant=variant, wall=wall, peak_mb=usage.ru_maxrss / 1024)
+    # With simulated reviews the child runs the job again after its first run: its first
+    # run's wall time is the process's up to then.
+    first = figures.get("first_wall", wall) if figures.get("rounds") else wall
+    figures.update(variant=variant, wall=first, child_wall=wall,
+                   child_cpu=usage.ru_utime + usage.ru_stime,
+                   peak_mb=usage.ru_maxrss / 1024,
+                   load=(load + os.getloadavg()[0]) / 2)
     return figures
 
 
@@ -145,8 +229,14 @@ def main() -> None:
                         help="demo: the demo registry's planted duplicates; foreign: "
                              "bench/foreign_registry.py, a generator written apart from the "
                              "demo and the model (--profile)")
-    parser.add_argument("--profile", choices=("kp", "mixed", "harsh"), default="kp",
+    parser.add_argument("--profile", choices=("kp", "mixed", "harsh", "sparse"), default="kp",
                         help="the foreign generator's noise profile (default kp)")
+    parser.add_argument("--simulate-reviews", metavar="N,N,...",
+                        help="answer the review queue from the planted truth, these "
+                             "cumulative numbers of decisions (e.g. 100,300,1000), re-running "
+                             "the job after each round; prints F1 after each")
+    parser.add_argument("--max-pairs-per-person", type=float,
+                        help="the job's blocking budget (default: the setting's default)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--database-url", help=argparse.SUPPRESS)
     parser.add_argument("--truth", type=Path, help=argparse.SUPPRESS)
@@ -160,7 +250,7 @@ def main() -> None:
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="socle-linkage-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    rows = []
+    rows: list[tuple[int, int, dict]] = []
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores visible, "
           f"DuckDB threads {args.threads}", flush=True)
     for size in [int(s) for s in args.persons.split(",")]:
@@ -181,27 +271,58 @@ def main() -> None:
         url = f"sqlite:///{database}"
         variants = ["socle"] + (["baseline"] if args.baseline else [])
         found = {}
+        registry = f"foreign ({args.profile})" if args.generator == "foreign" else "demo"
         for variant in variants:
             figures = measure(variant, url, truth, args)
+            figures["registry"] = registry
             found[variant] = figures
-            rows.append((size, figures))
-            figures["registry"] = (f"foreign ({args.profile})" if args.generator == "foreign"
-                                   else "demo")
-            print(f"{size:,} persons, {variant}: {figures['wall']:.1f} s, "
+            rows.append((size, 0, figures))
+            cpu = f", {figures['cpu']:.0f} s CPU" if "cpu" in figures else ""
+            print(f"{size:,} persons, {variant}: {figures['wall']:.1f} s{cpu}, "
+                  f"load average {figures['load']:.1f}, "
                   f"{figures['peak_mb']:,.0f} MB peak, precision {figures['precision']:.3f}, "
                   f"recall {figures['recall']:.3f}, F1 {figures['f1']:.3f} "
                   f"({figures['pairs']:,} pairs, {figures['truth']:,} planted, "
                   f"blocking recall {figures['blocking_recall']:.3f})", flush=True)
+            if variant == "socle":
+                _print_run(figures)
+                for r in figures.get("rounds", []):
+                    r.update(registry=registry, variant="socle", wall=r["seconds"],
+                             peak_mb=figures["peak_mb"], load=figures["load"])
+                    rows.append((size, r["decisions"], r))
+                    print(f"{size:,} persons, after {r['decisions']:,} decisions: "
+                          f"{r['seconds']:.1f} s, precision {r['precision']:.3f}, recall "
+                          f"{r['recall']:.3f}, F1 {r['f1']:.3f} ({r['pairs']:,} pairs)",
+                          flush=True)
         if "baseline" in found:
             s, b = found["socle"], found["baseline"]
             print(f"{size:,} persons, socle / baseline: F1 {s['f1'] / max(b['f1'], 1e-9):.2f}×, "
                   f"time {s['wall'] / b['wall']:.2f}×, memory {s['peak_mb'] / b['peak_mb']:.2f}×")
-    print("\n| registry | persons | job | wall time | peak memory | precision | recall | F1 |")
-    print("|---|---|---|---|---|---|---|---|")
-    for size, f in rows:
-        print(f"| {f['registry']} | {size:,} | {f['variant']} | {f['wall']:.0f} s "
-              f"| {f['peak_mb'] / 1024:.2f} GB "
-              f"| {f['precision']:.3f} | {f['recall']:.3f} | {f['f1']:.3f} |")
+    print("\n| registry | persons | job | decisions | wall time | CPU time | load | peak "
+          "memory | candidate pairs | precision | recall | F1 | blocking recall |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for size, taken, f in rows:
+        candidates = f"{f['candidates']:,}" if "candidates" in f else "–"
+        cpu = f"{f['cpu']:.0f} s" if "cpu" in f else "–"
+        job_name = "Socle" if f["variant"] == "socle" else "generic Splink"
+        print(f"| {f['registry']} | {size:,} | {job_name} | {taken:,} | {f['wall']:.0f} s "
+              f"| {cpu} | {f['load']:.1f} | {f['peak_mb'] / 1024:.2f} GB | {candidates} "
+              f"| {f['precision']:.3f} | {f['recall']:.3f} | {f['f1']:.3f} "
+              f"| {f['blocking_recall']:.3f} |")
+
+
+def _print_run(figures: dict) -> None:
+    """The blocking plan, the pairs of each pass and the stage times of a run."""
+    for line in figures.get("plan", []):
+        print(f"    {line}")
+    for p in figures.get("passes", []):
+        added = f", split by {p['added_keys']}" if p["added_keys"] else ""
+        print(f"    pass {p['rule']}: counted {p['counted']:,}, planned {p['planned']:,}, "
+              f"scored {p['comparisons']:,}{added}")
+    cpu = figures.get("stages_cpu", {})
+    print("    stages (wall / CPU): " + ", ".join(
+        f"{k} {v:.1f} / {cpu.get(k, 0):.1f} s" for k, v in figures["stages"].items()),
+        flush=True)
 
 
 if __name__ == "__main__":

@@ -133,6 +133,13 @@ PROFILES = {
     },
 }
 
+# "sparse" (added for issue 15, by the linkage's author, not the generator's): the kp noise
+# on a registry shaped like the independent check's, small households in many areas — each
+# union council split into 20 (960 in all), households of 3 to 5 persons. On it, the
+# blocking passes whose blocks ignore the area grow with the square of the registry.
+PROFILES["sparse"] = dict(PROFILES["kp"], union_council_split=20,
+                          household_sizes=((3, 4, 5), (45, 35, 20)))
+
 # --------------------------------------------------------------------------------------------
 # Areas, access points, programmes
 # --------------------------------------------------------------------------------------------
@@ -576,9 +583,11 @@ class Generator:
                 tid = f"{did}{t + 1:02d}"
                 tlat, tlon = dlat + rnd.uniform(-0.12, 0.12), dlon + rnd.uniform(-0.12, 0.12)
                 t_pop = 0
-                for u, uname in enumerate(ucs):
-                    uid = f"{tid}{u + 1:02d}"
-                    pop = rnd.randrange(18000, 65000)
+                split = self.p.get("union_council_split", 1)
+                for u, (uname, part) in enumerate((n, k) for n in ucs for k in range(split)):
+                    uid = f"{tid}{u + 1:02d}" if split == 1 else f"{tid}{u + 1:04d}"
+                    uname = uname if split == 1 else f"{uname} {part + 1}"
+                    pop = rnd.randrange(18000, 65000) // split
                     t_pop += pop
                     self.areas.append((uid, uname, 4, tid, pop))
                     self.ucs.append({
@@ -655,6 +664,9 @@ class Generator:
         return self.draw_clan_global()
 
     def draw_size(self) -> int:
+        if "household_sizes" in self.p:
+            sizes, weights = self.p["household_sizes"]
+            return self.rnd.choices(sizes, weights=weights)[0]
         return self.rnd.choices(range(3, 11), weights=[8, 12, 15, 17, 16, 13, 10, 9])[0]
 
     def new_nid(self, district: int, sex: str) -> str:

@@ -131,6 +131,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Offer sign-in through the organisation's identity provider (OpenID Connect, "
             "st.login; needs an [auth] section in .streamlit/secrets.toml). Its users are "
             "matched to local accounts by e-mail address."),
+    Setting("linkage", "max_pairs_per_person", float, 8.0,
+            "Most candidate pairs per person the record-linkage job scores (python -m "
+            "linkage): counted before scoring, a blocking pass whose blocks would exceed it "
+            "is tightened (its largest blocks split by another key)."),
     Setting("app", "language", str, "en",
             "Default language of the interface, the workbook and the brief (en, fr, ur, ps: a "
             "catalogue under locales/); each user may choose another in the sidebar."),
@@ -146,6 +150,12 @@ SETTINGS: tuple[Setting, ...] = (
 
 _BY_NAME = {s.name: s for s in SETTINGS}
 _BY_ENV = {s.env_name: s for s in SETTINGS}
+
+
+def default_of(name: str) -> Any:
+    """A setting's default (``section.key``): code that runs without a configuration file
+    (linkage.job.run_linkage) takes its defaults from here, as config.toml documents them."""
+    return _BY_NAME[name].default
 
 
 @dataclass(frozen=True)
@@ -336,6 +346,9 @@ def load_settings(
     if known_language(values["app.language"]) is None:
         problems.append(f"setting `app.language` names `{values['app.language']}`, which has no "
                         f"catalogue under locales/ (languages: {', '.join(languages())})")
+    if not values["linkage.max_pairs_per_person"] > 0:
+        problems.append("setting `linkage.max_pairs_per_person` must be more than 0, got "
+                        f"{values['linkage.max_pairs_per_person']:g}")
     if problems:
         raise SettingsError("; ".join(problems))
     return Settings(values=values, source=path)

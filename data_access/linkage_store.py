@@ -74,6 +74,9 @@ linkage_pair = sa.Table(
     sa.Column("programmes_b", sa.Text),
     sa.Column("cross_programme", sa.Boolean, nullable=False),
     sa.Column("same_programme", sa.Boolean, nullable=False),
+    # Migration 0008: the place in the review queue (1: ask first; NULL: decided, or an
+    # older run).
+    sa.Column("review_rank", sa.Integer),
 )
 
 linkage_evidence = sa.Table(
@@ -103,7 +106,7 @@ linkage_decision = sa.Table(
 PAIR_COLUMNS: tuple[str, ...] = (
     "run_id", "person_id_a", "person_id_b", "match_probability", "match_weight", "blocked_by",
     "cluster_id", "area_id_a", "programmes_a", "programmes_b", "cross_programme",
-    "same_programme",
+    "same_programme", "review_rank",
 )
 DECISION_COLUMNS: tuple[str, ...] = ("decision", "note", "decided_by", "decided_at")
 EVIDENCE_COLUMNS: tuple[str, ...] = ("comparison", "level", "label", "match_weight")
@@ -143,7 +146,8 @@ def ordered(person_id_a: str, person_id_b: str) -> tuple[str, str]:
 def _records(frame: pd.DataFrame, columns: tuple[str, ...], extra: dict[str, Any]
              ) -> Iterator[list[dict[str, Any]]]:
     chunk: list[dict[str, Any]] = []
-    for row in frame[list(columns)].itertuples(index=False, name=None):
+    # A column the frame lacks (a result of an older job: no review rank) is stored NULL.
+    for row in frame.reindex(columns=list(columns)).itertuples(index=False, name=None):
         record = {name: python_value(value) for name, value in zip(columns, row, strict=True)}
         record.update(extra)
         chunk.append(record)
@@ -279,14 +283,18 @@ def suspected_pairs(store: sa.Engine, run_id: int | None = None, *,
 
 def review_queue(store: sa.Engine, run_id: int | None = None, *,
                  limit: int | None = None) -> pd.DataFrame:
-    """The undecided pairs of a run (default: the newest), the most uncertain first
-    (match probability nearest one half), then by person ids."""
+    """The undecided pairs of a run (default: the newest), in the order the job ranked
+    them (``review_rank``: what a decision would teach the model, uncertainty and levels
+    few decisions cover), then — pairs without a rank: decided when the run was stored and
+    undecided since, or an older run — the most uncertain first (match probability
+    nearest one half), then by person ids."""
     run_id = _resolve_run(store, run_id)
     if run_id is None:
         return pd.DataFrame(columns=list(PAIR_COLUMNS) + list(DECISION_COLUMNS))
     p = linkage_pair
     query = (_pairs_query(run_id).where(linkage_decision.c.decision.is_(None))
-             .order_by(sa.func.abs(p.c.match_weight), p.c.person_id_a, p.c.person_id_b))
+             .order_by(p.c.review_rank.is_(None), p.c.review_rank,
+                       sa.func.abs(p.c.match_weight), p.c.person_id_a, p.c.person_id_b))
     if limit is not None:
         query = query.limit(int(limit))
     with store.connect() as conn:
@@ -370,6 +378,7 @@ class Band:
     pairs: int        # pairs of the run in the band
     reviewed: int     # decided same or different (unsure left out)
     same: int
+    mean_probability: float | None = None  # the model's mean match probability in the band
 
     @property
     def precision(self) -> float | None:
@@ -398,6 +407,8 @@ class PrecisionEstimate:
     unsure: int
     bands: tuple[Band, ...]
     estimated_precision: float | None
+    # Decisions needed for the estimate to be within MARGIN (95 %): decisions_needed().
+    needed: int | None = None
 
     @property
     def reviewed_precision(self) -> float | None:
@@ -408,6 +419,37 @@ class PrecisionEstimate:
         if not self.reviewed:
             return None
         return wilson(self.same, self.reviewed)
+
+
+# The precision estimate's wanted half-width (±2 points, 95 %), and the reviewed pairs from
+# which a band's own precision stands in for the model's mean probability when counting the
+# decisions needed.
+MARGIN = 0.02
+MIN_BAND_REVIEWED = 10
+
+
+def decisions_needed(bands: tuple[Band, ...], *, margin: float = MARGIN,
+                     z: float = 1.96) -> int:
+    """Decisions (same or different) for the estimate over all pairs to be within
+    ``margin`` at 95 %: pairs drawn at random in each band of match probability, as many
+    from a band as its share of the pairs (stratified sampling, proportional allocation):
+    n = z² Σ W_h p_h (1 - p_h) / margin², less for a small run (finite population). A band's
+    precision p_h is its reviewed precision once MIN_BAND_REVIEWED pairs are decided,
+    before that the model's mean probability."""
+    total = sum(b.pairs for b in bands)
+    if not total:
+        return 0
+    spread = 0.0
+    for band in bands:
+        if not band.pairs:
+            continue
+        if band.reviewed >= MIN_BAND_REVIEWED:
+            p = band.same / band.reviewed
+        else:
+            p = band.mean_probability if band.mean_probability is not None else 0.5
+        spread += band.pairs / total * p * (1 - p)
+    first = z * z * spread / (margin * margin)
+    return math.ceil(first / (1 + first / total)) if first > 0 else 0
 
 
 def wilson(successes: int, trials: int, z: float = 1.96) -> tuple[float, float]:
@@ -436,7 +478,8 @@ def precision_estimate(store: sa.Engine, run_id: int | None = None) -> Precision
         in_band = frame[(frame["match_probability"] >= low) & (frame["match_probability"] < high)]
         same = int((in_band["decision"] == "same").sum())
         different = int((in_band["decision"] == "different").sum())
-        band = Band(low, high, len(in_band), same + different, same)
+        mean = float(in_band["match_probability"].mean()) if len(in_band) else None
+        band = Band(low, high, len(in_band), same + different, same, mean)
         bands.append(band)
         if len(in_band):
             rate = band.precision if band.precision is not None else float(
@@ -447,7 +490,7 @@ def precision_estimate(store: sa.Engine, run_id: int | None = None) -> Precision
     return PrecisionEstimate(
         run_id=run_id, pairs=len(frame), reviewed=same + different, same=same,
         unsure=int((frame["decision"] == "unsure").sum()), bands=tuple(bands),
-        estimated_precision=expected / len(frame))
+        estimated_precision=expected / len(frame), needed=decisions_needed(tuple(bands)))
 
 
 # --- for dup.suspected_pairs ---------------------------------------------------------------

@@ -3,13 +3,19 @@
     python -m linkage [--database-url URL] [--app-store-url URL] [--config PATH]
                                  [--out pairs.csv] [--threshold 0.5] [--seed 1]
                                  [--threads 2] [--memory-limit 1GB] [--truth truth.csv]
-                                 [--no-store] [--quiet]
+                                 [--max-pairs-per-person N] [--no-store] [--quiet]
 
-Reads the registry's persons (read-only), scores candidate pairs with the linkage model
-(linkage.model, Splink on an in-process DuckDB), and stores the run, its
-suspected pairs (match probability ≥ threshold) and the evidence per field in the app store
-(data_access.linkage_store), in one transaction. Decisions officers took on pairs are kept:
-a pair dismissed before stays dismissed. ``--out`` also writes the pairs as CSV:
+Reads the registry's persons (read-only), counts each blocking pass's candidate pairs and
+tightens the passes whose blocks are too large to keep within the budget (the
+configuration's ``linkage.max_pairs_per_person``; linkage.blocking), scores candidate
+pairs with the linkage model (linkage.model, Splink on an in-process DuckDB), learning from
+the decisions officers took on pairs (linkage.learning), and stores the run, its suspected
+pairs (match probability ≥ threshold) ranked for review and the evidence per field in the
+app store (data_access.linkage_store), in one transaction. Decisions are never overturned:
+a pair dismissed before stays dismissed, a pair confirmed stays whatever its score.
+It prints what the blocking did, the blocking recall it estimates and the time of each
+stage. ``--no-store`` neither reads nor writes the app store (no decisions to learn
+from). ``--out`` also writes the pairs as CSV:
 person_id_a, person_id_b, match_probability, match_weight, cluster_id, cross_programme,
 then one ``<comparison>`` (level label) and ``<comparison>_weight`` column per comparison.
 ``--truth`` (a CSV of person_id_a, person_id_b known to be duplicates, such as the demo's
@@ -48,6 +54,16 @@ def _probability(text: str) -> float:
     return value
 
 
+def _pairs_budget(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"`{text}` is not a number (e.g. 8)") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text} is not more than 0 pairs per person")
+    return value
+
+
 def _memory(text: str) -> str:
     """A DuckDB memory limit: a number and a unit (500MB, 1GB, 1.5GiB)."""
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B)\s*", text, re.IGNORECASE)
@@ -77,7 +93,11 @@ def parser() -> argparse.ArgumentParser:
                         f"(default {DEFAULT_MEMORY_LIMIT})")
     p.add_argument("--truth", type=Path, help="CSV of known duplicate pairs (person_id_a, "
                    "person_id_b): print precision, recall, F1")
-    p.add_argument("--no-store", action="store_true", help="do not write the app store")
+    p.add_argument("--max-pairs-per-person", type=_pairs_budget, default=None,
+                   help="most candidate pairs per person to score (default: the "
+                        "configuration's linkage.max_pairs_per_person)")
+    p.add_argument("--no-store", action="store_true",
+                   help="do not use the app store (nothing stored, no decisions read)")
     p.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
     return p
 
@@ -105,6 +125,24 @@ def pairs_csv(pairs, evidence):
     return pd.DataFrame(out)
 
 
+def summary_lines(result) -> list[str]:
+    """What the run did, after its one-line summary: the blocking (what was counted, what
+    was tightened, the blocking recall estimated), the pairs each pass scored, what the
+    decisions taught, the time of each stage."""
+    lines = list(result.plan.lines()) if result.plan is not None else []
+    for row in result.blocking.itertuples(index=False):
+        counted = f" (counted {row.counted:,})" if hasattr(row, "counted") else ""
+        lines.append(f"  blocking pass {row.rule}: {row.comparisons:,} pairs scored{counted}")
+    learned = result.parameters.get("learned")
+    if learned:
+        lines.append(f"learned from {learned['decisions']:,} decisions ({learned['same']:,} "
+                     f"same person, {learned['different']:,} different persons)")
+    if result.stages:
+        lines.append("stages: " + ", ".join(f"{name} {seconds:.1f} s"
+                                            for name, seconds in result.stages.items()))
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = parser().parse_args(argv)
@@ -121,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     from core.cli import ProgressBar
     from core.settings import SettingsError, load_settings
     from data_access.app_store import AppStoreError, open_app_store
-    from data_access.linkage_store import store_linkage_run
+    from data_access.linkage_store import decisions, store_linkage_run
     from data_access.registry import RegistryError, open_registry
     from data_access.schema import SchemaError
     from linkage import evaluate
@@ -129,13 +167,13 @@ def main(argv: list[str] | None = None) -> int:
     from linkage.model import ModelOptions
 
     database_url, store_url = args.database_url, args.app_store_url
-    if database_url is None or (store_url is None and not args.no_store):
-        try:
-            settings = load_settings(args.config, check_files=False)
-        except SettingsError as exc:
-            return _fail(f"configuration: {exc}")
-        database_url = database_url or settings.database_url
-        store_url = store_url or settings.app_store_url
+    try:
+        settings = load_settings(args.config, check_files=False)
+    except SettingsError as exc:
+        return _fail(f"configuration: {exc}")
+    database_url = database_url or settings.database_url
+    store_url = store_url or settings.app_store_url
+    budget = args.max_pairs_per_person or settings["linkage.max_pairs_per_person"]
 
     steps = 20
     bar = ProgressBar(steps, enabled=not args.quiet)
@@ -153,12 +191,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         truth = evaluate.read_truth(args.truth) if args.truth else None
         registry = open_registry(database_url)
+        decided = None
         if not args.no_store:
             store = open_app_store(store_url)
-        options = ModelOptions(seed=args.seed, threshold=args.threshold)
+            decided = decisions(store)
+        options = ModelOptions(seed=args.seed, threshold=args.threshold,
+                               max_pairs_per_person=budget)
         try:
             result = run_linkage(registry, options, threads=args.threads,
                                  memory_limit=args.memory_limit, truth=truth,
+                                 decisions=decided,
                                  progress=lambda f, m: progress(0.95 * f, m))
             run_id = None
             if store is not None:
@@ -186,8 +228,8 @@ def main(argv: list[str] | None = None) -> int:
               f"registered more than once ({result.records_in_clusters:,} records), "
               f"{cross:,} pairs enrolled in different programmes; {where}; "
               f"{time.perf_counter() - started:.1f} s")
-        for row in result.blocking.itertuples(index=False):
-            print(f"  blocking pass {row.rule}: ~{row.comparisons:,} pairs")
+        for line in summary_lines(result):
+            print(line)
         if args.out is not None:
             print(f"  pairs written to {args.out}")
     if truth is not None:

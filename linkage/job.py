@@ -25,8 +25,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import math
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,8 +39,18 @@ import sqlalchemy as sa
 from data_access.registry import connection
 from data_access.schema import enrolment, person, programme
 from linkage import model as linkage_model
+from linkage.blocking import BlockingPlan, plan_blocking
 from linkage.clusters import clusters
 from linkage.dates import placeholder_days
+from linkage.learning import (
+    Learned,
+    comparison_levels,
+    fit,
+    labelled_pairs,
+    prior_information,
+    review_ranks,
+    score_pairs,
+)
 from linkage.prepare import (  # noqa: F401  (prepare, read_persons: the job's API)
     PERSON_COLUMNS,
     _text_array,
@@ -55,7 +65,7 @@ Progress = Callable[[float, str], None]
 PAIR_COLUMNS: tuple[str, ...] = (
     "person_id_a", "person_id_b", "match_probability", "match_weight", "blocked_by",
     "cluster_id", "area_id_a", "programmes_a", "programmes_b", "cross_programme",
-    "same_programme",
+    "same_programme", "review_rank",
 )
 EVIDENCE_COLUMNS: tuple[str, ...] = (
     "person_id_a", "person_id_b", "comparison", "level", "label", "match_weight",
@@ -71,13 +81,19 @@ class LinkageResult:
     options: linkage_model.ModelOptions
     pairs: pd.DataFrame            # PAIR_COLUMNS, sorted by (person_id_a, person_id_b)
     evidence: pd.DataFrame         # EVIDENCE_COLUMNS
-    blocking: pd.DataFrame         # rule, comparisons (pairs each pass adds)
+    # rule, counted, planned (candidate pairs counted before scoring, as declared and
+    # after tightening), largest_block, added_keys, dropped_blocks, dropped_persons,
+    # comparisons (pairs the pass scored: those no pass before it found)
+    blocking: pd.DataFrame
     parameters: dict[str, Any]     # the trained model (m, u per level, prior)
     clusters: int = 0              # persons registered more than once
     records_in_clusters: int = 0
     as_of: dt.date | None = None
     # With a truth (run_linkage(truth=...)): evaluate.blocking_recall on the prepared persons.
     blocking_recall: pd.DataFrame | None = None
+    plan: BlockingPlan | None = None      # what the blocking did (plan.lines() in words)
+    stages: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    stages_cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds per stage
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -229,6 +245,54 @@ def exact_u(con, table: str) -> dict[tuple[str, str], float]:
     }
 
 
+# Random pairs of persons of one area drawn to estimate the u of the household levels that
+# ask for the same area.
+SAME_AREA_PAIRS = 200_000
+
+
+def same_area_u(con, table: str, seed: int, pairs: int = SAME_AREA_PAIRS
+                ) -> dict[tuple[str, str], float]:
+    """u of the household levels that need both persons in one area, estimated in that
+    stratum: P(one area), counted exactly from the areas' sizes, times the level's share
+    among ``pairs`` random pairs of one area (seeded). Random pairs of the whole registry
+    seldom share an area when it has thousands: their estimate of these levels rests on a
+    handful of pairs. Keyed by (comparison, level label)."""
+    household = linkage_model.comparisons()[4]
+    wanted = [lv["label_for_charts"] for lv in household["comparison_levels"]
+              if lv["sql_condition"].startswith("area_id_l = area_id_r")]
+    con.execute(f"CREATE OR REPLACE TEMP TABLE same_area_rows AS SELECT row_number() OVER "
+                f"(ORDER BY area_id, unique_id) - 1 AS i, * FROM {table}")
+    try:
+        found = con.execute("SELECT count(*) AS n, min(i) AS first FROM same_area_rows "
+                            "GROUP BY area_id ORDER BY first").fetchnumpy()
+        sizes = np.asarray(found["n"], dtype=np.int64)
+        firsts = np.asarray(found["first"], dtype=np.int64)
+        persons = int(sizes.sum())
+        within = sizes * (sizes - 1) / 2
+        if persons < 2 or within.sum() == 0:
+            return {("household", label): M_FLOOR * 1e-3 for label in wanted}
+        share = float(within.sum() / (persons * (persons - 1) / 2))
+        rng = np.random.default_rng(seed)
+        area = rng.choice(len(sizes), size=pairs, p=within / within.sum())
+        left = rng.integers(0, sizes[area])
+        right = rng.integers(0, sizes[area] - 1)
+        right = np.where(right >= left, right + 1, right)
+        con.register("same_area_sample", pa.table({"a": firsts[area] + left,
+                                                   "b": firsts[area] + right}))
+        columns = ", ".join(f"l.{c} AS {c}_l, r.{c} AS {c}_r"
+                            for c in linkage_model.MODEL_COLUMNS)
+        counts = dict(con.execute(
+            f"SELECT level, count(*) FROM (SELECT {linkage_model.level_sql(household)} AS "
+            f"level FROM (SELECT {columns} FROM same_area_sample s "
+            f"JOIN same_area_rows l ON l.i = s.a JOIN same_area_rows r ON r.i = s.b)) "
+            f"GROUP BY level").fetchall())
+        con.unregister("same_area_sample")
+    finally:
+        con.execute("DROP TABLE IF EXISTS same_area_rows")
+    return {("household", label): share * max(counts.get(label, 0), 1) / pairs
+            for label in wanted}
+
+
 def _m_values(model: dict[str, Any]) -> dict[tuple[str, str], float | None]:
     """Each non-null level's m probability, keyed by (comparison, level label)."""
     return {(comp["output_column_name"], level.get("label_for_charts")): level.get("m_probability")
@@ -262,25 +326,72 @@ def connect(threads: int = linkage_model.DEFAULT_THREADS,
 
     con = duckdb.connect(":memory:")
     con.execute(f"SET threads = {int(threads)}")
+    # The command line draws its own progress bar; DuckDB's would break into it.
+    con.execute("SET enable_progress_bar = false")
     if memory_limit:
         con.execute(f"SET memory_limit = '{memory_limit}'")
     return con
 
 
-def score(con, options: linkage_model.ModelOptions, *, persons: str = "persons",
-          progress: Progress = _noop) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
-    """Train the model on the prepared table ``persons`` of the DuckDB ``con`` (from
-    prepare_in_duckdb) and score the blocked pairs.
+class Stages:
+    """How long each stage of a run took (seconds, in order: wall clock, and the CPU time of
+    every thread of the process, which a machine shared with other work inflates less):
+    printed by the command and the benchmark, stored with the run."""
 
-    Returns the scored pairs at or above the threshold (Splink's columns, with gamma_ and
-    mw_ per comparison), the pairs each blocking pass adds and the trained parameters.
-    """
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
+        self._since = time.perf_counter()
+        self._cpu_since = time.process_time()
+
+    def done(self, stage: str) -> None:
+        now, cpu = time.perf_counter(), time.process_time()
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + now - self._since
+        self.cpu[stage] = self.cpu.get(stage, 0.0) + cpu - self._cpu_since
+        self._since, self._cpu_since = now, cpu
+
+
+@dataclass
+class Scored:
+    """What score() found: the scored pairs at or above the threshold (Splink's columns,
+    gamma_ and mw_ per comparison, corrected by what the decisions taught), the blocking
+    (plan and pairs each pass scored), the trained parameters, the decided pairs scored
+    as they are, and the corrections learned from them."""
+
+    frame: pd.DataFrame
+    blocking: pd.DataFrame
+    plan: BlockingPlan
+    parameters: dict[str, Any]
+    decided: pd.DataFrame
+    learned: Learned | None
+
+
+def _threshold_weight(probability: float) -> float:
+    return math.log2(probability / (1.0 - probability))
+
+
+def score(con, options: linkage_model.ModelOptions, *, persons: str = "persons",
+          decisions: pd.DataFrame | None = None, progress: Progress = _noop,
+          stages: Stages | None = None) -> Scored:
+    """Plan the blocking on the prepared table ``persons`` of the DuckDB ``con`` (from
+    prepare_in_duckdb: it gains the tightened passes' block columns), train the model,
+    learn from the ``decisions`` (person_id_a, person_id_b, decision) and score the blocked
+    pairs."""
     from splink import DuckDBAPI, Linker
 
+    stages = stages or Stages()
     _quiet_splink()
+    labels = labelled_pairs(decisions)
+    progress(0.02, "counting blocking passes")
+    plan = plan_blocking(
+        con, persons, linkage_model.BLOCKING_PASSES,
+        max_pairs_per_person=options.max_pairs_per_person,
+        confirmed=zip(labels.loc[labels["outcome"] == 1, "person_id_a"],
+                      labels.loc[labels["outcome"] == 1, "person_id_b"], strict=True))
+    stages.done("blocking plan")
     db_api = DuckDBAPI(connection=con)
     table = db_api.register(persons, table_name="persons_input")
-    linker = Linker(table, linkage_model.settings(options), log_level=logging.ERROR)
+    linker = Linker(table, linkage_model.settings(options, plan.rules), log_level=logging.ERROR)
 
     progress(0.05, "estimating the share of duplicates")
     linker.training.estimate_probability_two_random_records_match(
@@ -288,7 +399,8 @@ def score(con, options: linkage_model.ModelOptions, *, persons: str = "persons",
     progress(0.15, "estimating u on random pairs")
     linker.training.estimate_u_using_random_sampling(
         max_pairs=options.u_max_pairs, seed=options.seed)
-    model = _patched(linker.misc.save_model_to_json(), u=exact_u(con, persons))
+    model = _patched(linker.misc.save_model_to_json(),
+                     u={**same_area_u(con, persons, options.seed), **exact_u(con, persons)})
     starting = _m_values(model)
     linker = Linker(table, model, log_level=logging.ERROR)
     notes: list[str] = []
@@ -309,84 +421,153 @@ def score(con, options: linkage_model.ModelOptions, *, persons: str = "persons",
                                   if m == starting.get(key)}
     model = _patched(model, m_floor=M_FLOOR, floor_levels=unseen)
     linker = Linker(table, model, log_level=logging.ERROR)
-    progress(0.6, "scoring blocked pairs")
-    predictions = linker.inference.predict(threshold_match_probability=options.threshold)
-    frame = predictions.as_pandas_dataframe()
     parameters = _trained_parameters(linker)
     parameters["notes"] = notes
-    progress(0.9, "counting blocked pairs")
-    counts = _blocking_counts(table, options.blocking_sample)
-    return frame, counts, parameters
+    stages.done("training")
 
+    progress(0.5, "blocking")
+    blocked = linker.inference.compute_blocked_pairs_for_predict()
+    scored = dict(con.execute(f"SELECT match_key, count(*) FROM {blocked.physical_name} "
+                              "GROUP BY match_key").fetchall())
+    report = plan.report()
+    report["comparisons"] = [int(scored.get(str(i), 0)) for i in range(len(report))]
+    stages.done("blocking")
 
-def _blocking_counts(table, sample: float) -> pd.DataFrame:
-    """Pairs each blocking pass adds (after the passes before it), estimated by Splink from a
-    deterministic sample of records (``sample`` = 1: exact)."""
-    from splink.blocking_analysis import count_comparisons_from_blocking_rules
+    learned = None
+    decided = pd.DataFrame()
+    if len(labels):
+        progress(0.55, f"learning from {len(labels):,} decisions")
+        decided = score_pairs(con, persons, model, labels)
+        if len(decided):
+            decided = decided.assign(
+                person_id_a=decided["unique_id_l"].astype(str),
+                person_id_b=decided["unique_id_r"].astype(str)).merge(
+                labels, on=["person_id_a", "person_id_b"], how="inner")
+            learned = fit(decided, decided["outcome"].to_numpy(),
+                          comparison_levels(linkage_model.comparisons()),
+                          options.learning_prior_sd)
+            learned.apply(decided)
+            parameters["learned"] = learned.parameters()
+        stages.done("learning")
 
-    with warnings.catch_warnings():  # "based on few sampled pairs": an estimate is enough
-        warnings.simplefilter("ignore", UserWarning)
-        records = count_comparisons_from_blocking_rules(
-            table, blocking_rules=[sql for _, sql in linkage_model.BLOCKING_RULES],
-            link_type="dedupe_only", record_sample_proportion=sample)
-    return pd.DataFrame({
-        "rule": [name for name, _ in linkage_model.BLOCKING_RULES],
-        "comparisons": [int(r["marginal_comparison_count"]) if isinstance(r, dict)
-                        else int(r.marginal_comparison_count) for r in records],
-    })
+    progress(0.6, "scoring blocked pairs")
+    # Corrections may lift a pair over the threshold: Splink keeps every pair the most they
+    # can add would lift; the threshold is applied once they are added.
+    if learned is None:
+        predictions = linker.inference.predict(threshold_match_probability=options.threshold)
+    else:
+        predictions = linker.inference.predict(threshold_match_weight=_threshold_weight(
+            options.threshold) - learned.max_gain() - 1e-9)
+    frame = predictions.as_pandas_dataframe()
+    predictions.drop_table_from_database_and_remove_from_cache()
+    if learned is not None:
+        learned.apply(frame)
+        frame = frame[frame["match_probability"] >= options.threshold].reset_index(drop=True)
+    stages.done("scoring")
+    return Scored(frame=frame, blocking=report, plan=plan, parameters=parameters,
+                  decided=decided, learned=learned)
 
 
 def run_linkage(engine: sa.Engine, options: linkage_model.ModelOptions | None = None, *,
                 threads: int = linkage_model.DEFAULT_THREADS,
                 memory_limit: str | None = linkage_model.DEFAULT_MEMORY_LIMIT,
                 as_of: dt.date | None = None, truth: set[tuple[str, str]] | None = None,
+                decisions: pd.DataFrame | None = None,
                 progress: Progress = _noop) -> LinkageResult:
     """Run the job on the registry ``engine``; nothing is written anywhere.
 
     The persons are read in chunks into an in-process DuckDB, prepared there and scored there;
-    Python holds only the pairs found. ``truth`` (pairs known to be duplicates, as
-    evaluate.read_truth gives them): the blocking recall is computed on the prepared table
-    too, in ``result.blocking_recall``.
+    Python holds only the pairs found. ``decisions`` (person_id_a, person_id_b, decision:
+    the app store's, linkage_store.decisions): the model learns from the pairs decided same
+    or different, a pair confirmed is kept whatever its score, a pair dismissed joins no
+    cluster. ``truth`` (pairs known to be duplicates, as evaluate.read_truth gives them):
+    the blocking recall is computed on the prepared table too, in
+    ``result.blocking_recall``.
     """
     from linkage import evaluate
 
     options = options or linkage_model.ModelOptions()
     started = time.perf_counter()
     started_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    stages = Stages()
     progress(0.0, "reading persons")
     con = connect(threads, memory_limit)
     try:
         persons = read_raw_persons(engine, con, "raw_persons")
+        stages.done("reading")
         progress(0.04, "preparing persons")
         prepare_in_duckdb(con, "raw_persons", "persons")
         con.execute("DROP TABLE raw_persons")
         if options.placeholder_days is None:
             options = dataclasses.replace(options, placeholder_days=placeholder_days(con, "persons"))
-        raw, blocking, parameters = score(
-            con, options, persons="persons", progress=lambda f, m: progress(0.05 + 0.8 * f, m))
+        stages.done("preparing")
+        scored = score(con, options, persons="persons", decisions=decisions, stages=stages,
+                       progress=lambda f, m: progress(0.05 + 0.8 * f, m))
+        raw = _with_confirmed(scored.frame, scored.decided)
         areas = _areas(con, "persons", raw)
-        recall = evaluate.blocking_recall(con, truth, table="persons") if truth is not None \
-            else None
+        recall = None
+        if truth is not None:
+            recall = evaluate.blocking_recall(con, truth, scored.plan.rules, table="persons")
+            stages.done("blocking recall (truth)")
     finally:
         con.close()
     progress(0.9, "clustering and enrolments")
-    pairs, evidence = _pairs_and_evidence(raw, areas)
+    levels = comparison_levels(linkage_model.comparisons())
+    information = (scored.learned.precision if scored.learned is not None
+                   else prior_information(levels, options.learning_prior_sd))
+    pairs, evidence = _pairs_and_evidence(raw, areas, decisions, levels, information)
     if as_of is None:
         from data_access.registry import default_as_of
         as_of = default_as_of(engine)
     programmes = active_programmes(engine, list(pairs["person_id_a"]) + list(pairs["person_id_b"]),
                                    as_of)
     _flag_programmes(pairs, programmes)
+    stages.done("clusters and enrolments")
     result = LinkageResult(
         started_at=started_at, seconds=time.perf_counter() - started, persons=persons,
-        options=options, pairs=pairs, evidence=evidence, blocking=blocking,
-        parameters=parameters, as_of=as_of, blocking_recall=recall)
-    component_sizes = pairs.groupby("cluster_id").size() if len(pairs) else pd.Series(dtype=int)
-    members = set(pairs["person_id_a"]) | set(pairs["person_id_b"])
-    result.clusters = int(len(component_sizes))
-    result.records_in_clusters = len(members)
+        options=options, pairs=pairs, evidence=evidence, blocking=scored.blocking,
+        parameters=scored.parameters, as_of=as_of, blocking_recall=recall,
+        plan=scored.plan, stages=stages.seconds, stages_cpu=stages.cpu)
+    result.extra["stages"] = {k: round(v, 3) for k, v in stages.seconds.items()}
+    result.extra["stages_cpu"] = {k: round(v, 3) for k, v in stages.cpu.items()}
+    result.extra["blocking_plan"] = scored.plan.lines()
+    undismissed = pairs[~pairs["dismissed"]] if len(pairs) else pairs
+    result.clusters = int(undismissed["cluster_id"].nunique()) if len(undismissed) else 0
+    result.records_in_clusters = len(set(undismissed["person_id_a"])
+                                     | set(undismissed["person_id_b"]))
+    result.pairs = pairs.drop(columns="dismissed")
     progress(1.0, f"{len(pairs):,} suspected pairs")
     return result
+
+
+# Pairs an officer confirmed that the run's scores would leave out (below the threshold, or
+# not blocked) are kept all the same: a decision is never overturned by a re-run.
+CONFIRMED = "confirmed by an officer"
+
+
+def _with_confirmed(frame: pd.DataFrame, decided: pd.DataFrame) -> pd.DataFrame:
+    """The scored pairs with the confirmed pairs they lack (scored as they are)."""
+    if decided.empty:
+        return frame
+    confirmed = decided[decided["outcome"] == 1]
+    if frame.empty:
+        found: set[tuple[str, str]] = set()
+    else:
+        found = set(_ordered_keys(frame))
+    missing = confirmed[[(a, b) not in found for a, b in zip(
+        confirmed["person_id_a"], confirmed["person_id_b"], strict=True)]]
+    if missing.empty:
+        return frame
+    missing = missing.assign(match_key=CONFIRMED)
+    columns = list(frame.columns) if len(frame.columns) else list(missing.columns)
+    return pd.concat([frame, missing.reindex(columns=columns)], ignore_index=True)
+
+
+def _ordered_keys(frame: pd.DataFrame) -> list[tuple[str, str]]:
+    """A prediction frame's pairs as (smaller id, larger id)."""
+    a = frame["unique_id_l"].astype(str)
+    b = frame["unique_id_r"].astype(str)
+    return [(x, y) if x < y else (y, x) for x, y in zip(a, b, strict=True)]
 
 
 def _areas(con, persons: str, raw: pd.DataFrame) -> pd.Series:
@@ -406,21 +587,37 @@ def _areas(con, persons: str, raw: pd.DataFrame) -> pd.Series:
 
 def _comparison_weight(raw: pd.DataFrame, name: str) -> pd.Series | float:
     """A comparison's match weight in a pair, with its term-frequency adjustment (agreeing on
-    a rare name weighs more than on Muhammad): the weights of a pair's comparisons then add
-    up, with the prior, to the pair's match weight."""
+    a rare name weighs more than on Muhammad) and what the decisions taught: the weights
+    of a pair's comparisons then add up, with the prior, to the pair's match weight."""
     if f"mw_{name}" not in raw:
         return np.nan
     weight = raw[f"mw_{name}"].astype(float)
-    if f"mw_tf_adj_{name}" in raw:
-        weight = weight + raw[f"mw_tf_adj_{name}"].astype(float)
+    for extra in (f"mw_tf_adj_{name}", f"mw_learned_{name}"):
+        if extra in raw:
+            weight = weight + raw[extra].astype(float).fillna(0.0)
     return weight.round(6)
 
 
-def _pairs_and_evidence(raw: pd.DataFrame, areas: pd.Series
+def _decided(decisions: pd.DataFrame | None, decision: str) -> set[tuple[str, str]]:
+    if decisions is None or decisions.empty:
+        return set()
+    kept = decisions[decisions["decision"] == decision]
+    return {(a, b) if a < b else (b, a) for a, b in zip(
+        kept["person_id_a"].astype(str), kept["person_id_b"].astype(str), strict=True)}
+
+
+def _pairs_and_evidence(raw: pd.DataFrame, areas: pd.Series,
+                        decisions: pd.DataFrame | None = None,
+                        levels: list[tuple[str, int]] | None = None,
+                        information: np.ndarray | None = None,
                         ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The pairs (PAIR_COLUMNS and ``dismissed``, sorted) and their evidence. Clusters
+    join the pairs not dismissed by an officer (a dismissed pair keeps the cluster of its
+    first person, or its own); the undecided pairs are ranked for review by what their
+    decision would teach (learning.review_ranks)."""
     labels = _level_labels()
     if raw.empty:
-        return (pd.DataFrame(columns=list(PAIR_COLUMNS)),
+        return (pd.DataFrame(columns=[*PAIR_COLUMNS, "dismissed"]),
                 pd.DataFrame(columns=list(EVIDENCE_COLUMNS)))
     a = raw["unique_id_l"].astype(str)
     b = raw["unique_id_r"].astype(str)
@@ -438,8 +635,23 @@ def _pairs_and_evidence(raw: pd.DataFrame, areas: pd.Series
     order = np.lexsort((pairs["person_id_b"].to_numpy(), pairs["person_id_a"].to_numpy()))
     pairs = pairs.iloc[order].reset_index(drop=True)
     raw = raw.iloc[order].reset_index(drop=True)
-    pairs["cluster_id"] = clusters(pairs)
+    keys = list(zip(pairs["person_id_a"], pairs["person_id_b"], strict=True))
+    dismissed = _decided(decisions, "different")
+    pairs["dismissed"] = [key in dismissed for key in keys]
+    kept = pairs[~pairs["dismissed"]]
+    joined = pd.Series(clusters(kept), index=kept.index)
+    of_person = dict(zip(kept["person_id_a"], joined, strict=True))
+    of_person.update(zip(kept["person_id_b"], joined, strict=True))
+    pairs["cluster_id"] = [joined[i] if i in joined.index else of_person.get(p, p)
+                           for i, p in zip(pairs.index, pairs["person_id_a"], strict=True)]
     pairs["area_id_a"] = pairs["person_id_a"].map(areas)
+    decided = dismissed | _decided(decisions, "same") | _decided(decisions, "unsure")
+    open_pairs = np.array([key not in decided for key in keys], dtype=bool)
+    pairs["review_rank"] = pd.array([None] * len(pairs), dtype="Int64")
+    if levels is not None and information is not None and open_pairs.any():
+        ranked = raw[open_pairs].assign(person_id_a=pairs.loc[open_pairs, "person_id_a"].values,
+                                        person_id_b=pairs.loc[open_pairs, "person_id_b"].values)
+        pairs.loc[open_pairs, "review_rank"] = review_ranks(ranked, levels, information)
     rows = []
     for name, level_labels in labels.items():
         gamma = raw[f"gamma_{name}"].astype(int)

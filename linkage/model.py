@@ -23,9 +23,12 @@ recall.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from core.settings import default_of
+from linkage.blocking import BlockingPass
 from linkage.dates import BIRTH_DATE_NULL, PLACEHOLDER_DAYS, birth_date_levels
 from linkage.prepare import MODEL_COLUMNS  # noqa: F401  (the model's input, named here too)
 
@@ -64,6 +67,19 @@ def _level(sql: str, label: str, m: float | None = None, *, null: bool = False,
 # Starting m probabilities of the birth-date levels (dates.birth_date_levels, in order).
 BIRTH_DATE_M: tuple[float, ...] = (0.45, 0.08, 0.15, 0.15, 0.05, 0.05, 0.07)
 
+def one_edit(column: str) -> str:
+    """``damerau_levenshtein(<column>_l, <column>_r) <= 1``, behind conditions it implies
+    that cost far less: lengths at most one apart, and, from 3 letters, the same first or
+    last letter (a slip anywhere else keeps the first letter; at the start, the last).
+    DuckDB evaluates a condition's AND from the left, only on the rows still true, and the
+    edit distance is the dearest function of the comparisons: most pairs never reach it."""
+    a, b = f"{column}_l", f"{column}_r"
+    return (f"(abs(length({a}) - length({b})) <= 1 "
+            f"AND (left({a}, 1) = left({b}, 1) OR right({a}, 1) = right({b}, 1) "
+            f"OR least(length({a}), length({b})) < 3) "
+            f"AND damerau_levenshtein({a}, {b}) <= 1)")
+
+
 _SWAPPED = "(first_key_l = last_key_r AND last_key_l = first_key_r)"
 _NEAR_YEAR_LR = ("(birth_year_l IS NULL OR birth_year_r IS NULL "
                  "OR abs(birth_year_l - birth_year_r) <= 2)")
@@ -76,7 +92,7 @@ SAME_BUT_FOR_TITLE = "same name but for Muhammad or a title (Bibi, Syed...)"
 _FATHER = ("(father_key_l = father_key_r OR father_core_l = father_core_r "
            "OR father_skel_l = father_skel_r "
            "OR (least(length(father_core_l), length(father_core_r)) >= 8 "
-           "AND damerau_levenshtein(father_core_l, father_core_r) <= 1) "
+           f"AND {one_edit('father_core')}) "
            "OR (least(length(father_core_l), length(father_core_r)) >= 3 "
            "AND (starts_with(father_core_l, father_core_r) "
            "OR starts_with(father_core_r, father_core_l))))")
@@ -89,7 +105,7 @@ _WRITTEN_THE_SAME = "(father_key_l = father_key_r AND last_key_l = last_key_r)"
 _SURNAME = ("(last_key_l IS NULL OR last_key_r IS NULL OR last_key_l = last_key_r "
             "OR last_skel_l = last_skel_r "
             "OR (least(length(last_key_l), length(last_key_r)) >= 4 "
-            "AND damerau_levenshtein(last_key_l, last_key_r) <= 1) "
+            f"AND {one_edit('last_key')}) "
             f"OR {_SWAPPED})")
 
 
@@ -97,7 +113,7 @@ _SURNAME = ("(last_key_l IS NULL OR last_key_r IS NULL OR last_key_l = last_key_
 # letter, consonants, similar, swapped with the family name).
 NAMES_ALIKE = ("first_key_l = first_key_r OR first_core_l = first_core_r "
                 "OR first_skel_l = first_skel_r "
-                "OR damerau_levenshtein(first_core_l, first_core_r) <= 1 "
+                f"OR {one_edit('first_core')} "
                 "OR jaro_winkler_similarity(first_key_l, first_key_r) >= 0.8 "
                 f"OR {_SWAPPED}")
 
@@ -131,8 +147,7 @@ def comparisons(placeholder_days: tuple[tuple[int, int], ...] = PLACEHOLDER_DAYS
             # makes a family resemblance rare).
             _level(f"{_SWAPPED} AND {_NEAR_YEAR_LR}", SWAPPED, 0.07),
             _level("first_core_l = first_core_r", SAME_BUT_FOR_TITLE, 0.05),
-            _level("damerau_levenshtein(first_key_l, first_key_r) <= 1 "
-                   "OR damerau_levenshtein(first_core_l, first_core_r) <= 1 "
+            _level(f"{one_edit('first_key')} OR {one_edit('first_core')} "
                    "OR jaro_winkler_similarity(first_clean_l, first_clean_r) >= 0.92",
                    "one letter apart", 0.08),
             _level("first_skel_l = first_skel_r", "same consonants", 0.04),
@@ -158,7 +173,7 @@ def comparisons(placeholder_days: tuple[tuple[int, int], ...] = PLACEHOLDER_DAYS
         "comparison_levels": [
             _level("national_id_l IS NULL OR national_id_r IS NULL", "missing", null=True),
             _level("national_id_l = national_id_r", "same id", 0.55),
-            _level("damerau_levenshtein(national_id_l, national_id_r) <= 1",
+            _level(one_edit("national_id"),
                    "one digit apart", 0.35),
             _level("ELSE", "different ids", 0.1),
         ],
@@ -184,17 +199,18 @@ def comparisons(placeholder_days: tuple[tuple[int, int], ...] = PLACEHOLDER_DAYS
             _level(SAME_HOUSEHOLD_LEVELS[0][1], SAME_HOUSEHOLD_LEVELS[0][0], 0.01),
             _level(SAME_HOUSEHOLD_LEVELS[1][1], SAME_HOUSEHOLD_LEVELS[1][0], 0.01),
             _level(SAME_HOUSEHOLD_LEVELS[2][1], SAME_HOUSEHOLD_LEVELS[2][0], 0.25),
-            _level(f"{_WRITTEN_THE_SAME} AND area_id_l = area_id_r",
+            _level(f"area_id_l = area_id_r AND {_WRITTEN_THE_SAME}",
                    "same family and father written the same, same area", 0.1),
-            _level(f"{_FATHER} AND {_SURNAME} AND area_id_l = area_id_r",
+            # The cheap equality first: DuckDB evaluates the rest only where it holds.
+            _level(f"area_id_l = area_id_r AND {_FATHER} AND {_SURNAME}",
                    "same family and father, same area", 0.05),
             _level("phone_l = phone_r", "same phone, other household", 0.15),
             _level(_WRITTEN_THE_SAME, "same family and father written the same, other area", 0.2),
             _level(f"{_FATHER} AND {_SURNAME}", "same family and father, other area", 0.1),
-            _level(f"{_FATHER_UNKNOWN} AND {_SURNAME} AND area_id_l = area_id_r",
+            _level(f"area_id_l = area_id_r AND {_FATHER_UNKNOWN} AND {_SURNAME}",
                    "same family name, father unknown, same area", 0.04),
             _level(f"{_FATHER}", "same father's name", 0.08),
-            _level(f"{_SURNAME} AND area_id_l = area_id_r", "same family name, same area", 0.04),
+            _level(f"area_id_l = area_id_r AND {_SURNAME}", "same family name, same area", 0.04),
             _level(f"{_FATHER_UNKNOWN} AND {_SURNAME}",
                    "same family name, father unknown, other area", 0.03),
             _level("area_id_l = area_id_r", "same area", 0.03),
@@ -204,46 +220,51 @@ def comparisons(placeholder_days: tuple[tuple[int, int], ...] = PLACEHOLDER_DAYS
     return [first_name, birth_date, national_id, sex, household]
 
 
-# Birth years at most two apart, or either unknown: a filter on the widest passes (father
-# and initial; first name and area), which otherwise pair most of a village's namesakes.
-_NEAR_YEAR = ("(l.birth_year IS NULL OR r.birth_year IS NULL "
-              "OR abs(l.birth_year - r.birth_year) <= 2)")
-
+# The blocking passes, declared as data (linkage.blocking): a pair is scored once, by the
+# first pass that finds it. Null keys never block. Before scoring, the job counts each
+# pass's candidate pairs on the registry at hand and, over the budget
+# (ModelOptions.max_pairs_per_person), splits the blocks too large by the pass's
+# refinement keys (``refine``), those duplicates keep best first.
 _DAY_OR_YEAR_ONLY = ("((l.birth_month = r.birth_month AND l.birth_day = r.birth_day) "
                      "OR l.birth_day = 1 OR r.birth_day = 1)")
 
-# Blocking passes: (name, SQL). Null keys never block (Splink drops NULL = NULL).
-BLOCKING_RULES: tuple[tuple[str, str], ...] = (
-    ("national id", "l.national_id = r.national_id"),
-    ("phone", "l.phone = r.phone"),
-    ("first name and area",
-     f"l.first_skel = r.first_skel AND l.area_id = r.area_id AND {_NEAR_YEAR}"),
-    ("first name and birth date", "l.first_skel = r.first_skel AND l.birth_date = r.birth_date"),
+BLOCKING_PASSES: tuple[BlockingPass, ...] = (
+    BlockingPass("national id", keys=("national_id",),
+                 refine=("first_initial", "birth_year", "area_parent")),
+    BlockingPass("phone", keys=("phone",), refine=("first_initial", "sex", "birth_year")),
+    # The widest passes ask for birth years at most two apart, or either unknown: otherwise
+    # they pair most of a village's namesakes.
+    BlockingPass("first name and area", keys=("first_skel", "area_id"), year_window=2,
+                 refine=("sex", "father_initial", "birth_year", "last_skel")),
+    BlockingPass("first name and birth date", keys=("first_skel", "birth_date"),
+                 refine=("sex", "area_parent", "father_initial")),
     # A slip in the first name, the same full birth date (not a 1st of a month, where
     # year-only dates gather).
-    ("birth date and initial",
-     "l.birth_date = r.birth_date AND l.first_initial = r.first_initial AND l.sex = r.sex "
-     "AND l.birth_day <> 1"),
+    BlockingPass("birth date and initial", keys=("birth_date", "first_initial", "sex"),
+                 where="{t}.birth_day <> 1",
+                 refine=("area_parent", "father_initial", "last_skel")),
     # The same first name and family name, birth years one apart with the same day and
     # month, or one date on a 1st of a month (year-only: an age given): two passes, one per
     # direction, each an equality (a hash join) rather than one wide join filtered.
-    ("first and family name, a year older",
-     "l.first_core = r.first_core AND l.last_key = r.last_key "
-     f"AND l.birth_year = r.birth_year + 1 AND {_DAY_OR_YEAR_ONLY}"),
-    ("first and family name, a year younger",
-     "l.first_core = r.first_core AND l.last_key = r.last_key "
-     f"AND l.birth_year + 1 = r.birth_year AND {_DAY_OR_YEAR_ONLY}"),
-    ("names and birth year",
-     "l.name_pair = r.name_pair AND l.birth_year = r.birth_year"),
-    ("father and initial",
-     "l.father_core = r.father_core AND l.first_initial = r.first_initial AND l.sex = r.sex "
-     f"AND {_NEAR_YEAR}"),
-    ("surname, father and birth year",
-     "l.last_skel = r.last_skel AND l.father_core = r.father_core "
-     "AND l.birth_year = r.birth_year"),
-    ("swapped names",
-     "l.first_key = r.last_key AND l.last_key = r.first_key"),
+    BlockingPass("first and family name, a year older", keys=("first_core", "last_key"),
+                 crossed=(("birth_year", "birth_year", 1),), pair_filter=_DAY_OR_YEAR_ONLY,
+                 filter_columns=("birth_month", "birth_day")),
+    BlockingPass("first and family name, a year younger", keys=("first_core", "last_key"),
+                 crossed=(("birth_year", "birth_year", -1),), pair_filter=_DAY_OR_YEAR_ONLY,
+                 filter_columns=("birth_month", "birth_day")),
+    BlockingPass("names and birth year", keys=("name_pair", "birth_year"),
+                 refine=("sex", "area_parent", "father_initial")),
+    BlockingPass("father and initial", keys=("father_core", "first_initial", "sex"),
+                 year_window=2, refine=("area_parent", "birth_year", "last_skel")),
+    BlockingPass("surname, father and birth year",
+                 keys=("last_skel", "father_core", "birth_year"),
+                 refine=("first_initial", "sex", "area_parent")),
+    BlockingPass("swapped names", crossed=(("first_key", "last_key", 0),
+                                           ("last_key", "first_key", 0))),
 )
+# The passes as declared, (name, Splink SQL): what the job runs within the budget.
+BLOCKING_RULES: tuple[tuple[str, str], ...] = tuple(
+    (p.name, p.condition()) for p in BLOCKING_PASSES)
 
 # Training: EM on two passes, each leaving out the comparisons its rule fixes.
 # Each pass trains the comparisons whose columns its rule leaves out: the first (name, date
@@ -271,6 +292,12 @@ DEFAULT_THREADS = 2       # DuckDB threads
 # DuckDB's memory limit (it spills to disk beyond it). DuckDB's own default is 80 % of the
 # machine's RAM, which it then takes when scoring a large registry; 1 GB costs no time.
 DEFAULT_MEMORY_LIMIT = "1GB"
+# Most candidate pairs per person (the [linkage] setting's default, core/settings.py).
+DEFAULT_MAX_PAIRS_PER_PERSON: float = default_of("linkage.max_pairs_per_person")
+# Learning from decisions: the standard deviation (natural log-odds) of the prior on each
+# learned correction to the unsupervised model. Small: a few decisions nudge the model, many
+# decisions on a level move it.
+DEFAULT_LEARNING_PRIOR_SD = 1.0
 
 
 @dataclass(frozen=True)
@@ -280,19 +307,24 @@ class ModelOptions:
     u_max_pairs: float = 2e6        # random pairs for the u probabilities
     max_iterations: int = 25
     prior_recall: float = PRIOR_RECALL
-    blocking_sample: float = 0.2     # share of records sampled to count blocked pairs
     # Month-days written for a year-only birth date; None: found in the data by the job.
     placeholder_days: tuple[tuple[int, int], ...] | None = None
+    # Most candidate pairs per person scored (adaptive blocking, linkage.blocking).
+    max_pairs_per_person: float = DEFAULT_MAX_PAIRS_PER_PERSON
+    # Prior of the corrections learned from officers' decisions (linkage.learning).
+    learning_prior_sd: float = DEFAULT_LEARNING_PRIOR_SD
 
 
-def settings(options: ModelOptions) -> dict[str, Any]:
-    """The Splink settings dict (dedupe_only) for these options."""
+def settings(options: ModelOptions,
+             rules: Sequence[tuple[str, str]] = BLOCKING_RULES) -> dict[str, Any]:
+    """The Splink settings dict (dedupe_only) for these options and blocking ``rules``
+    (name, SQL; default: the passes as declared)."""
     return {
         "link_type": "dedupe_only",
         "unique_id_column_name": "unique_id",
         "comparisons": comparisons(options.placeholder_days or PLACEHOLDER_DAYS),
         "blocking_rules_to_generate_predictions": [
-            {"blocking_rule": sql, "sql_dialect": "duckdb"} for _, sql in BLOCKING_RULES],
+            {"blocking_rule": sql, "sql_dialect": "duckdb"} for _, sql in rules],
         "retain_matching_columns": True,
         "retain_intermediate_calculation_columns": True,
         "max_iterations": options.max_iterations,

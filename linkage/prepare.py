@@ -21,12 +21,12 @@ import sqlalchemy as sa
 
 from core.values import as_text
 from data_access.registry import connection
-from data_access.schema import household, person
+from data_access.schema import area, household, person
 from linkage import names
 
 PERSON_COLUMNS: tuple[str, ...] = (
     "person_id", "household_id", "national_id", "first_name", "last_name", "father_name",
-    "phone", "sex", "birth_date", "registered_on", "area_id",
+    "phone", "sex", "birth_date", "registered_on", "area_id", "area_parent",
 )
 
 
@@ -35,7 +35,7 @@ MODEL_COLUMNS: tuple[str, ...] = (
     "unique_id", "household_id", "area_id", "sex", "national_id", "phone",
     "first_clean", "first_key", "first_core", "first_skel", "first_initial",
     "last_key", "last_skel", "father_key", "father_core", "father_skel", "name_pair",
-    "birth_date", "birth_year", "birth_month", "birth_day",
+    "birth_date", "birth_year", "birth_month", "birth_day", "area_parent", "father_initial",
 )
 
 # --- reading and preparing ---------------------------------------------------------------
@@ -48,11 +48,15 @@ CHUNK_ROWS = 100_000
 
 
 def _persons_query(columns: tuple[str, ...] = PERSON_COLUMNS) -> sa.Select:
-    source = {**{c.name: c for c in person.c}, "area_id": household.c.area_id}
+    # area_parent: the area one level above the household's (a tehsil for a union
+    # council), a key adaptive blocking may add to a block too large.
+    source = {**{c.name: c for c in person.c}, "area_id": household.c.area_id,
+              "area_parent": area.c.parent_id.label("area_parent")}
     return (
         sa.select(*[source[c] for c in columns])
         .select_from(person.outerjoin(household,
-                                      household.c.household_id == person.c.household_id))
+                                      household.c.household_id == person.c.household_id)
+                     .outerjoin(area, area.c.area_id == household.c.area_id))
         .order_by(person.c.person_id)
     )
 
@@ -205,6 +209,9 @@ _PREPARED_SQL: dict[str, str] = {
     "birth_year": "b.birth_year",
     "birth_month": "b.birth_month",
     "birth_day": "b.birth_day",
+    # The area one level up; without one (a top-level or unknown area), the area itself.
+    "area_parent": "coalesce(r.area_parent, r.area_id, '?' || r.household_id)",
+    "father_initial": "left(a.core, 1)",
 }
 
 
@@ -244,7 +251,9 @@ def prepare_frame_in_duckdb(con, frame: pd.DataFrame, out: str) -> None:
     """The table ``out`` of the DuckDB ``con``: prepare_in_duckdb on read_persons' frame, in the
     frame's order (its columns typed, even a column with no value)."""
     _create_raw(con, "raw_persons", ", row_number BIGINT")
-    chunk = _raw_table([frame[c].tolist() for c in RAW_COLUMNS]).append_column(
+    # A frame without the area one level up (older callers) leaves it unknown.
+    chunk = _raw_table([frame[c].tolist() if c in frame else [None] * len(frame)
+                        for c in RAW_COLUMNS]).append_column(
         "row_number", pa.array(np.arange(len(frame), dtype=np.int64)))
     con.register("frame_persons", chunk)
     con.execute("INSERT INTO raw_persons SELECT * FROM frame_persons")

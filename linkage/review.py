@@ -13,7 +13,8 @@ persons' registry fields, as the user may see them).
   weight and what it points to; ``evidence_totals`` adds the weights up to the pair's score;
 - ``explanation``: the same in one plain sentence; ``cross_programme_text``: what the pair
   means for double enrolment; ``pairs_table``: every pair for the list under the queue;
-- ``precision_text``: the officers' decisions as a precision estimate with its interval.
+- ``precision_text``: the officers' decisions as a precision estimate with its interval;
+  ``margin_text``: how many decisions would estimate it within ±2 points.
 
 Texts are in the session's language (core.i18n): labels are marked ``N_`` and translated
 here; the readings (agrees, same...) stay codes in the tables, for the page to colour them,
@@ -159,6 +160,22 @@ def visible_pairs(pairs: pd.DataFrame, records: pd.DataFrame,
     return pairs[keep].reset_index(drop=True)
 
 
+def in_random_order(pairs: pd.DataFrame, salt: Any) -> pd.DataFrame:
+    """The pairs in an order drawn at random but fixed for ``salt`` (a run): by a hash of
+    each pair, so deciding a pair leaves the order of the others as it was. For decisions
+    that estimate the precision (a draw at random, as many from a band of probability as
+    its share of the pairs); the job's order asks what teaches the model most."""
+    import hashlib
+
+    if pairs.empty:
+        return pairs
+    keys = [hashlib.sha256(f"{salt}|{a}|{b}".encode()).hexdigest()
+            for a, b in zip(pairs["person_id_a"].astype(str), pairs["person_id_b"].astype(str),
+                            strict=True)]
+    return pairs.assign(_draw=keys).sort_values("_draw").drop(columns="_draw").reset_index(
+        drop=True)
+
+
 # --- one pair ------------------------------------------------------------------------------
 
 def programme_text(ids: Any, names: Mapping[str, str]) -> str | None:
@@ -248,6 +265,18 @@ def evidence_totals(pair: Mapping[str, Any], evidence: pd.DataFrame) -> dict[str
     total = float(pair["match_weight"])
     return {"prior": total - fields, "fields": fields, "total": total,
             "probability": float(pair["match_probability"])}
+
+
+def learned_text(learned: Mapping[str, Any] | None) -> str | None:
+    """What the run's model learned from officers' decisions (its parameters' ``learned``,
+    linkage.learning.Learned.parameters), in a sentence; None when it learned nothing."""
+    if not learned or not learned.get("decisions"):
+        return None
+    return t("The model of this run learned from {decisions} officers' decisions ({same} same "
+             "person, {different} different persons): the weights above include what they "
+             "taught, level by level, and the starting point too.",
+             decisions=format_number(learned["decisions"]), same=format_number(learned["same"]),
+             different=format_number(learned["different"]))
 
 
 def explanation(evidence: pd.DataFrame) -> str:
@@ -340,6 +369,25 @@ def pairs_table(pairs: pd.DataFrame, records: pd.DataFrame, *,
                    "note"):
         out[column] = out[column].astype(object).where(out[column].notna(), None)
     return out[columns]
+
+
+def margin_text(estimate: Any) -> str | None:
+    """How many decisions would estimate the precision within ±2 points (95 %), and how
+    many are taken (data_access.linkage_store's PrecisionEstimate.needed); None without
+    pairs."""
+    if not estimate.pairs or estimate.needed is None:
+        return None
+    shares = ", ".join(t("{share} at {band}", share=format_percent(band.pairs / estimate.pairs, 0),
+                         band=band.label)
+                       for band in estimate.bands if band.pairs)
+    text = t("About {needed} decisions would estimate the precision within ±2 points (95 %), "
+             "drawn at random in each band of match probability as the pairs are ({shares}); "
+             "{reviewed} taken so far.", needed=format_number(estimate.needed), shares=shares,
+             reviewed=format_number(estimate.reviewed))
+    if estimate.reviewed >= estimate.needed:
+        text += " " + t("Enough: the estimate above is that close, if the pairs decided are "
+                        "typical of their band.")
+    return text
 
 
 def precision_text(estimate: Any) -> str:

@@ -33,7 +33,7 @@ from linkage.job import (
 from linkage.model import BLOCKING_RULES, MODEL_COLUMNS, ModelOptions
 
 # Small enough for a test: fewer random pairs for u than a real run.
-OPTIONS = ModelOptions(seed=7, u_max_pairs=2e5, blocking_sample=1.0)
+OPTIONS = ModelOptions(seed=7, u_max_pairs=2e5)
 
 
 @pytest.fixture(scope="module")
@@ -317,6 +317,8 @@ def test_command_line_writes_the_csv_and_the_store(planted, runs, tmp_path, caps
     (["--out", "/no/such/folder/pairs.csv"], "does not exist"),
     (["--truth", "/no/such/truth.csv"], "no file"),
     (["--database-url", "sqlite:////no/such/registry.db"], "does not exist"),
+    (["--max-pairs-per-person", "0"], "not more than 0 pairs per person"),
+    (["--max-pairs-per-person", "many"], "not a number"),
 ])
 def test_command_line_errors_exit_2(args, message, capsys, tmp_path):
     base = ["--app-store-url", f"sqlite:///{tmp_path / 's.db'}", "--quiet"]

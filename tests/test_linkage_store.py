@@ -4,6 +4,7 @@ decisions that outlive runs, the review queue and the precision estimate."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 import pandas as pd
 import pytest
@@ -11,8 +12,10 @@ import sqlalchemy as sa
 
 from data_access.app_store import app_store_revision, head_revision
 from data_access.linkage_store import (
+    Band,
     clear_decision,
     decisions,
+    decisions_needed,
     get_decision,
     get_run,
     latest_run,
@@ -118,6 +121,17 @@ def test_the_queue_offers_the_uncertain_pairs_first_and_decisions_leave_it(store
     assert len(review_queue(store)) == 4
 
 
+def test_the_queue_follows_the_jobs_review_ranks(store):
+    """The job ranks the pairs by what a decision would teach; pairs without a rank (an
+    older run's) come after, the most uncertain first."""
+    ranked = result(FIRST)  # rows: P1-P2, P3-P4, P5-P6, P7-P8
+    ranked.pairs["review_rank"] = pd.array([2, None, 1, 3], dtype="Int64")
+    store_linkage_run(store, ranked)
+    queue = review_queue(store)
+    assert list(queue["person_id_a"]) == ["P5", "P1", "P7", "P3"]
+    assert list(queue["review_rank"])[:3] == [1, 2, 3]
+
+
 def test_a_dismissed_pair_stays_dismissed_in_a_new_run(store):
     store_linkage_run(store, result(FIRST))
     record_decision(store, "P1", "P2", "different", decided_by="amina", note="twins")
@@ -156,6 +170,22 @@ def test_the_precision_estimate_follows_the_decisions(store):
     assert (band.pairs, band.reviewed, band.same, band.precision) == (2, 2, 1, 0.5)
     # Band 0-0.8 at its reviewed 0.5, the others at their mean probability.
     assert after.estimated_precision == pytest.approx((2 * 0.5 + 0.97 + 0.99) / 4)
+
+
+def test_decisions_needed_for_two_points_of_precision():
+    # One band of a million pairs the model puts at 0.9: z² p(1-p) / 0.02² = 864.4 -> 864
+    # (a million pairs hardly shrink it).
+    big = (Band(0.8, 0.95, 1_000_000, 0, 0, 0.9),)
+    assert decisions_needed(big) == 864
+    # A run of 100 pairs needs fewer: the finite population (864 / (1 + 864 / 100)).
+    small = (Band(0.8, 0.95, 100, 0, 0, 0.9),)
+    assert decisions_needed(small) == math.ceil(864.36 / (1 + 864.36 / 100))
+    # Once 10 pairs of a band are decided, its own precision stands in (here 1: no spread
+    # left in that band); bands weigh as their share of the pairs.
+    mixed = (Band(0.0, 0.8, 500, 10, 5, 0.6), Band(0.99, 1.01, 500, 10, 10, 0.995))
+    first = 1.96 ** 2 * 0.5 * 0.25 / 0.02 ** 2
+    assert decisions_needed(mixed) == math.ceil(first / (1 + first / 1000))
+    assert decisions_needed(()) == 0
 
 
 def test_decisions_are_checked(store):

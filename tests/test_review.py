@@ -175,6 +175,40 @@ def test_deciding_a_pair_shrinks_the_queue_and_changes_the_estimate(demo, linked
     store.dispose()
 
 
+def test_the_page_says_how_many_decisions_would_estimate_precision_within_two_points(
+        demo, linked, monkeypatch):
+    monkeypatch.setenv("SOCLE_APP_DEFAULT_ROLE", "officer")
+    at = open_page()
+    store = open_app_store(demo)
+    estimate = linkage_store.precision_estimate(store)
+    store.dispose()
+    assert estimate.needed and estimate.needed > 0
+    text = next(c.value for c in at.caption if "within ±2 points" in c.value)
+    assert text.startswith(f"About {estimate.needed:,} decisions would estimate the precision")
+    assert f"{estimate.reviewed:,} taken so far" in text
+
+
+def test_random_order_draws_the_pairs_for_the_precision_estimate(demo, linked, monkeypatch):
+    monkeypatch.setenv("SOCLE_APP_DEFAULT_ROLE", "officer")
+    at = open_page()
+    store = open_app_store(demo)
+    queue = linkage_store.review_queue(store)
+    run_id = linkage_store.latest_run(store).run_id
+    store.dispose()
+    # The job's order first (what teaches the model most) ...
+    assert shown_pair(at) == (queue["person_id_a"].iloc[0], queue["person_id_b"].iloc[0])
+    assert any("teaches the model most" in c.value for c in at.caption)
+    # ... or an order drawn at random, fixed for the run, deciding a pair leaving the others'.
+    at.toggle(key="review_random").set_value(True).run()
+    drawn = review.in_random_order(queue, run_id)
+    first = (drawn["person_id_a"].iloc[0], drawn["person_id_b"].iloc[0])
+    assert shown_pair(at) == first
+    assert any("drawn at random" in c.value for c in at.caption)
+    decide(at, "same")
+    assert shown_pair(at) == (drawn["person_id_a"].iloc[1], drawn["person_id_b"].iloc[1])
+    assert sorted(review.pair_keys(drawn)) == sorted(review.pair_keys(queue))
+
+
 def test_a_slip_is_undone_and_the_pair_comes_back(demo, linked):
     at = open_page()
     total = left(at)
@@ -466,6 +500,14 @@ def test_precision_text():
     text = review.precision_text(some)
     assert "3 of the 4 pairs reviewed" in text and "precision 75%" in text
     assert "95 % interval" in text and "1 marked unsure" in text and "about 85%" in text
+
+
+def test_what_the_model_learned_in_words():
+    assert review.learned_text(None) is None
+    assert review.learned_text({"decisions": 0, "same": 0, "different": 0}) is None
+    text = review.learned_text({"decisions": 300, "same": 171, "different": 129})
+    assert text.startswith("The model of this run learned from 300 officers' decisions")
+    assert "171 same person, 129 different persons" in text
 
 
 def test_probability_and_weight_words():

@@ -3,9 +3,11 @@
 What it draws, under the page's lists:
 
 - the figures: suspected pairs per 1,000 persons (dup.suspected_pairs), the pairs that would
-  be cross-programme double enrolment, and the precision estimate from the decisions taken;
+  be cross-programme double enrolment, and the precision estimate from the decisions taken,
+  with the number of decisions that would estimate it within ±2 points;
 - the queue: the undecided pairs whose two persons the user may see (first person in the
-  chosen area), the most uncertain first. One pair at a time: the two records side by side,
+  chosen area), those whose decision would teach the model most first (uncertain, and unlike
+  the pairs decided so far: the job's review rank). One pair at a time: the two records side by side,
   the evidence per comparison (agreeing fields highlighted; weights and score unless the
   review is blind), a decision (same person / different persons / unsure) with a note, then
   the next pair. Decisions go to the app store (data_access.linkage_store, kept across
@@ -36,6 +38,7 @@ from ui import language, list_queries, queries, widgets
 from views import figure_cards
 
 BLIND_KEY = "review_blind"
+RANDOM_KEY = "review_random"
 DECISION_KEY = "review_decision"
 NOTE_KEY = "review_note"
 RECORD_KEY = "review_record"
@@ -166,25 +169,32 @@ def _figures(view: widgets.View, estimate: linkage_store.PrecisionEstimate,
         st.caption(t("{reviewed} reviewed of {pairs}", reviewed=format_number(estimate.reviewed),
                      pairs=format_number(estimate.pairs)))
     st.caption(review.precision_text(estimate))
+    margin = review.margin_text(estimate)
+    if margin:
+        st.caption(margin)
 
 
 def _pair(view: widgets.View, store: sa.Engine, run: linkage_store.LinkageRun,
-          pair: pd.Series, records: pd.DataFrame, left: int, blind: bool) -> None:
+          pair: pd.Series, records: pd.DataFrame, left: int, blind: bool,
+          drawn: bool = False) -> None:
     """One pair of the queue: records, evidence, decision."""
     a, b = str(pair["person_id_a"]), str(pair["person_id_b"])
     names = queries.programmes(view.settings.database_url)
     area_names = _area_names(view)
     title = t("Pair 1 of {left} to review: {a} and {b}", left=format_number(left), a=a, b=b)
     st.subheader(title)
+    order = (t("The pairs come in an order drawn at random: your decisions estimate the "
+               "precision of all the pairs.") if drawn else
+             t("The queue shows first the pairs whose decision teaches the model most: "
+               "uncertain ones, unlike the pairs decided so far."))
     if blind:
         st.caption(t("Blind review: the model's score is hidden, so that your decision is "
-                     "your own. The most uncertain pairs still come first."))
+                     "your own.") + " " + order)
     else:
         probability = float(pair["match_probability"])
-        st.caption(t("Match probability {p}: {words}. The queue shows the most uncertain "
-                     "pairs first, where your judgement matters most.",
-                     p=format_number(probability, 2),
-                     words=t(review.probability_words(probability))))
+        st.caption(t("Match probability {p}: {words}.", p=format_number(probability, 2),
+                     words=t(review.probability_words(probability))) + " " + order + " "
+                   + t("The next run of the job learns from your decisions."))
     cross = review.cross_programme_text(pair, names)
     if cross:
         st.warning(cross)
@@ -220,6 +230,9 @@ def _pair(view: widgets.View, store: sa.Engine, run: linkage_store.LinkageRun,
                      "{fields} = {total}, a match probability of {p}.",
                      prior=_signed(total - fields), fields=_signed(fields),
                      total=_signed(total), p=format_number(totals["probability"], 2)))
+        learned = review.learned_text(run.model.get("parameters", {}).get("learned"))
+        if learned:
+            st.caption(learned)
 
     choices = list(linkage_store.DECISIONS)
     st.radio(t("Your decision"), choices, index=None, key=DECISION_KEY, horizontal=True,
@@ -268,6 +281,10 @@ def review_queue(view: widgets.View) -> None:
     blind = st.toggle(t("Blind review (hide the model's score)"), key=BLIND_KEY,
                       help=t("Hides the match probability and the weights, so that the "
                              "decisions measure the model fairly."))
+    drawn = st.toggle(t("Random order (to estimate the precision)"), key=RANDOM_KEY,
+                      help=t("Pairs drawn at random instead of those that teach the model "
+                             "most: decisions taken in this order estimate the precision "
+                             "of all the pairs."))
     flash = st.session_state.pop(FLASH_KEY, None)
     if flash is not None:
         kind, text, decided = flash
@@ -277,12 +294,14 @@ def review_queue(view: widgets.View) -> None:
                       args=(view.settings.app_store_url, context, *decided))
 
     queue = review.visible_pairs(linkage_store.review_queue(store, run.run_id), records, focus)
+    if drawn:
+        queue = review.in_random_order(queue, run.run_id)
     if queue.empty:
         st.success(t("No pairs left to review in {area}: every suspected pair you may see has "
                      "a decision.", area=view.area_name) if len(everything) else
                    t("No suspected pairs in {area} that you may see.", area=view.area_name))
     else:
-        _pair(view, store, run, queue.iloc[0], records, len(queue), blind)
+        _pair(view, store, run, queue.iloc[0], records, len(queue), blind, drawn)
 
     with st.expander(t("Every suspected pair ({n})", n=format_number(len(everything)))):
         table = review.pairs_table(
