@@ -42,7 +42,6 @@ from data_access import analytic_copy, audit
 from data_access.app_store import open_app_store
 from data_access.areas import AreaTree, read_area_tree
 from data_access.context import UserContext
-from data_access.dialects import materialises_blocks
 from data_access.gate import ComputeGate
 from data_access.reference import read_access_points, read_programmes
 from data_access.registry import RegistryHandle, RegistryUnavailable, registry_last_loaded
@@ -417,50 +416,11 @@ def _cached_family(
         )
 
 
-@st.cache_data(ttl=CACHE_TTL, max_entries=32, show_spinner=False)
-def _cached_cube(
-    _engine: sa.Engine,
-    url: str,
-    version: dt.datetime | None,
-    as_of: dt.date,
-    level: int,
-    period_start: dt.date,
-    poverty_cutoff: float,
-    referral_sla_days: int,
-    period_months: int,
-    suspected_pairs: pd.DataFrame | None = None,  # hashed: a decision changes the figure
-) -> pd.DataFrame:
-    """Every indicator at ``level``, in one computation (see ``_family_figures``)."""
-    with computing(url) as progress:
-        return compute(
-            _engine, as_of=as_of, level=level, period_start=period_start,
-            poverty_cutoff=poverty_cutoff, referral_sla_days=referral_sla_days,
-            period_months=period_months, suspected_pairs=suspected_pairs, progress=progress,
-        )
-
-
 def _family_figures(engine: sa.Engine, url: str, version: dt.datetime | None,
                     settings: Settings, *, as_of: dt.date, level: int,
                     period_start: dt.date, indicator_ids: tuple[str, ...] | None
                     ) -> pd.DataFrame:
-    """compute()'s long form of these indicators, from the cached families.
-
-    Where the engine stores its building blocks once per computation (DuckDB: the copy),
-    the families of one computation share them, so a miss computes every family at once:
-    at a million households the whole cube took 9 s, the Overview's families one by one
-    23 s. Elsewhere (SQLite, PostgreSQL: the blocks are parts of each family's query) a
-    family is computed and cached on its own, and pages share the families they have in
-    common.
-    """
-    if materialises_blocks(engine.dialect.name):
-        with registry_turns(settings):
-            frame = _cached_cube(engine, url, version, as_of, int(level), period_start,
-                                 float(settings.poverty_cutoff),
-                                 int(settings.referral_sla_days), int(settings.period_months),
-                                 linkage_pairs(settings))
-        if indicator_ids is not None and not frame.empty:
-            frame = frame[frame["indicator_id"].isin(set(indicator_ids))].reset_index(drop=True)
-        return frame
+    """compute()'s long form of these indicators, from the cached families."""
     families = families_of(indicator_ids)
     frames = []
     with registry_turns(settings) as notice:
