@@ -48,6 +48,17 @@ def whole_number(minimum: int, what: str = "a whole number",
 LEVEL_TOO_SMALL = "unknown level {value}: levels start at 1 (top)"
 # An admin level (1 = top), as --level takes it.
 level_number = whole_number(1, "a level number (1 = top)", LEVEL_TOO_SMALL)
+_listed_level = whole_number(1, "a level number (1 = top; e.g. --levels 1,2)", LEVEL_TOO_SMALL)
+
+
+def level_list(text: str) -> list[int]:
+    """An argparse type for comma-separated admin levels (``1,2,3``), each once, in order."""
+    levels: list[int] = []
+    for part in text.split(","):
+        level = _listed_level(part.strip())
+        if level not in levels:
+            levels.append(level)
+    return levels
 
 
 def database_problem(exc: Exception) -> str:
@@ -82,6 +93,17 @@ class ProgressBar:
         self.stream.write("\r" + line + " " * pad)
         self.stream.flush()
         self._drawn = len(line)
+
+    def stage(self, step: int, fraction: float, label: str) -> None:
+        """A stage within step ``step`` begins: redrawn on a terminal, a line otherwise (a
+        long job's log then shows where it is)."""
+        if not self.enabled:
+            return
+        if self.tty:
+            self.update(step, fraction, label)
+        else:
+            self.stream.write(f"{self._bar(step + fraction)} {label}\n")
+            self.stream.flush()
 
     def step_done(self, step: int, label: str) -> None:
         if not self.enabled:

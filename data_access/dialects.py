@@ -1,15 +1,30 @@
-"""Every difference between SQLite, PostgreSQL and DuckDB that the indicators meet, in one place.
+"""Every difference between SQLite, PostgreSQL, DuckDB and Spark that the indicators meet, in
+one place.
 
 Each function takes the dialect name (``engine.dialect.name``) and returns a SQLAlchemy
 expression; a backend with no implementation raises an error naming it.
+
+Spark (data_access.spark) has no SQLAlchemy compiler of its own: its statements are compiled
+as PostgreSQL and transpiled by sqlglot (:func:`to_spark_sql`). So a Spark expression here is
+the PostgreSQL one wherever sqlglot carries its meaning over (``~`` becomes ``RLIKE``, ``TEXT``
+``STRING``, NULLS LAST is written out), and its own only where it would not.
 """
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-from sqlalchemy.sql.elements import ColumnElement
+import datetime as dt
+import decimal
+import functools
+import math
+from collections.abc import Mapping
+from typing import Any
 
-SUPPORTED = ("sqlite", "postgresql", "duckdb")
+import sqlalchemy as sa
+import sqlglot
+from sqlalchemy.sql.elements import ColumnElement
+from sqlglot import exp
+
+SUPPORTED = ("sqlite", "postgresql", "duckdb", "spark")
 
 
 class UnsupportedBackend(NotImplementedError):
@@ -28,9 +43,11 @@ def materialises_blocks(dialect: str) -> bool:
     """Whether the indicators' shared building blocks are stored in temporary tables once per
     computation. DuckDB: yes, a block is one parallel columnar pass that every family then
     reads. PostgreSQL: no, its read-only transactions refuse CREATE TEMPORARY TABLE. SQLite:
-    no, its planner reaches the registry's indexes through the blocks as subqueries."""
+    no, its planner reaches the registry's indexes through the blocks as subqueries. Spark: yes,
+    as cached views (``CACHE TABLE``, :func:`to_spark_sql`): without them every family's query
+    would read the Parquet files and shuffle them again."""
     _check(dialect)
-    return dialect == "duckdb"
+    return dialect in ("duckdb", "spark")
 
 
 def as_text(column: ColumnElement) -> ColumnElement:
@@ -60,6 +77,9 @@ def days_between(dialect: str, later: ColumnElement, earlier: ColumnElement) -> 
     if dialect == "duckdb":
         # DuckDB's date - date is an interval in some versions; date_diff is always days.
         return sa.func.date_diff("day", earlier, later)
+    if dialect == "spark":
+        # Spark's date - date is an interval (Spark 3.3+); datediff(end, start) is days.
+        return sa.func.datediff(later, earlier)
     # PostgreSQL: date - date is an integer number of days.
     return later - earlier
 
@@ -89,3 +109,56 @@ def strict_date(dialect: str, column: ColumnElement) -> ColumnElement:
                        sa.or_(sa.and_(year % 4 == 0, year % 100 != 0), year % 400 == 0))
     return sa.case((sa.or_(day.op("~")(_ISO_DAY), leap_day), sa.cast(day, sa.Date)),
                    else_=sa.null())
+
+
+# Spark: statements compiled as PostgreSQL, transpiled -------------------------------------
+
+@functools.lru_cache(maxsize=512)
+def _parsed_postgres(sql: str) -> exp.Expression:
+    return sqlglot.parse_one(sql, read="postgres")
+
+
+def _literal(value: Any) -> exp.Expression:
+    """A bound value as a Spark literal of its own type."""
+    if value is None:
+        return exp.null()
+    if isinstance(value, bool):
+        return exp.Boolean(this=value)
+    if isinstance(value, (int, decimal.Decimal)):
+        return exp.Literal.number(str(value))
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return exp.cast(exp.Literal.string(str(value)), "double")
+        # A DOUBLE literal (1.5D): a plain 1.5 would be a DECIMAL in Spark, and a
+        # comparison with a DOUBLE column would then round differently.
+        return exp.cast(exp.Literal.number(repr(value)), "double")
+    if isinstance(value, dt.datetime):
+        return exp.cast(exp.Literal.string(value.isoformat(sep=" ")), "timestamp")
+    if isinstance(value, dt.date):
+        return exp.cast(exp.Literal.string(value.isoformat()), "date")
+    return exp.Literal.string(str(value))
+
+
+def to_spark_sql(sql: str, parameters: Mapping[str, Any]) -> tuple[str, bool]:
+    """A statement compiled by SQLAlchemy's PostgreSQL compiler (named parameters) as Spark
+    SQL with its parameters in place, and whether it returns rows.
+
+    Spark SQL takes no bound parameters from Python, so each value is written as a literal
+    of its own type (a date as ``CAST('...' AS DATE)``). A temporary table made from a
+    query (a building block kept for the families, indicators.blocks) becomes a cached view:
+    Spark has no ``CREATE TEMPORARY TABLE ... AS``, and ``CACHE TABLE name AS`` computes the
+    block once, eagerly, and keeps it for every query that reads it.
+    """
+    tree = _parsed_postgres(sql).copy()
+
+    def bind(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Placeholder) and node.name in parameters:
+            return _literal(parameters[node.name])
+        return node
+
+    tree = tree.transform(bind)
+    if isinstance(tree, exp.Create) and tree.args.get("kind") == "TABLE" \
+            and isinstance(tree.expression, exp.Query):
+        name = tree.this.sql(dialect="spark")
+        return f"CACHE TABLE {name} AS {tree.expression.sql(dialect='spark')}", False
+    return tree.sql(dialect="spark"), isinstance(tree, exp.Query)

@@ -232,3 +232,31 @@ def copy_sqlite_to_duckdb(sqlite_path: str | Path, duckdb_path: str | Path) -> P
         source.close()
     write_duckdb_registry(Path(duckdb_path), tables)
     return Path(duckdb_path)
+
+
+def export_duckdb_to_parquet(duckdb_path: Path, folder: Path) -> Path:
+    """A Parquet registry (one ``<table>.parquet`` per contract table, as data_access.spark
+    reads it) holding a DuckDB registry's tables; the folder."""
+    import duckdb
+
+    folder.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(duckdb_path), read_only=True)
+    try:
+        for table in REGISTRY_TABLES:
+            target = str((folder / f"{table.name}.parquet").resolve()).replace("'", "''")
+            con.execute(f"COPY {table.name} TO '{target}' (FORMAT PARQUET)")
+    finally:
+        con.close()
+    return folder
+
+
+def write_parquet_registry(folder: Path, tables: Mapping[str, pd.DataFrame | Iterable[dict]], *,
+                           text_dates: bool = False) -> Path:
+    """A new Parquet registry in ``folder`` holding the given rows (tests, benchmarks), typed
+    as write_duckdb_registry types them."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "registry.duckdb"
+        write_duckdb_registry(path, tables, text_dates=text_dates)
+        return export_duckdb_to_parquet(path, folder)

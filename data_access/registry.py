@@ -205,6 +205,15 @@ def open_registry(url: str, *, check: bool = True, pool_size: int = DEFAULT_POOL
             raise RegistryError(f"registry database file `{database}` does not exist")
         # read_only: DuckDB refuses every write, and several readers may share the file.
         engine = sa.create_engine(url, connect_args={"read_only": True}, **pool)
+    elif backend == "spark":
+        # Registers the dialect; Spark reads the registry's Parquet files or JDBC tables as
+        # views of its own session, and never writes them.
+        import data_access.spark  # noqa: F401 - registers the `spark` dialect
+
+        folder = parsed.database or ""
+        if not parsed.query.get("jdbc") and not Path(folder).is_dir():
+            raise RegistryError(f"the Parquet registry folder `{folder}` does not exist")
+        engine = sa.create_engine(url, **pool)
     else:
         raise RegistryError(f"unsupported registry database `{backend}` in `{url}`")
     sa.event.listen(engine.pool, "checkin", _discard_interrupted)

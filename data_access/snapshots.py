@@ -29,6 +29,7 @@ import datetime as dt
 import json
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -239,6 +240,23 @@ class SnapshotRun:
                 snapshot.c.run_id == self.run_id, sa.not_(snapshot.c.complete))).scalars().all()
             _delete_snapshots(conn, list(mine))
         self.stored.clear()
+
+
+@contextmanager
+def snapshot_run(store: sa.Engine) -> Iterator[SnapshotRun]:
+    """A run of snapshots, visible as a whole when the block ends, removed if it fails
+    (what runs killed long ago left is purged first: invisible anyway)."""
+    purge_abandoned(store)
+    run = SnapshotRun(store)
+    try:
+        yield run
+    except BaseException:
+        try:
+            run.abandon()
+        except sa.exc.SQLAlchemyError:
+            pass  # invisible anyway; the next run purges it
+        raise
+    run.finish()
 
 
 def purge_abandoned(store: sa.Engine, older_than: dt.timedelta = dt.timedelta(hours=6)) -> int:

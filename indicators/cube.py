@@ -1,6 +1,7 @@
-"""The cube: the long form of every level, computed ahead on the analytical copy and stored
-beside it (data_access.figure_store), so the pages' first view of a new copy is read, not
-computed.
+"""The cube: the long form of every level, computed ahead so that pages read it.
+
+In the app: on the analytical copy, stored beside it (data_access.figure_store), so the pages'
+first view of a new copy is read, not computed.
 
     stored = precompute(state, settings, pairs=undismissed)   # after each refresh
 
@@ -8,15 +9,33 @@ The app runs it in the background after every refresh of the copy (ui.widgets), 
 default as-of date (the copy's latest registration, or today if earlier) and the configured
 period, on every level of the registry. A page asking for that view (any indicators of it)
 reads the stored long form; any other view is computed when asked for.
+
+From the command line, for a registry too big for the app's machine (a nation, on Spark):
+
+    python -m indicators.cube [--engine duckdb|spark] --registry <Parquet folder | JDBC URL>
+        [--as-of D] [--period-start D] [--levels 1,2,3,4] --out <app store URL | file.parquet>
+
+computes the long form of every level asked for on the engine and writes it where the
+dashboard reads snapshots (an app store URL: "command" snapshots, one per level, as
+``python -m indicators.snapshot`` stores them, with the app store's record-linkage pairs), or
+as one Parquet file with the long form's columns (whole-registry rows once). The settings
+(poverty cutoff, referral SLA, period months) are the configuration's (``--config``). A
+progress line per level and stage goes to stderr; any problem prints one message and exits 2.
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
+import sys
+import tempfile
+import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pandas as pd
 
+from core.cli import Parser, ProgressBar, UsageError, database_problem, level_list, parse_date
 from core.settings import Settings
 from data_access.analytic_copy import CopyState
 from data_access.areas import read_area_tree
@@ -76,7 +95,6 @@ def stored_figures(copy_file: str, copy_folder: str, settings: Settings, *, as_o
                    period_start: dt.date, level: int, pairs: pd.DataFrame | None,
                    indicator_ids: tuple[str, ...] | None) -> pd.DataFrame | None:
     """The stored long form of this view (only ``indicator_ids`` of it), or None."""
-    from pathlib import Path
 
     frame = FigureStore(Path(copy_folder)).load(
         key_of(copy_file, settings, as_of=as_of, period_start=period_start, level=level,
@@ -84,3 +102,130 @@ def stored_figures(copy_file: str, copy_folder: str, settings: Settings, *, as_o
     if frame is None or indicator_ids is None:
         return frame
     return frame[frame["indicator_id"].isin(indicator_ids)].reset_index(drop=True)
+
+
+# The command line ---------------------------------------------------------------------------
+
+PROG = "python -m indicators.cube"
+
+
+def parser() -> argparse.ArgumentParser:
+    p = Parser(prog=PROG, description="Compute the long form of every level on DuckDB or "
+               "Spark and store it as snapshots in an app store, or as one Parquet file.")
+    p.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb",
+                   help="where the indicators are computed (default: duckdb)")
+    p.add_argument("--registry", required=True, help="a Parquet folder (one <table>.parquet "
+                   "per contract table), a JDBC URL (spark) or a DuckDB file (duckdb)")
+    p.add_argument("--as-of", type=parse_date, help="as-of date, YYYY-MM-DD (default: today, "
+                   "or the latest registration if earlier)")
+    p.add_argument("--period-start", type=parse_date, help="first day of the period, "
+                   "YYYY-MM-DD (default: the settings' period_months months ending on as-of)")
+    p.add_argument("--levels", type=level_list, help="comma-separated admin levels (default: "
+                   "every level of the registry)")
+    p.add_argument("--out", required=True, help="an app store URL (snapshots) or a file "
+                   "ending in .parquet")
+    p.add_argument("--config", help="configuration file (default: config.toml, or SOCLE_CONFIG)")
+    p.add_argument("--quiet", action="store_true", help="no progress, no summary")
+    return p
+
+
+def whole_registry_once(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The long forms of several levels as one: every level's area rows, and the
+    whole-registry rows (the same at every level) once."""
+    if not frames:
+        return pd.DataFrame()
+    parts = [frames[0]] + [frame[frame["level"].notna()] for frame in frames[1:]]
+    return pd.concat(parts, ignore_index=True)
+
+
+def _fail(message: str) -> int:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = parser().parse_args(argv)
+        if args.period_start and args.as_of and args.period_start > args.as_of:
+            raise UsageError("argument --period-start: after --as-of")
+    except UsageError as exc:
+        return _fail(str(exc))
+
+    import sqlalchemy as sa
+
+    from core.settings import SettingsError, load_settings
+    from data_access.app_store import AppStoreError, open_app_store
+    from data_access.linkage_store import undismissed_pairs
+    from data_access.registry import RegistryError
+    from data_access.registry_sources import registry_url
+    from data_access.schema import SchemaError
+    from data_access.snapshots import snapshot_run
+
+    try:
+        settings = load_settings(args.config, check_files=False)
+    except SettingsError as exc:
+        return _fail(f"configuration: {exc}")
+    to_parquet = args.out.lower().endswith(".parquet")
+    if to_parquet and not Path(args.out).resolve().parent.is_dir():
+        return _fail(f"argument --out: the folder of `{args.out}` does not exist")
+
+    started = time.perf_counter()
+    registry = store = None
+    with tempfile.TemporaryDirectory(prefix="socle-cube-") as scratch:
+        try:
+            registry = open_registry(registry_url(args.engine, args.registry, Path(scratch)))
+            tree = read_area_tree(registry)
+            levels = args.levels or tree.levels
+            unknown = [level for level in levels if not tree.has_level(level)]
+            if unknown:
+                return _fail(f"argument --levels: the registry has no area of level "
+                             f"{', '.join(map(str, unknown))} (levels present: "
+                             f"{tree.levels_text()})")
+            day = args.as_of or default_as_of(registry)
+            start = args.period_start or default_period_start(day, int(settings.period_months))
+            if start > day:
+                return _fail(f"argument --period-start: {start} is after the as-of date {day}")
+            pairs = None
+            if not to_parquet:
+                store = open_app_store(args.out)
+                pairs = undismissed_pairs(store)  # None before the linkage job has run
+            bar = ProgressBar(len(levels), enabled=not args.quiet)
+            frames: list[pd.DataFrame] = []
+            try:
+                for index, level in enumerate(levels):
+                    frames.append(compute(
+                        registry, as_of=day, level=level, period_start=start,
+                        poverty_cutoff=settings.poverty_cutoff,
+                        referral_sla_days=settings.referral_sla_days,
+                        period_months=settings.period_months, suspected_pairs=pairs,
+                        progress=lambda fraction, stage, i=index, lv=level:
+                            bar.stage(i, fraction, f"level {lv}: {stage}")))
+                    bar.step_done(index, f"level {level}: {len(frames[-1]):,} figures")
+            finally:
+                bar.close()
+            written = whole_registry_once(frames) if to_parquet else pd.concat(frames)
+            if to_parquet:
+                written.to_parquet(args.out, index=False)
+            else:
+                with snapshot_run(store) as run:
+                    for level, frame in zip(levels, frames, strict=True):
+                        run.add(frame, as_of=day, level=level, period_start=start,
+                                period_end=day, parameters=parameters_of(settings))
+        except (RegistryError, SchemaError, AppStoreError, ValueError) as exc:
+            return _fail(str(exc))
+        except sa.exc.SQLAlchemyError as exc:
+            return _fail(database_problem(exc))
+        finally:
+            for engine in (registry, store):
+                if engine is not None:
+                    engine.dispose()
+    if not args.quiet:
+        where = args.out if to_parquet else "the app store's snapshots"
+        print(f"{args.engine}: {len(written):,} figures of levels "
+              f"{', '.join(map(str, levels))} on {day} written to {where} in "
+              f"{time.perf_counter() - started:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

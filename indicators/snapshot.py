@@ -26,29 +26,16 @@ import sys
 import time
 
 from core.cli import (
-    LEVEL_TOO_SMALL,
     Parser,
     ProgressBar,
     UsageError,
     database_problem,
+    level_list,
     parse_date,
-    whole_number,
 )
 from data_access.registry import connection
 
 PROG = "python -m indicators.snapshot"
-
-
-_level = whole_number(1, "a level number (1 = top; e.g. --levels 1,2)", LEVEL_TOO_SMALL)
-
-
-def _levels(text: str) -> list[int]:
-    levels: list[int] = []
-    for part in text.split(","):
-        level = _level(part.strip())
-        if level not in levels:
-            levels.append(level)
-    return levels
 
 
 def parser() -> argparse.ArgumentParser:
@@ -61,7 +48,7 @@ def parser() -> argparse.ArgumentParser:
                       "date's month, YYYY-MM-DD")
     p.add_argument("--monthly-to", type=parse_date, help="last date of --monthly-from, YYYY-MM-DD "
                    "(default: the default as-of date)")
-    p.add_argument("--levels", type=_levels, help="comma-separated admin levels "
+    p.add_argument("--levels", type=level_list, help="comma-separated admin levels "
                    "(default: every level of the registry)")
     p.add_argument("--config", help="configuration file (default: config.toml, or SOCLE_CONFIG)")
     p.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
@@ -103,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     from data_access.areas import AreaTree
     from data_access.registry import RegistryError, default_as_of, open_registry
     from data_access.schema import SchemaError
-    from data_access.snapshots import SnapshotRun, purge_abandoned
+    from data_access.snapshots import snapshot_run
     from indicators.blocks import default_period_start
     from indicators.engine import compute
 
@@ -145,34 +132,25 @@ def main(argv: list[str] | None = None) -> int:
         steps = [(day, level) for day in dates for level in levels]
         bar = ProgressBar(len(steps), enabled=not args.quiet)
         rows = 0
-        purge_abandoned(store)  # what runs killed long ago left, invisible anyway
-        run = SnapshotRun(store)
-        finished = False
         try:
-            for index, (day, level) in enumerate(steps):
-                label = f"{day} level {level}"
-                period_start = default_period_start(day, months)
-                figures = compute(
-                    registry, as_of=day, level=level, period_start=period_start,
-                    poverty_cutoff=settings.poverty_cutoff,
-                    referral_sla_days=settings.referral_sla_days, period_months=months,
-                    suspected_pairs=pairs,
-                    progress=lambda fraction, message, i=index, lab=label:
-                        bar.update(i, fraction, f"{lab}: {message}"),
-                )
-                run.add(figures, as_of=day, level=level, period_start=period_start,
-                        period_end=day, parameters=parameters)
-                rows += len(figures)
-                bar.step_done(index, f"{label}: {len(figures):,} figures stored")
-            run.finish()
-            finished = True
+            with snapshot_run(store) as run:
+                for index, (day, level) in enumerate(steps):
+                    label = f"{day} level {level}"
+                    period_start = default_period_start(day, months)
+                    figures = compute(
+                        registry, as_of=day, level=level, period_start=period_start,
+                        poverty_cutoff=settings.poverty_cutoff,
+                        referral_sla_days=settings.referral_sla_days, period_months=months,
+                        suspected_pairs=pairs,
+                        progress=lambda fraction, message, i=index, lab=label:
+                            bar.update(i, fraction, f"{lab}: {message}"),
+                    )
+                    run.add(figures, as_of=day, level=level, period_start=period_start,
+                            period_end=day, parameters=parameters)
+                    rows += len(figures)
+                    bar.step_done(index, f"{label}: {len(figures):,} figures stored")
         finally:
             bar.close()
-            if not finished:
-                try:
-                    run.abandon()
-                except sa.exc.SQLAlchemyError:
-                    pass  # invisible anyway; the next run purges it
     except (RegistryError, SchemaError, AppStoreError) as exc:
         return _fail(str(exc))
     except ValueError as exc:  # e.g. a level without areas, raised by compute

@@ -24,7 +24,7 @@ MALFORMED = [
 ]
 
 
-def _dirty_tables() -> dict[str, pd.DataFrame]:
+def dirty_date_tables() -> dict[str, pd.DataFrame]:
     tables = {name: frame.copy() for name, frame in fx.fixture_tables().items()}
     for table, key, value, column, text in MALFORMED:
         frame = tables[table].astype(object)
@@ -54,7 +54,7 @@ def _engine(kind: str, tmp_path: Path, tables: dict[str, pd.DataFrame]) -> sa.En
 @pytest.mark.parametrize("kind", ["sqlite", "duckdb"])
 @pytest.mark.parametrize("level", [1, 3])
 def test_text_dates_are_read_as_dates_and_unreadable_ones_counted(kind, level, tmp_path):
-    tables = _dirty_tables()
+    tables = dirty_date_tables()
     engine = _engine(kind, tmp_path, tables)
     got = compute(engine, as_of=fx.AS_OF, period_start=fx.PERIOD_START, level=level)
     expected = reference_compute(tables, as_of=fx.AS_OF, period_start=fx.PERIOD_START,
@@ -87,7 +87,7 @@ def test_rows_with_unreadable_dates_are_listed_under_their_rule(kind, tmp_path):
     from data_access.context import UserContext
     from indicators.lists import list_rows
 
-    tables = _dirty_tables()
+    tables = dirty_date_tables()
     engine = _engine(kind, tmp_path, tables)
     rows = pd.concat(list(list_rows(engine, "data_quality_rows", context=UserContext("admin"),
                                     area_id=None, as_of=fx.AS_OF,
