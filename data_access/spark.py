@@ -17,6 +17,9 @@ this gateway:
 
 The Spark session is local (``local[*]``, or ``SOCLE_SPARK_MASTER``) unless a session is
 already running in the process (``spark-submit`` on a cluster starts one: it is used).
+``SOCLE_SPARK_DRIVER_MEMORY`` (e.g. ``6g``) and ``SOCLE_SPARK_SHUFFLE_PARTITIONS`` (default
+8: the indicators' groupings have a few thousand areas at most) are read when a local
+session starts.
 """
 
 from __future__ import annotations
@@ -74,8 +77,9 @@ def _prefer_java_17() -> None:
         os.environ["JAVA_HOME"] = str(found[0].parents[1])
 
 
-def spark_session(master: str | None = None) -> Any:
-    """The process's Spark session: the running one (spark-submit), else a local one."""
+def spark_session(master: str | None = None, config: dict[str, str] | None = None) -> Any:
+    """The process's Spark session: the running one (spark-submit), else a local one with
+    ``config`` added (which only a session's first start can set: memory, the UI)."""
     from pyspark.sql import SparkSession
 
     with _ROOT_LOCK:
@@ -94,9 +98,14 @@ def spark_session(master: str | None = None) -> Any:
                    # The indicators group a registry into a few thousand areas at most.
                    .config("spark.sql.shuffle.partitions",
                            os.environ.get("SOCLE_SPARK_SHUFFLE_PARTITIONS", "8")))
+        if os.environ.get("SOCLE_SPARK_DRIVER_MEMORY"):
+            builder = builder.config("spark.driver.memory",
+                                     os.environ["SOCLE_SPARK_DRIVER_MEMORY"])
         jars = [str(p) for p in POSTGRES_JDBC_JARS if p.is_file()]
         if jars:
             builder = builder.config("spark.jars", ",".join(jars))
+        for key, value in (config or {}).items():
+            builder = builder.config(key, value)
         session = builder.getOrCreate()
         session.sparkContext.setLogLevel("ERROR")
         return session

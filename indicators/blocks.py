@@ -90,8 +90,8 @@ class Blocks:
     """Named building blocks over the registry for one set of parameters.
 
     With ``conn`` given on a backend that materialises blocks (DuckDB: each block is one
-    parallel pass over its table, read many times), blocks are temporary tables on that
-    connection until :meth:`release`; otherwise they are subqueries the database plans into
+    parallel pass over its table, read many times; Spark: a cached view), blocks are
+    temporary tables on that connection until :meth:`release`; otherwise they are subqueries the database plans into
     each family's query (PostgreSQL's read-only transactions refuse temporary tables; SQLite's
     planner uses the registry's indexes through them).
     """
@@ -221,7 +221,8 @@ class Blocks:
 
     @property
     def materialised(self) -> bool:
-        """Whether blocks are temporary tables (DuckDB): joins to them are hash joins."""
+        """Whether blocks are temporary tables (DuckDB) or cached views (Spark): joins to them
+        are hash joins."""
         return self._conn is not None
 
     def is_covered(self, persons: sa.FromClause) -> ColumnElement[bool]:

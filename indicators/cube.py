@@ -42,7 +42,7 @@ from data_access.areas import read_area_tree
 from data_access.figure_store import FigureStore, figure_key, pairs_fingerprint
 from data_access.registry import default_as_of, open_registry
 from indicators.blocks import default_period_start
-from indicators.engine import compute
+from indicators.engine import compute_levels
 
 
 def parameters_of(settings: Settings) -> dict[str, float | int]:
@@ -71,22 +71,21 @@ def precompute(state: CopyState, settings: Settings, *, pairs: pd.DataFrame | No
         start = default_period_start(day, int(settings.period_months))
         wanted = levels or read_area_tree(engine).levels
         store = FigureStore(state.path.parent)
-        keys = []
-        for index, level in enumerate(wanted):
-            report(index / max(len(wanted), 1), f"level {level}")
-            key = key_of(state.path.name, settings, as_of=day, period_start=start, level=level,
-                         pairs=pairs)
-            if store.load(key) is None:
-                store.save(key, compute(engine, as_of=day, level=level, period_start=start,
-                                        poverty_cutoff=settings.poverty_cutoff,
-                                        referral_sla_days=settings.referral_sla_days,
-                                        period_months=settings.period_months,
-                                        suspected_pairs=pairs))
-            keys.append(key)
+        keys = {level: key_of(state.path.name, settings, as_of=day, period_start=start,
+                              level=level, pairs=pairs) for level in wanted}
+        missing = [level for level in wanted if store.load(keys[level]) is None]
+        if missing:
+            computed = compute_levels(engine, as_of=day, levels=missing, period_start=start,
+                                      poverty_cutoff=settings.poverty_cutoff,
+                                      referral_sla_days=settings.referral_sla_days,
+                                      period_months=settings.period_months,
+                                      suspected_pairs=pairs, progress=report)
+            for level, frame in computed.items():
+                store.save(keys[level], frame)
         store.forget_other_copies({state.path.stem} | {
             p.stem for p in state.path.parent.glob("registry-*.duckdb")})
         report(1.0, "done")
-        return keys
+        return [keys[level] for level in wanted]
     finally:
         engine.dispose()
 
@@ -189,20 +188,18 @@ def main(argv: list[str] | None = None) -> int:
             if not to_parquet:
                 store = open_app_store(args.out)
                 pairs = undismissed_pairs(store)  # None before the linkage job has run
-            bar = ProgressBar(len(levels), enabled=not args.quiet)
-            frames: list[pd.DataFrame] = []
+            bar = ProgressBar(1, enabled=not args.quiet)
             try:
-                for index, level in enumerate(levels):
-                    frames.append(compute(
-                        registry, as_of=day, level=level, period_start=start,
-                        poverty_cutoff=settings.poverty_cutoff,
-                        referral_sla_days=settings.referral_sla_days,
-                        period_months=settings.period_months, suspected_pairs=pairs,
-                        progress=lambda fraction, stage, i=index, lv=level:
-                            bar.stage(i, fraction, f"level {lv}: {stage}")))
-                    bar.step_done(index, f"level {level}: {len(frames[-1]):,} figures")
+                computed = compute_levels(
+                    registry, as_of=day, levels=levels, period_start=start,
+                    poverty_cutoff=settings.poverty_cutoff,
+                    referral_sla_days=settings.referral_sla_days,
+                    period_months=settings.period_months, suspected_pairs=pairs,
+                    progress=lambda fraction, stage: bar.stage(
+                        0, fraction, stage if len(levels) > 1 else f"level {levels[0]}: {stage}"))
             finally:
                 bar.close()
+            frames = [computed[level] for level in levels]
             written = whole_registry_once(frames) if to_parquet else pd.concat(frames)
             if to_parquet:
                 written.to_parquet(args.out, index=False)

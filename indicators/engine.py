@@ -48,6 +48,33 @@ def compute(
     person_id_b; data_access.linkage_store.undismissed_pairs), which live in the app store,
     not the registry. Without them ``dup.suspected_pairs`` has an empty numerator and value.
     """
+    return compute_levels(
+        engine, as_of=as_of, levels=[level], period_start=period_start,
+        poverty_cutoff=poverty_cutoff, referral_sla_days=referral_sla_days,
+        period_months=period_months, indicator_ids=indicator_ids, progress=progress,
+        suspected_pairs=suspected_pairs)[level]
+
+
+def compute_levels(
+    engine: sa.Engine,
+    *,
+    as_of: dt.date | None = None,
+    levels: Iterable[int],
+    period_start: dt.date | None = None,
+    poverty_cutoff: float = 32.0,
+    referral_sla_days: int = 30,
+    period_months: int = 3,
+    indicator_ids: Iterable[str] | None = None,
+    progress: Callable[[float, str], None] | None = None,
+    suspected_pairs: pd.DataFrame | None = None,
+) -> dict[int, pd.DataFrame]:
+    """compute()'s long form of each of ``levels``, counted once for all of them.
+
+    The families count per recorded area, whatever the level: only the roll-up (in pandas)
+    and the median days to complete a referral depend on it. So the levels share one set of
+    building blocks, and a counting query met again at the next level is answered from
+    what it returned at the first (``_Remembered``): a cube of four levels costs about one.
+    """
     as_of = as_of or default_as_of(engine)
     params = Parameters(
         as_of=as_of,
@@ -61,28 +88,63 @@ def compute(
         raise KeyError(f"unknown indicator(s): {', '.join(sorted(unknown))}")
     needed = {BY_ID[i].computed_by for i in wanted}
     steps = [family for name, family in FAMILIES.items() if name in needed]
+    levels = list(dict.fromkeys(int(level) for level in levels))
     report = progress or (lambda fraction, message: None)
 
+    out: dict[int, pd.DataFrame] = {}
     with connection(engine) as conn:
         tree = AreaTree.load(conn)
-        if not tree.has_level(level):
-            raise ValueError(f"the registry has no area of level {level} "
+        missing = [level for level in levels if not tree.has_level(level)]
+        if missing:
+            raise ValueError(f"the registry has no area of level {missing[0]} "
                              f"(levels present: {tree.levels_text()})")
         programmes = load_programmes(conn)
-        run = Run(conn=conn,
-                  blocks=Blocks(engine.dialect.name, params, tree.lowest_level, programmes,
-                                registry_tables(engine), conn),
-                  rows=Rows(tree, level, params), tree=tree, level=level, wanted=wanted,
-                  programme_ids=list(programmes["programme_id"].astype(str)),
-                  suspected_pairs=suspected_pairs)
+        blocks = Blocks(engine.dialect.name, params, tree.lowest_level, programmes,
+                        registry_tables(engine), conn)
+        remembered = _Remembered(conn)
         try:
-            for index, family in enumerate(steps):
-                report(index / len(steps), family.name)
-                family.run(run)
+            total = max(len(steps) * len(levels), 1)
+            for index, level in enumerate(levels):
+                run = Run(conn=remembered, blocks=blocks, rows=Rows(tree, level, params),
+                          tree=tree, level=level, wanted=wanted,
+                          programme_ids=list(programmes["programme_id"].astype(str)),
+                          suspected_pairs=suspected_pairs)
+                for step, family in enumerate(steps):
+                    report((index * len(steps) + step) / total,
+                           family.name if len(levels) == 1 else f"level {level}: {family.name}")
+                    family.run(run)
+                out[level] = _long_form(run.rows.rows)
         finally:
-            run.blocks.release()
+            blocks.release()
         report(1.0, "done")
-    return _long_form(run.rows.rows)
+    return out
+
+
+class _Remembered:
+    """The registry connection as the families use it (``execute``, ``dialect``), answering
+    a statement it has run before (the same SQL and parameters) from what it returned then.
+
+    Only for one computation: the registry is read in one connection, and the building
+    blocks (temporary tables) stay as they were between the levels."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self._conn = conn
+        self._answers: dict[tuple, sa.engine.FrozenResult] = {}
+
+    @property
+    def dialect(self) -> sa.Dialect:
+        return self._conn.dialect
+
+    @property
+    def engine(self) -> sa.Engine:
+        return self._conn.engine
+
+    def execute(self, statement: sa.Executable) -> sa.CursorResult:
+        compiled = statement.compile(dialect=self._conn.dialect)
+        key = (str(compiled), repr(sorted(compiled.params.items(), key=lambda kv: kv[0])))
+        if key not in self._answers:
+            self._answers[key] = self._conn.execute(statement).freeze()
+        return self._answers[key]()
 
 
 # The order compute() runs the families in (and emits their rows in).

@@ -9,11 +9,15 @@ referrals (some overdue) and a household in an unknown area (a row left out).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
+import pytest
+import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
+from data_access.loader import write_registry
 from data_access.registry import open_registry
 from indicators import BY_ID, compute, default_as_of, default_period_start
 
@@ -158,3 +162,16 @@ def meeting_registry_tables() -> dict[str, pd.DataFrame]:
     tables["referral"]["access_point_id"] = tables["referral"]["household_id"].map(
         lambda h: desk.get(area_of[h]))
     return tables
+
+
+def app_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                 tables: Mapping[str, pd.DataFrame]) -> str:
+    """A SQLite registry of ``tables`` in tmp_path and an app store beside it, which the
+    app under test reads (SOCLE_DATABASE_URL, SOCLE_APP_STORE_URL); the registry's URL."""
+    url = f"sqlite:///{tmp_path / 'registry.db'}"
+    writer = sa.create_engine(url)
+    write_registry(writer, tables)
+    writer.dispose()
+    monkeypatch.setenv("SOCLE_DATABASE_URL", url)
+    monkeypatch.setenv("SOCLE_APP_STORE_URL", f"sqlite:///{tmp_path / 'store' / 'app.db'}")
+    return url

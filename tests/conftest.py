@@ -177,25 +177,13 @@ def navigation_as_in_a_running_server(monkeypatch: pytest.MonkeyPatch):
 
 @pytest.fixture
 def registry_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = f"sqlite:///{tmp_path / 'registry.db'}"
-    writer = sa.create_engine(url)
-    write_registry(writer, app_under_test.registry_tables())
-    writer.dispose()
-    monkeypatch.setenv("SOCLE_DATABASE_URL", url)
-    monkeypatch.setenv("SOCLE_APP_STORE_URL", f"sqlite:///{tmp_path / 'store' / 'app.db'}")
-    return url
+    return app_under_test.app_registry(tmp_path, monkeypatch, app_under_test.registry_tables())
 
 
 @pytest.fixture
 def meeting_registry_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """The app's registry with referrals at access points (app_under_test)."""
-    url = f"sqlite:///{tmp_path / 'registry.db'}"
-    writer = sa.create_engine(url)
-    write_registry(writer, app_under_test.meeting_registry_tables())
-    writer.dispose()
-    monkeypatch.setenv("SOCLE_DATABASE_URL", url)
-    monkeypatch.setenv("SOCLE_APP_STORE_URL", f"sqlite:///{tmp_path / 'store' / 'app.db'}")
-    return url
+    return app_under_test.app_registry(tmp_path, monkeypatch, app_under_test.meeting_registry_tables())
 
 
 # The browser tests (tests/browser_support.py) ---------------------------------------------

@@ -27,6 +27,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 import streamlit as st
+from app_under_test import app_registry
 from argon2 import PasswordHasher, profiles
 from shapely.geometry import box
 from shapely.ops import unary_union
@@ -38,7 +39,6 @@ from data_access import admin, audit, users
 from data_access.app_store import open_app_store
 from data_access.areas import read_areas
 from data_access.context import UserContext
-from data_access.loader import write_registry
 from data_access.registry import open_registry
 from data_access.scope import ScopeError, scope_of
 from exports.page_export import ExportChoices, build_export
@@ -237,29 +237,15 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch):
 
 
 @pytest.fixture(autouse=True)
-def navigation_as_in_a_running_server(monkeypatch: pytest.MonkeyPatch):
-    """As in test_app: every AppTest run as a running server runs it after its first."""
-    from streamlit.runtime.pages_manager import PagesManager
-
-    original = PagesManager.__init__
-
-    def init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", init)
+def _runs_as_in_a_running_server(navigation_as_in_a_running_server):
+    """Every AppTest run as a running server runs it after its first (conftest)."""
 
 
 @pytest.fixture
 def registry_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = f"sqlite:///{tmp_path / 'registry.db'}"
-    writer = sa.create_engine(url)
-    write_registry(writer, registry_tables())
-    writer.dispose()
+    url = app_registry(tmp_path, monkeypatch, registry_tables())
     boundaries = tmp_path / "areas.geojson"
     boundary_frame().to_file(boundaries, driver="GeoJSON")
-    monkeypatch.setenv("SOCLE_DATABASE_URL", url)
-    monkeypatch.setenv("SOCLE_APP_STORE_URL", f"sqlite:///{tmp_path / 'store' / 'app.db'}")
     monkeypatch.setenv("SOCLE_GEOGRAPHY_BOUNDARY_FILE", str(boundaries))
     monkeypatch.setenv("SOCLE_APP_DEMO_MODE", "false")
     return url

@@ -582,6 +582,21 @@ def test_engine_agrees_with_the_pandas_model_on_the_fixture(make_registry, level
     assert not problems, "\n".join(problems)
 
 
+def test_levels_computed_together_equal_each_level_computed_alone(make_registry):
+    """compute_levels counts once for every level: each level's long form is compute's."""
+    from indicators import compute_levels
+
+    engine = make_registry(fixture_tables())
+    pairs = pd.DataFrame(list(PAIRS), columns=["person_id_a", "person_id_b"])
+    options = dict(as_of=AS_OF, period_start=PERIOD_START, suspected_pairs=pairs)
+    together = compute_levels(engine, levels=[3, 1, 2, 1], **options)
+    assert list(together) == [3, 1, 2]
+    for level, frame in together.items():
+        pd.testing.assert_frame_equal(frame, compute(engine, level=level, **options))
+    with pytest.raises(ValueError, match="no area of level 7"):
+        compute_levels(engine, levels=[1, 7], **options)
+
+
 def test_reference_accepts_iso_text_dates():
     """The reference reads dates given as ISO text the same as date objects."""
     tables = fixture_tables()
