@@ -211,7 +211,8 @@ def open_registry(url: str, *, check: bool = True, pool_size: int = DEFAULT_POOL
         import data_access.spark  # noqa: F401 - registers the `spark` dialect
 
         folder = parsed.database or ""
-        if not parsed.query.get("jdbc") and not Path(folder).is_dir():
+        remote = parsed.query.get("jdbc") or parsed.query.get("parquet")
+        if not remote and not Path(folder).is_dir():
             raise RegistryError(f"the Parquet registry folder `{folder}` does not exist")
         engine = sa.create_engine(url, **pool)
     else:

@@ -3,6 +3,7 @@
     registry_url("spark", "/data/registry")            # a Parquet folder, read by Spark
     registry_url("spark", "jdbc:postgresql://db/reg")  # a PostgreSQL registry, over JDBC
     registry_url("spark", "postgresql+psycopg://db/reg")  # the same
+    registry_url("spark", "s3a://bucket/registry")     # a cluster's storage, read by Spark
     registry_url("duckdb", "/data/registry", scratch)  # the same folder, read by DuckDB
     registry_url("duckdb", "duckdb:///registry.duckdb")
 
@@ -29,11 +30,22 @@ def parquet_table_path(folder: Path, table: str) -> Path | None:
     return None
 
 
+# Where a cluster keeps files: a Parquet registry there is read by Spark where it is.
+STORAGE_SCHEMES = ("s3://", "s3a://", "s3n://", "abfs://", "abfss://", "wasbs://", "gs://",
+                   "hdfs://", "dbfs:/", "file://")
+
+
+def is_storage_uri(registry: str) -> bool:
+    return registry.lower().startswith(STORAGE_SCHEMES)
+
+
 def spark_registry_url(registry: str) -> str:
-    """The SQLAlchemy URL (data_access.spark) of a registry given as a Parquet folder or a
-    JDBC URL."""
+    """The SQLAlchemy URL (data_access.spark) of a registry given as a Parquet folder (on
+    this machine, or a cluster's storage URI) or a JDBC URL."""
     if registry.startswith("jdbc:"):
         return f"spark:///?jdbc={quote(registry, safe='')}"
+    if is_storage_uri(registry):
+        return f"spark:///?parquet={quote(registry, safe='')}"
     return f"spark:///{Path(registry).resolve()}"
 
 
@@ -88,16 +100,18 @@ def registry_url(engine: str, registry: str, scratch: Path | None = None) -> str
     if engine not in ENGINES:
         raise RegistryError(f"unknown engine `{engine}` (engines: {', '.join(ENGINES)})")
     is_jdbc = registry.startswith("jdbc:")
-    is_url = "://" in registry and not is_jdbc
+    is_url = "://" in registry and not is_jdbc and not is_storage_uri(registry)
     if engine == "spark":
         if is_url:
             return spark_registry_url(jdbc_url(registry))
+        if is_storage_uri(registry):
+            return spark_registry_url(registry)
         if not is_jdbc and not Path(registry).is_dir():
             raise RegistryError(f"the Parquet registry folder `{registry}` does not exist")
         return spark_registry_url(registry)
-    if is_jdbc:
-        raise RegistryError("the duckdb engine reads a Parquet folder or a DuckDB file; "
-                            "a JDBC URL needs --engine spark")
+    if is_jdbc or is_storage_uri(registry):
+        raise RegistryError("the duckdb engine reads a Parquet folder or a DuckDB file on this "
+                            "machine; a JDBC URL or a storage URI needs --engine spark")
     if is_url:
         return registry
     path = Path(registry)

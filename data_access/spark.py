@@ -128,6 +128,23 @@ def register_parquet_registry(session: Any, folder: Path) -> None:
                 f"{spark_message(exc)}") from None
 
 
+def register_remote_parquet_registry(session: Any, location: str) -> None:
+    """Each contract table of a Parquet registry that Spark reads from a storage URI
+    (``s3a://``, ``abfss://``, ``gs://``, ``hdfs://``, ``dbfs:/``): ``<table>.parquet``
+    under it, as a temporary view (a table missing is left out: the contract check names
+    it)."""
+    for table in REGISTRY_TABLES:
+        path = f"{location.rstrip('/')}/{table.name}.parquet"
+        try:
+            session.read.parquet(path).createOrReplaceTempView(table.name)
+        except Exception as exc:
+            message = spark_message(exc)
+            if "PATH_NOT_FOUND" in message or "does not exist" in message:
+                continue
+            raise SparkRegistryError(f"cannot read `{path}` as the registry's `{table.name}` "
+                                     f"table: {message}") from None
+
+
 def register_jdbc_registry(session: Any, jdbc_url: str) -> None:
     """Each contract table of the database at ``jdbc_url`` as a temporary view (read over
     JDBC as queries ask for it; a table missing is left out: the contract check names it)."""
@@ -317,16 +334,19 @@ class SparkDialect(default.DefaultDialect):
 
     def create_connect_args(self, url: URL) -> tuple[list, dict]:
         return [], {"folder": url.database or "", "jdbc": url.query.get("jdbc"),
-                    "master": url.query.get("master")}
+                    "parquet": url.query.get("parquet"), "master": url.query.get("master")}
 
     def connect(self, *args: Any, folder: str = "", jdbc: str | None = None,
-                master: str | None = None, **kwargs: Any) -> Connection:
+                parquet: str | None = None, master: str | None = None,
+                **kwargs: Any) -> Connection:
         with self._session_lock:
             if self._session is None:
                 # A session of its own per engine: the registry's views are its own.
                 session = spark_session(master).newSession()
                 if jdbc:
                     register_jdbc_registry(session, jdbc)
+                elif parquet:
+                    register_remote_parquet_registry(session, parquet)
                 else:
                     register_parquet_registry(session, Path(folder))
                 self._session = session

@@ -95,7 +95,9 @@ def test_the_app_store_gets_one_command_snapshot_per_level(parquet_registry, sql
 
 @pytest.mark.parametrize(("args", "message"), [
     (["--engine", "duckdb", "--registry", "jdbc:postgresql://db/registry"],
-     "a JDBC URL needs --engine spark"),
+     "a JDBC URL or a storage URI needs --engine spark"),
+    (["--engine", "duckdb", "--registry", "s3a://bucket/registry"],
+     "a JDBC URL or a storage URI needs --engine spark"),
     (["--engine", "spark", "--registry", "/no/such/folder"],
      "the Parquet registry folder `/no/such/folder` does not exist"),
     (["--registry", "{registry}", "--levels", "7"],

@@ -165,3 +165,16 @@ def test_spark_reads_a_postgresql_registry_over_jdbc(postgres_database, tmp_path
     got = compute(spark, as_of=fx.AS_OF, period_start=fx.PERIOD_START, level=2)
     expected = compute(postgres, as_of=fx.AS_OF, period_start=fx.PERIOD_START, level=2)
     assert long_form_differences(got, expected) == []
+
+
+def test_a_registry_in_a_storage_uri_is_read_where_it_is(fixture_folder, tmp_path):
+    """A cluster's storage (s3a://, hdfs://, dbfs:/ ...) is handed to Spark as it is; here
+    file:// stands for it."""
+    url = registry_url("spark", f"file://{fixture_folder}")
+    assert "parquet=file" in url
+    got = compute(open_registry(url), as_of=fx.AS_OF, period_start=fx.PERIOD_START, level=2)
+    expected = compute(open_registry(spark_registry_url(str(fixture_folder))), as_of=fx.AS_OF,
+                       period_start=fx.PERIOD_START, level=2)
+    assert long_form_differences(got, expected) == []
+    with pytest.raises(SchemaError, match="table `area` is missing"):
+        open_registry(registry_url("spark", f"file://{tmp_path}"))
