@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     from data_access.schema import SchemaError
     from data_access.snapshots import snapshot_run
     from indicators.blocks import default_period_start
-    from indicators.engine import compute_levels
+    from indicators.engine import compute
 
     try:
         settings = load_settings(args.config, check_files=False)
@@ -129,28 +129,26 @@ def main(argv: list[str] | None = None) -> int:
         parameters = {"poverty_cutoff": settings.poverty_cutoff,
                       "referral_sla_days": settings.referral_sla_days,
                       "period_months": months}
-        steps = len(dates) * len(levels)
-        bar = ProgressBar(len(dates), enabled=not args.quiet)
+        steps = [(day, level) for day in dates for level in levels]
+        bar = ProgressBar(len(steps), enabled=not args.quiet)
         rows = 0
         try:
             with snapshot_run(store) as run:
-                for index, day in enumerate(dates):
+                for index, (day, level) in enumerate(steps):
+                    label = f"{day} level {level}"
                     period_start = default_period_start(day, months)
-                    # Every level of a date at once: they share their counting.
-                    computed = compute_levels(
-                        registry, as_of=day, levels=levels, period_start=period_start,
+                    figures = compute(
+                        registry, as_of=day, level=level, period_start=period_start,
                         poverty_cutoff=settings.poverty_cutoff,
                         referral_sla_days=settings.referral_sla_days, period_months=months,
                         suspected_pairs=pairs,
-                        progress=lambda fraction, message, i=index, d=day:
-                            bar.update(i, fraction, f"{d}: {message}"),
+                        progress=lambda fraction, message, i=index, lab=label:
+                            bar.update(i, fraction, f"{lab}: {message}"),
                     )
-                    for level, figures in computed.items():
-                        run.add(figures, as_of=day, level=level, period_start=period_start,
-                                period_end=day, parameters=parameters)
-                        rows += len(figures)
-                    bar.step_done(index, f"{day} levels {', '.join(map(str, levels))}: "
-                                         f"{sum(map(len, computed.values())):,} figures stored")
+                    run.add(figures, as_of=day, level=level, period_start=period_start,
+                            period_end=day, parameters=parameters)
+                    rows += len(figures)
+                    bar.step_done(index, f"{label}: {len(figures):,} figures stored")
         finally:
             bar.close()
     except (RegistryError, SchemaError, AppStoreError) as exc:
@@ -164,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
             if engine is not None:
                 engine.dispose()
     if not args.quiet:
-        print(f"stored {steps} snapshot(s) ({len(dates)} date(s) × levels "
+        print(f"stored {len(steps)} snapshot(s) ({len(dates)} date(s) × levels "
               f"{', '.join(map(str, levels))}), {rows:,} figures, in "
               f"{time.perf_counter() - started:.1f} s")
     return 0

@@ -120,8 +120,7 @@ def test_command_twice_leaves_one_snapshot_per_level(store: sa.Engine, command_e
     assert figure_count(store) == len(computed[2]) + len(computed[4])  # no orphan figures
     out = capsys.readouterr()
     assert "stored 2 snapshot(s)" in out.out
-    # One progress line per date, its levels counted together (not a tty).
-    assert "1/1 2026-10-31 levels 2, 4: " in out.err
+    assert "2/2 2026-10-31 level 4" in out.err  # one progress line per step (not a tty)
 
 
 def test_monthly_snapshots_and_series(store: sa.Engine, command_env, registry_url):
