@@ -19,6 +19,10 @@ from core.i18n import N_, known_language, languages
 ROOT = Path(__file__).resolve().parents[1]  # the repository: config.toml lies there
 DEFAULT_CONFIG = ROOT / "config.toml"
 CONFIG_ENV = "SOCLE_CONFIG"
+# SOCLE_* variables that are not settings: the configuration file's path, and what a local
+# Spark session is started with (data_access.spark), read when a process starts Spark.
+NOT_SETTINGS = frozenset({CONFIG_ENV, "SOCLE_SPARK_MASTER", "SOCLE_SPARK_DRIVER_MEMORY",
+                          "SOCLE_SPARK_SHUFFLE_PARTITIONS"})
 # Upper bound of database.max_computations: below the registry engine's pool
 # (data_access.registry.DEFAULT_POOL_SIZE), so short reads always find a connection.
 MAX_COMPUTATIONS = 12
@@ -278,7 +282,7 @@ def load_settings(
             except SettingsError as exc:
                 problems.append(str(exc))
     for name, raw in env.items():
-        if not name.startswith("SOCLE_") or name == CONFIG_ENV:
+        if not name.startswith("SOCLE_") or name in NOT_SETTINGS:
             continue
         setting = _BY_ENV.get(name)
         if setting is None:

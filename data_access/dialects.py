@@ -162,3 +162,47 @@ def to_spark_sql(sql: str, parameters: Mapping[str, Any]) -> tuple[str, bool]:
         name = tree.this.sql(dialect="spark")
         return f"CACHE TABLE {name} AS {tree.expression.sql(dialect='spark')}", False
     return tree.sql(dialect="spark"), isinstance(tree, exp.Query)
+
+
+# The linkage model on Splink's backends ------------------------------------------------------
+# The model's comparisons and blocking rules are written once, in DuckDB's SQL
+# (linkage.model); Splink runs them on DuckDB or Spark (linkage.backends).
+
+LINKAGE_DIALECTS = ("duckdb", "spark")
+
+
+def linkage_sql(dialect: str, sql: str) -> str:
+    """A condition of the linkage model (DuckDB's SQL) in ``dialect``'s.
+
+    On Spark, sqlglot transpiles it (``starts_with`` becomes ``startswith``, ``date_diff``
+    Spark's three-argument ``datediff``). Spark has no string similarity of its own: its
+    ``damerau_levenshtein`` is Splink's (a jar; the same distances as DuckDB's), its
+    ``jaro_winkler_similarity`` DuckDB's own, called from Spark (linkage.backends): the
+    Jaro-Winkler of Splink's jar counts transpositions otherwise, and a name pair scored
+    0.81 on one engine and 0.79 on the other would fall in another level."""
+    if dialect not in LINKAGE_DIALECTS:
+        raise ValueError(f"the linkage model runs on {' or '.join(LINKAGE_DIALECTS)}, "
+                         f"not on `{dialect}`")
+    if dialect == "duckdb":
+        return sql
+
+    def rename(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.JarowinklerSimilarity):
+            return exp.Anonymous(this="jaro_winkler_similarity",
+                                 expressions=[node.this, node.expression])
+        return node
+
+    return sqlglot.parse_one(sql, read="duckdb").transform(rename).sql(dialect="spark")
+
+
+def portable_hash(dialect: str, text_sql: str) -> str:
+    """A non-negative 60-bit integer hash of a text expression, the same number on DuckDB
+    and Spark: the first 15 hex digits of its md5. Splink samples records by a hash of
+    their id (the random pairs of the u probabilities); each engine's own ``hash()`` is
+    another function, so one seed would draw other records on each."""
+    digits = f"substr(md5({text_sql}), 1, 15)"
+    if dialect == "spark":
+        return f"CAST(conv({digits}, 16, 10) AS BIGINT)"
+    if dialect == "duckdb":
+        return f"CAST('0x' || {digits} AS BIGINT)"
+    raise ValueError(f"no portable hash for `{dialect}`")

@@ -25,6 +25,7 @@ session starts.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -58,11 +59,20 @@ class SparkRegistryError(RegistryError):
     """A Spark registry cannot be read; the message names the folder, file or table."""
 
 
+def is_spark_error(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised by Spark or by the JVM behind it (py4j)."""
+    return type(exc).__module__.startswith(("pyspark", "py4j"))
+
+
 def spark_message(exc: BaseException) -> str:
     """The first line of what Spark (or the JVM behind py4j) says went wrong."""
     java = getattr(exc, "java_exception", None)
     text = java.toString() if java is not None else str(exc)
-    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    if "JAVA_GATEWAY_EXITED" in first:
+        first += (f" Spark could not start Java (JAVA_HOME: "
+                  f"{os.environ.get('JAVA_HOME', 'not set')}); it needs Java 8, 11 or 17.")
+    return first
 
 
 # The Spark session ----------------------------------------------------------------------
@@ -77,6 +87,17 @@ def _prefer_java_17() -> None:
         os.environ["JAVA_HOME"] = str(found[0].parents[1])
 
 
+def _splink_jars() -> tuple[Path, ...]:
+    """The jar of the string similarity functions Splink's Spark backend registers
+    (``jaro_winkler``, ``damerau_levenshtein``: the linkage model's), when Splink is
+    installed: only a session's start can add a jar that functions are registered from."""
+    try:
+        from splink.backends.spark import similarity_jar_location
+    except ImportError:
+        return ()
+    return (Path(similarity_jar_location()),)
+
+
 def spark_session(master: str | None = None, config: dict[str, str] | None = None) -> Any:
     """The process's Spark session: the running one (spark-submit), else a local one with
     ``config`` added (which only a session's first start can set: memory, the UI)."""
@@ -87,6 +108,9 @@ def spark_session(master: str | None = None, config: dict[str, str] | None = Non
         if active is not None:
             return active
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        # Python UDFs (the linkage's) run in this interpreter's environment, not the
+        # first python3 on the PATH.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         _prefer_java_17()
         builder = (SparkSession.builder
                    .master(master or os.environ.get(MASTER_VARIABLE, DEFAULT_MASTER))
@@ -101,7 +125,7 @@ def spark_session(master: str | None = None, config: dict[str, str] | None = Non
         if os.environ.get("SOCLE_SPARK_DRIVER_MEMORY"):
             builder = builder.config("spark.driver.memory",
                                      os.environ["SOCLE_SPARK_DRIVER_MEMORY"])
-        jars = [str(p) for p in POSTGRES_JDBC_JARS if p.is_file()]
+        jars = [str(p) for p in (*POSTGRES_JDBC_JARS, *_splink_jars()) if p.is_file()]
         if jars:
             builder = builder.config("spark.jars", ",".join(jars))
         for key, value in (config or {}).items():

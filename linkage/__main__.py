@@ -1,6 +1,7 @@
 """``python -m linkage``: find persons registered more than once.
 
     python -m linkage [--database-url URL] [--app-store-url URL] [--config PATH]
+                                 [--engine duckdb|spark]
                                  [--out pairs.csv] [--threshold 0.5] [--seed 1]
                                  [--threads 2] [--memory-limit 1GB] [--truth truth.csv]
                                  [--max-pairs-per-person N] [--no-store] [--quiet]
@@ -8,7 +9,8 @@
 Reads the registry's persons (read-only), counts each blocking pass's candidate pairs and
 tightens the passes whose blocks are too large to keep within the budget (the
 configuration's ``linkage.max_pairs_per_person``; linkage.blocking), scores candidate
-pairs with the linkage model (linkage.model, Splink on an in-process DuckDB), learning from
+pairs with the linkage model (linkage.model, Splink on an in-process DuckDB, or on Spark
+with ``--engine spark``: linkage.backends, the same pairs), learning from
 the decisions officers took on pairs (linkage.learning), and stores the run, its suspected
 pairs (match probability ≥ threshold) ranked for review and the evidence per field in the
 app store (data_access.linkage_store), in one transaction. Decisions are never overturned:
@@ -30,10 +32,12 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from core.cli import Parser, UsageError, database_problem, whole_number
+from data_access.dialects import LINKAGE_DIALECTS
 from linkage.model import (
     DEFAULT_MEMORY_LIMIT,
     DEFAULT_SEED,
@@ -75,11 +79,15 @@ def _memory(text: str) -> str:
 def parser() -> argparse.ArgumentParser:
     p = Parser(prog=PROG, description="Find persons registered more than once (record "
                "linkage) and store the suspected pairs in the app store.")
-    p.add_argument("--database-url", help="registry URL (default: the configuration's "
-                   "database.url)")
+    p.add_argument("--database-url", help="registry URL, or a Parquet registry folder "
+                   "(default: the configuration's database.url)")
     p.add_argument("--app-store-url", help="app store URL (default: the configuration's "
                    "app_store.url)")
     p.add_argument("--config", help="configuration file (default: config.toml, or SOCLE_CONFIG)")
+    p.add_argument("--engine", choices=LINKAGE_DIALECTS, default="duckdb",
+                   help="where Splink trains the model and scores the pairs: an in-process "
+                        "DuckDB (default) or Spark (local, or the cluster's under "
+                        "spark-submit); the same pairs either way")
     p.add_argument("--out", type=Path, help="also write the pairs to this CSV file")
     p.add_argument("--threshold", type=_probability, default=DEFAULT_THRESHOLD,
                    help="match probability from which a pair is suspected "
@@ -100,6 +108,17 @@ def parser() -> argparse.ArgumentParser:
                    help="do not use the app store (nothing stored, no decisions read)")
     p.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
     return p
+
+
+def _readable(database: str, scratch: Path) -> str:
+    """The registry's SQLAlchemy URL; a Parquet registry folder (one file or dataset per
+    contract table, as the cube reads) is read by DuckDB where it lies, through views made
+    in ``scratch``."""
+    if "://" in database or not Path(database).is_dir():
+        return database
+    from data_access.registry_sources import registry_url
+
+    return registry_url("duckdb", database, scratch)
 
 
 def _fail(message: str) -> int:
@@ -162,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     from data_access.linkage_store import decisions, store_linkage_run
     from data_access.registry import RegistryError, open_registry
     from data_access.schema import SchemaError
+    from data_access.spark import is_spark_error, spark_message
     from linkage import evaluate
     from linkage.job import run_linkage
     from linkage.model import ModelOptions
@@ -188,9 +208,10 @@ def main(argv: list[str] | None = None) -> int:
 
     registry = store = None
     started = time.perf_counter()
+    scratch = tempfile.TemporaryDirectory(prefix="socle-linkage-")
     try:
         truth = evaluate.read_truth(args.truth) if args.truth else None
-        registry = open_registry(database_url)
+        registry = open_registry(_readable(database_url, Path(scratch.name)))
         decided = None
         if not args.no_store:
             store = open_app_store(store_url)
@@ -200,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             result = run_linkage(registry, options, threads=args.threads,
                                  memory_limit=args.memory_limit, truth=truth,
-                                 decisions=decided,
+                                 decisions=decided, splink_engine=args.engine,
                                  progress=lambda f, m: progress(0.95 * f, m))
             run_id = None
             if store is not None:
@@ -216,10 +237,15 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(exc))
     except sa.exc.SQLAlchemyError as exc:
         return _fail(database_problem(exc))
+    except Exception as exc:
+        if args.engine == "spark" and is_spark_error(exc):
+            return _fail(f"Spark: {spark_message(exc)}")
+        raise
     finally:
         for engine in (registry, store):
             if engine is not None:
                 engine.dispose()
+        scratch.cleanup()
     if not args.quiet:
         where = f"run {run_id} in the app store" if run_id is not None else "not stored"
         cross = int(result.pairs["cross_programme"].sum()) if len(result.pairs) else 0

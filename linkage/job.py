@@ -39,6 +39,7 @@ import sqlalchemy as sa
 from data_access.registry import connection
 from data_access.schema import enrolment, person, programme
 from linkage import model as linkage_model
+from linkage.backends import Backend, DuckDBBackend, linkage_backend
 from linkage.blocking import BlockingPlan, plan_blocking
 from linkage.clusters import clusters
 from linkage.dates import placeholder_days
@@ -372,14 +373,15 @@ def _threshold_weight(probability: float) -> float:
 
 def score(con, options: linkage_model.ModelOptions, *, persons: str = "persons",
           decisions: pd.DataFrame | None = None, progress: Progress = _noop,
-          stages: Stages | None = None) -> Scored:
+          stages: Stages | None = None, backend: Backend | None = None) -> Scored:
     """Plan the blocking on the prepared table ``persons`` of the DuckDB ``con`` (from
     prepare_in_duckdb: it gains the tightened passes' block columns), train the model,
     learn from the ``decisions`` (person_id_a, person_id_b, decision) and score the blocked
-    pairs."""
-    from splink import DuckDBAPI, Linker
+    pairs, with Splink on ``backend`` (linkage.backends; default: ``con`` itself)."""
+    from splink import Linker
 
     stages = stages or Stages()
+    backend = backend or DuckDBBackend(con)
     _quiet_splink()
     labels = labelled_pairs(decisions)
     progress(0.02, "counting blocking passes")
@@ -389,16 +391,19 @@ def score(con, options: linkage_model.ModelOptions, *, persons: str = "persons",
         confirmed=zip(labels.loc[labels["outcome"] == 1, "person_id_a"],
                       labels.loc[labels["outcome"] == 1, "person_id_b"], strict=True))
     stages.done("blocking plan")
-    db_api = DuckDBAPI(connection=con)
-    table = db_api.register(persons, table_name="persons_input")
-    linker = Linker(table, linkage_model.settings(options, plan.rules), log_level=logging.ERROR)
+    table = backend.register(persons)
+    linker = Linker(table, linkage_model.settings(options, plan.rules, backend.name),
+                    log_level=logging.ERROR)
 
     progress(0.05, "estimating the share of duplicates")
     linker.training.estimate_probability_two_random_records_match(
         [linkage_model.PRIOR_RULE], recall=options.prior_recall)
     progress(0.15, "estimating u on random pairs")
+    # One pass over the sampled pairs: Splink's default splits it in ten chunks and a
+    # probe, a query each (Spark pays seconds a query), and may stop at the probe, with
+    # the commonest levels counted on a hundredth of the pairs.
     linker.training.estimate_u_using_random_sampling(
-        max_pairs=options.u_max_pairs, seed=options.seed)
+        max_pairs=options.u_max_pairs, seed=options.seed, num_chunks=1)
     model = _patched(linker.misc.save_model_to_json(),
                      u={**same_area_u(con, persons, options.seed), **exact_u(con, persons)})
     starting = _m_values(model)
@@ -427,8 +432,8 @@ def score(con, options: linkage_model.ModelOptions, *, persons: str = "persons",
 
     progress(0.5, "blocking")
     blocked = linker.inference.compute_blocked_pairs_for_predict()
-    scored = dict(con.execute(f"SELECT match_key, count(*) FROM {blocked.physical_name} "
-                              "GROUP BY match_key").fetchall())
+    scored = {str(key): count for key, count in backend.rows(
+        f"SELECT match_key, count(*) FROM {blocked.physical_name} GROUP BY match_key")}
     report = plan.report()
     report["comparisons"] = [int(scored.get(str(i), 0)) for i in range(len(report))]
     stages.done("blocking")
@@ -437,7 +442,7 @@ def score(con, options: linkage_model.ModelOptions, *, persons: str = "persons",
     decided = pd.DataFrame()
     if len(labels):
         progress(0.55, f"learning from {len(labels):,} decisions")
-        decided = score_pairs(con, persons, model, labels)
+        decided = score_pairs(backend, persons, model, labels)
         if len(decided):
             decided = decided.assign(
                 person_id_a=decided["unique_id_l"].astype(str),
@@ -473,7 +478,7 @@ def run_linkage(engine: sa.Engine, options: linkage_model.ModelOptions | None = 
                 memory_limit: str | None = linkage_model.DEFAULT_MEMORY_LIMIT,
                 as_of: dt.date | None = None, truth: set[tuple[str, str]] | None = None,
                 decisions: pd.DataFrame | None = None,
-                progress: Progress = _noop) -> LinkageResult:
+                progress: Progress = _noop, splink_engine: str = "duckdb") -> LinkageResult:
     """Run the job on the registry ``engine``; nothing is written anywhere.
 
     The persons are read in chunks into an in-process DuckDB, prepared there and scored there;
@@ -482,7 +487,8 @@ def run_linkage(engine: sa.Engine, options: linkage_model.ModelOptions | None = 
     or different, a pair confirmed is kept whatever its score, a pair dismissed joins no
     cluster. ``truth`` (pairs known to be duplicates, as evaluate.read_truth gives them):
     the blocking recall is computed on the prepared table too, in
-    ``result.blocking_recall``.
+    ``result.blocking_recall``. ``splink_engine``: where Splink trains and scores, duckdb
+    (the job's DuckDB) or spark (linkage.backends); the pairs are the same.
     """
     from linkage import evaluate
 
@@ -492,7 +498,9 @@ def run_linkage(engine: sa.Engine, options: linkage_model.ModelOptions | None = 
     stages = Stages()
     progress(0.0, "reading persons")
     con = connect(threads, memory_limit)
+    backend = None
     try:
+        backend = linkage_backend(splink_engine, con)
         persons = read_raw_persons(engine, con, "raw_persons")
         stages.done("reading")
         progress(0.04, "preparing persons")
@@ -502,7 +510,7 @@ def run_linkage(engine: sa.Engine, options: linkage_model.ModelOptions | None = 
             options = dataclasses.replace(options, placeholder_days=placeholder_days(con, "persons"))
         stages.done("preparing")
         scored = score(con, options, persons="persons", decisions=decisions, stages=stages,
-                       progress=lambda f, m: progress(0.05 + 0.8 * f, m))
+                       progress=lambda f, m: progress(0.05 + 0.8 * f, m), backend=backend)
         raw = _with_confirmed(scored.frame, scored.decided)
         areas = _areas(con, "persons", raw)
         recall = None
@@ -510,6 +518,8 @@ def run_linkage(engine: sa.Engine, options: linkage_model.ModelOptions | None = 
             recall = evaluate.blocking_recall(con, truth, scored.plan.rules, table="persons")
             stages.done("blocking recall (truth)")
     finally:
+        if backend is not None:
+            backend.close()
         con.close()
     progress(0.9, "clustering and enrolments")
     levels = comparison_levels(linkage_model.comparisons())

@@ -186,30 +186,30 @@ def labelled_pairs(decisions: pd.DataFrame | None) -> pd.DataFrame:
             .sort_values(["person_id_a", "person_id_b"]).reset_index(drop=True))
 
 
-def score_pairs(con, persons: str, model: dict[str, Any], pairs: pd.DataFrame) -> pd.DataFrame:
+def score_pairs(backend, persons: str, model: dict[str, Any], pairs: pd.DataFrame
+                ) -> pd.DataFrame:
     """Splink's predictions (no threshold) for the given pairs (person_id_a, person_id_b)
-    of the prepared table ``persons``, with the trained ``model`` (settings dict):
-    whatever the blocking, the pairs as they are. Pairs whose persons are gone are left
-    out."""
+    of the prepared table ``persons``, with the trained ``model`` (settings dict), on the
+    job's ``backend`` (linkage.backends): whatever the blocking, the pairs as they are.
+    Pairs whose persons are gone are left out."""
     import logging
 
-    import pyarrow as pa
-    from splink import DuckDBAPI, Linker
+    from splink import Linker
 
     if pairs.empty:
         return pd.DataFrame()
-    db_api = DuckDBAPI(connection=con)  # its own cache: the job's blocked pairs stay
-    table = db_api.register(persons, table_name="persons_decided")
+    api = backend.new_api()  # its own cache: the job's blocked pairs stay
+    table = backend.register(persons, "persons_decided", api)
     linker = Linker(table, model, log_level=logging.ERROR)
-    blocked = db_api.register(pa.table({
-        "match_key": pa.array(["0"] * len(pairs), type=pa.string()),
-        "join_key_l": pa.array(pairs["person_id_a"].astype(str).tolist(), type=pa.string()),
-        "join_key_r": pa.array(pairs["person_id_b"].astype(str).tolist(), type=pa.string()),
+    blocked = api.register(backend.text_table({
+        "match_key": ["0"] * len(pairs),
+        "join_key_l": pairs["person_id_a"].astype(str).tolist(),
+        "join_key_r": pairs["person_id_b"].astype(str).tolist(),
     }), table_name="decided_pairs")
     linker.table_management.register_blocked_pairs_for_predict(blocked)
     frame = linker.inference.predict(warning_mode="never").as_pandas_dataframe()
-    db_api.delete_tables_created_by_splink_from_db()
-    con.unregister("decided_pairs")
+    api.delete_tables_created_by_splink_from_db()
+    backend.unregister("decided_pairs")
     return frame
 
 

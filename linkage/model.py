@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.settings import default_of
+from data_access.dialects import linkage_sql
 from linkage.blocking import BlockingPass
 from linkage.dates import BIRTH_DATE_NULL, PLACEHOLDER_DAYS, birth_date_levels
 from linkage.prepare import MODEL_COLUMNS  # noqa: F401  (the model's input, named here too)
@@ -315,16 +316,31 @@ class ModelOptions:
     learning_prior_sd: float = DEFAULT_LEARNING_PRIOR_SD
 
 
+def in_dialect(comparison: dict[str, Any], dialect: str) -> dict[str, Any]:
+    """A comparison (written in DuckDB's SQL) with its levels' conditions in ``dialect``'s."""
+    def level(lv: dict[str, Any]) -> dict[str, Any]:
+        if lv["sql_condition"].strip().upper() == "ELSE":
+            return lv
+        return {**lv, "sql_condition": linkage_sql(dialect, lv["sql_condition"])}
+
+    return {**comparison, "comparison_levels": [level(lv) for lv in
+                                                comparison["comparison_levels"]]}
+
+
 def settings(options: ModelOptions,
-             rules: Sequence[tuple[str, str]] = BLOCKING_RULES) -> dict[str, Any]:
+             rules: Sequence[tuple[str, str]] = BLOCKING_RULES,
+             dialect: str = "duckdb") -> dict[str, Any]:
     """The Splink settings dict (dedupe_only) for these options and blocking ``rules``
-    (name, SQL; default: the passes as declared)."""
+    (name, SQL; default: the passes as declared), for Splink on ``dialect`` (duckdb or
+    spark: linkage.backends)."""
     return {
         "link_type": "dedupe_only",
         "unique_id_column_name": "unique_id",
-        "comparisons": comparisons(options.placeholder_days or PLACEHOLDER_DAYS),
+        "comparisons": [in_dialect(c, dialect) for c in
+                        comparisons(options.placeholder_days or PLACEHOLDER_DAYS)],
         "blocking_rules_to_generate_predictions": [
-            {"blocking_rule": sql, "sql_dialect": "duckdb"} for _, sql in rules],
+            {"blocking_rule": linkage_sql(dialect, sql), "sql_dialect": dialect}
+            for _, sql in rules],
         "retain_matching_columns": True,
         "retain_intermediate_calculation_columns": True,
         "max_iterations": options.max_iterations,

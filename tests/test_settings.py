@@ -34,6 +34,13 @@ def test_unknown_key_is_named(tmp_path: Path):
         load_settings(path, env={})
 
 
+def test_the_spark_variables_are_not_taken_for_settings(tmp_path: Path):
+    env = {"SOCLE_SPARK_MASTER": "local[2]", "SOCLE_SPARK_DRIVER_MEMORY": "2g"}
+    assert load_settings(write_config(tmp_path), env=env).referral_sla_days == 30
+    with pytest.raises(SettingsError, match="`SOCLE_SPARK_EXECUTORS`"):
+        load_settings(write_config(tmp_path), env={"SOCLE_SPARK_EXECUTORS": "4"})
+
+
 def test_unknown_section_is_named(tmp_path: Path):
     path = write_config(tmp_path, NO_BOUNDARY + "[display]\ntheme = 'dark'\n")
     with pytest.raises(SettingsError, match=r"unknown setting `display\.theme`"):
