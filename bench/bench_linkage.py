@@ -4,6 +4,7 @@
         [--workdir DIR] [--reuse] [--threads 2] [--baseline]
         [--generator demo|foreign] [--profile kp|mixed|harsh|sparse]
         [--simulate-reviews 100,300,1000] [--max-pairs-per-person N]
+        [--engine duckdb,spark]
 
 For each size it generates a registry — the demo registry (about 6.5 persons per household)
 or, with ``--generator foreign``, one of bench/foreign_registry.py (a generator written from
@@ -12,6 +13,10 @@ not built on) — then runs, each in a child process of its own, on the same dat
 
 - ``socle``: the job as shipped (python -m linkage, Splink 5 on DuckDB, household
   context as one comparison);
+- ``socle`` on Spark (with ``--engine spark`` or ``duckdb,spark``): the same job with
+  Splink on Spark (local, ``SOCLE_SPARK_MASTER``); with both engines it says whether the
+  pairs and their scores are the same (a digest of the sorted pairs, probabilities to 9
+  decimals), and the peak memory adds the Spark JVM's (its peak resident set);
 - ``baseline`` (with --baseline): a generic Splink setup on the same blocking passes, with
   every field scored as an independent comparison (names by Jaro-Winkler, birth date, id,
   sex, surname, father's name, phone, area, household), as a first Splink model would be.
@@ -34,6 +39,7 @@ shared machine.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -76,12 +82,17 @@ def _socle_run(engine, args, truth, decisions=None) -> dict:
                                              if args.max_pairs_per_person else {}))
     started = time.perf_counter()
     result = job.run_linkage(engine, options, threads=args.threads, truth=truth,
-                             decisions=decisions)
+                             decisions=decisions, splink_engine=args.engine)
     seconds = time.perf_counter() - started
+    scored = result.pairs.sort_values(["person_id_a", "person_id_b"])
+    digest = hashlib.md5("\n".join(
+        f"{a},{b},{p:.9f}" for a, b, p in zip(scored["person_id_a"], scored["person_id_b"],
+                                              scored["match_probability"], strict=True)
+    ).encode()).hexdigest()
     scores = evaluate.evaluate(result.pairs, truth, threshold=0.5)
     return {"result": result, "seconds": seconds, "precision": scores.precision,
             "recall": scores.recall, "f1": scores.f1, "pairs": scores.predicted,
-            "truth": scores.truth,
+            "truth": scores.truth, "digest": digest, "jvm_peak_mb": _jvm_peak_mb(),
             "blocking_recall": float(result.blocking_recall["cumulative_recall"].iloc[-1]),
             "candidates": int(result.blocking["comparisons"].sum()),
             "counted": int(result.blocking["counted"].sum()),
@@ -91,6 +102,21 @@ def _socle_run(engine, args, truth, decisions=None) -> dict:
             "passes": result.blocking[["rule", "counted", "planned", "comparisons",
                                        "added_keys"]].to_dict(orient="records"),
             "plan": result.plan.lines()}
+
+
+def _jvm_peak_mb() -> float:
+    """The peak resident set of a JVM this process started (Spark's, local), in MB; 0 if
+    none. The child's own figure (wait4) leaves its children out."""
+    peak = 0.0
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":", 1) for line in status.read_text().splitlines()
+                          if ":" in line)
+        except OSError:
+            continue
+        if fields.get("PPid", "").strip() == str(os.getpid()) and "VmHWM" in fields:
+            peak = max(peak, int(fields["VmHWM"].split()[0]) / 1024)
+    return peak
 
 
 def simulate_reviews(engine, args, truth, first: dict) -> list[dict]:
@@ -191,7 +217,8 @@ def run_baseline(engine, args, truth):
 def measure(variant: str, url: str, truth: Path, args: argparse.Namespace) -> dict:
     """Run one variant in a child process; its figures with wall time and peak memory."""
     command = [sys.executable, __file__, "--child", variant, "--database-url", url,
-               "--truth", str(truth), "--seed", str(args.seed), "--threads", str(args.threads)]
+               "--truth", str(truth), "--seed", str(args.seed), "--threads", str(args.threads),
+               "--engine", args.engine]
     if args.max_pairs_per_person:
         command += ["--max-pairs-per-person", str(args.max_pairs_per_person)]
     if args.simulate_reviews and variant == "socle":
@@ -237,6 +264,9 @@ def main() -> None:
                              "the job after each round; prints F1 after each")
     parser.add_argument("--max-pairs-per-person", type=float,
                         help="the job's blocking budget (default: the setting's default)")
+    parser.add_argument("--engine", default="duckdb",
+                        help="where Splink runs the job: duckdb, spark or duckdb,spark "
+                             "(both, on the same registry)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--database-url", help=argparse.SUPPRESS)
     parser.add_argument("--truth", type=Path, help=argparse.SUPPRESS)
@@ -269,16 +299,21 @@ def main() -> None:
                                 "--truth", str(truth), "--seed", str(args.seed),
                                 "--profile", args.profile], check=True, stdout=subprocess.DEVNULL)
         url = f"sqlite:///{database}"
-        variants = ["socle"] + (["baseline"] if args.baseline else [])
+        engines = args.engine.split(",")
+        variants = [("socle", e) for e in engines] + (
+            [("baseline", "duckdb")] if args.baseline else [])
         found = {}
         registry = f"foreign ({args.profile})" if args.generator == "foreign" else "demo"
-        for variant in variants:
-            figures = measure(variant, url, truth, args)
+        for variant, engine in variants:
+            figures = measure(variant, url, truth, argparse.Namespace(**{**vars(args),
+                                                                       "engine": engine}))
             figures["registry"] = registry
-            found[variant] = figures
+            figures["peak_mb"] += figures.get("jvm_peak_mb", 0.0)
+            figures["engine"] = engine
+            found[variant if engine == "duckdb" else f"{variant} on {engine}"] = figures
             rows.append((size, 0, figures))
             cpu = f", {figures['cpu']:.0f} s CPU" if "cpu" in figures else ""
-            print(f"{size:,} persons, {variant}: {figures['wall']:.1f} s{cpu}, "
+            print(f"{size:,} persons, {variant} ({engine}): {figures['wall']:.1f} s{cpu}, "
                   f"load average {figures['load']:.1f}, "
                   f"{figures['peak_mb']:,.0f} MB peak, precision {figures['precision']:.3f}, "
                   f"recall {figures['recall']:.3f}, F1 {figures['f1']:.3f} "
@@ -294,6 +329,12 @@ def main() -> None:
                           f"{r['seconds']:.1f} s, precision {r['precision']:.3f}, recall "
                           f"{r['recall']:.3f}, F1 {r['f1']:.3f} ({r['pairs']:,} pairs)",
                           flush=True)
+        if "socle" in found and "socle on spark" in found:
+            same = found["socle"]["digest"] == found["socle on spark"]["digest"]
+            print(f"{size:,} persons, Spark and DuckDB: "
+                  f"{'the same pairs and scores' if same else 'DIFFERENT pairs or scores'}; "
+                  f"time {found['socle on spark']['wall'] / found['socle']['wall']:.2f}×",
+                  flush=True)
         if "baseline" in found:
             s, b = found["socle"], found["baseline"]
             print(f"{size:,} persons, socle / baseline: F1 {s['f1'] / max(b['f1'], 1e-9):.2f}×, "
@@ -305,6 +346,8 @@ def main() -> None:
         candidates = f"{f['candidates']:,}" if "candidates" in f else "–"
         cpu = f"{f['cpu']:.0f} s" if "cpu" in f else "–"
         job_name = "Socle" if f["variant"] == "socle" else "generic Splink"
+        if f.get("engine", "duckdb") != "duckdb":
+            job_name += f" on {f['engine'].capitalize()}"
         print(f"| {f['registry']} | {size:,} | {job_name} | {taken:,} | {f['wall']:.0f} s "
               f"| {cpu} | {f['load']:.1f} | {f['peak_mb'] / 1024:.2f} GB | {candidates} "
               f"| {f['precision']:.3f} | {f['recall']:.3f} | {f['f1']:.3f} "

@@ -107,6 +107,12 @@ def spark_session(master: str | None = None, config: dict[str, str] | None = Non
         active = SparkSession.getActiveSession()
         if active is not None:
             return active
+        if os.environ.get("PYSPARK_GATEWAY_PORT"):
+            # Started by spark-submit (or a platform's gateway): the session is the cluster's,
+            # with the master, jars and memory it was submitted with; none of ours.
+            session = SparkSession.builder.getOrCreate()
+            session.sparkContext.setLogLevel("ERROR")
+            return session
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         # Python UDFs (the linkage's) run in this interpreter's environment, not the
         # first python3 on the PATH.

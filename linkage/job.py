@@ -7,7 +7,8 @@ Persons are read once through SQLAlchemy (Socle's read-only engine), in chunks, 
 in-process DuckDB (threads = the cores given, memory limit model.DEFAULT_MEMORY_LIMIT),
 prepared there in SQL (digits-only ids and phones, birth-date parts; name keys, the sex and
 the birth dates computed in Python once per distinct value and joined), then scored there by
-Splink: Python never holds the persons, only the pairs found. Nothing is written to the
+Splink (or on Spark, from the same prepared persons: linkage.backends): Python never holds the
+persons, only the pairs found. Nothing is written to the
 registry. The result holds the run's summary, the pairs at or above the threshold with the
 evidence per comparison (the level's label and its match weight), and the clusters
 (connected components of those pairs: persons registered more than once).

@@ -13,12 +13,10 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 import pytest
-import sqlalchemy as sa
-from app_under_test import AREAS, assert_clean, registry_tables, run_app
+from app_under_test import AREAS, app_registry, assert_clean, registry_tables, run_app
 from shapely.geometry import box
 from shapely.ops import unary_union
 
-from data_access.loader import write_registry
 from data_access.registry import open_registry
 from indicators import BY_ID, compute, default_as_of, default_period_start
 from maps import coverage, layers, style
@@ -53,13 +51,7 @@ def registry_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     desk = {"U1": "AP1", "U2": "AP3", "U3": "AP2"}
     tables["referral"]["access_point_id"] = tables["referral"]["household_id"].map(
         lambda h: desk.get(area_of[h]))
-    url = f"sqlite:///{tmp_path / 'registry.db'}"
-    writer = sa.create_engine(url)
-    write_registry(writer, tables)
-    writer.dispose()
-    monkeypatch.setenv("SOCLE_DATABASE_URL", url)
-    monkeypatch.setenv("SOCLE_APP_STORE_URL", f"sqlite:///{tmp_path / 'store' / 'app.db'}")
-    return url
+    return app_registry(tmp_path, monkeypatch, tables)
 
 
 def boundary_frame(drop: tuple[str, ...] = (), extra: dict | None = None) -> gpd.GeoDataFrame:
