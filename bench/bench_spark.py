@@ -220,25 +220,33 @@ def main() -> None:
         print(json.dumps(figures), flush=True)
         results.append(figures)
 
-    print("\n| households | persons | level(s) | seconds | s per 1M households | shuffled "
-          "(written) | input read | peak JVM heap | peak executor RSS |")
-    print("|---:|---:|---|---:|---:|---:|---:|---:|---:|")
-    for r in results:
-        total = r["seconds"]
-        print(f"| {r['households']:,} | {r['persons']:,} | {', '.join(map(str, r['levels']))} | "
-              f"{total:.1f} | {total / (r['households'] / 1e6):.1f} | "
-              f"{r['shuffle_write_bytes'] / 1e6:,.0f} MB | {r['input_bytes'] / 1e6:,.0f} MB | "
-              f"{r['peak_jvm_heap_bytes'] / 1e9:.2f} GB | "
-              f"{r['peak_process_rss_bytes'] / 1e9:.2f} GB |")
+    _print_table(
+        ["households", "persons", "level(s)", "seconds", "s per 1M households",
+         "shuffled (written)", "input read", "peak JVM heap", "peak executor RSS"],
+        [[f"{r['households']:,}", f"{r['persons']:,}", ", ".join(map(str, r["levels"])),
+          f"{r['seconds']:.1f}", f"{r['seconds'] / (r['households'] / 1e6):.1f}",
+          f"{r['shuffle_write_bytes'] / 1e6:,.0f} MB", f"{r['input_bytes'] / 1e6:,.0f} MB",
+          f"{r['peak_jvm_heap_bytes'] / 1e9:.2f} GB",
+          f"{r['peak_process_rss_bytes'] / 1e9:.2f} GB"] for r in results],
+        text_columns={2})
     if args.duckdb_baseline:
-        print("\n| households | DuckDB seconds | DuckDB CPU seconds | DuckDB peak RSS | "
-              "Spark ÷ DuckDB (wall) |")
-        print("|---:|---:|---:|---:|---:|")
-        for r in results:
-            d = r["duckdb"]
-            print(f"| {r['households']:,} | {d['seconds']:.1f} | {d['cpu_seconds']:.1f} | "
-                  f"{d['peak_rss_bytes'] / 1e9:.2f} GB | "
-                  f"{r['seconds'] / d['seconds']:.1f} |")
+        _print_table(
+            ["households", "DuckDB seconds", "DuckDB CPU seconds", "DuckDB peak RSS",
+             "Spark ÷ DuckDB (wall)"],
+            [[f"{r['households']:,}", f"{r['duckdb']['seconds']:.1f}",
+              f"{r['duckdb']['cpu_seconds']:.1f}",
+              f"{r['duckdb']['peak_rss_bytes'] / 1e9:.2f} GB",
+              f"{r['seconds'] / r['duckdb']['seconds']:.1f}"] for r in results])
+
+
+def _print_table(header: list[str], rows: list[list[str]], text_columns: set[int] = frozenset()
+                 ) -> None:
+    """A Markdown table for the README: figures right-aligned, ``text_columns`` left."""
+    print("\n| " + " | ".join(header) + " |")
+    print("|" + "|".join("---" if i in text_columns else "---:" for i in range(len(header)))
+          + "|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
 
 
 if __name__ == "__main__":

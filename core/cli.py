@@ -61,6 +61,12 @@ def level_list(text: str) -> list[int]:
     return levels
 
 
+def fail(prog: str, message: str) -> int:
+    """Say what went wrong in one line on stderr, as ``<prog>: error: <message>``; exit code 2."""
+    print(f"{prog}: error: {message}", file=sys.stderr)
+    return 2
+
+
 def database_problem(exc: Exception) -> str:
     """A one-line message for a database error: the driver's own words when it has some."""
     detail = getattr(exc, "orig", None) or exc

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from core.cli import Parser, ProgressBar, UsageError, database_problem, level_list, parse_date
+from core.cli import Parser, ProgressBar, UsageError, fail, level_list, parse_date
 from core.settings import Settings
 from data_access.analytic_copy import CopyState
 from data_access.areas import read_area_tree
@@ -138,8 +138,7 @@ def whole_registry_once(frames: list[pd.DataFrame]) -> pd.DataFrame:
 
 
 def _fail(message: str) -> int:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
-    return 2
+    return fail(PROG, message)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -150,14 +149,11 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         return _fail(str(exc))
 
-    import sqlalchemy as sa
-
     from core.settings import SettingsError, load_settings
-    from data_access.app_store import AppStoreError, open_app_store
+    from data_access.app_store import open_app_store
+    from data_access.commands import dispose, reported
     from data_access.linkage_store import undismissed_pairs
-    from data_access.registry import RegistryError
     from data_access.registry_sources import registry_url
-    from data_access.schema import SchemaError
     from data_access.snapshots import snapshot_run
 
     try:
@@ -208,14 +204,10 @@ def main(argv: list[str] | None = None) -> int:
                     for level, frame in zip(levels, frames, strict=True):
                         run.add(frame, as_of=day, level=level, period_start=start,
                                 period_end=day, parameters=parameters_of(settings))
-        except (RegistryError, SchemaError, AppStoreError, ValueError) as exc:
-            return _fail(str(exc))
-        except sa.exc.SQLAlchemyError as exc:
-            return _fail(database_problem(exc))
+        except Exception as exc:
+            return reported(PROG, exc)
         finally:
-            for engine in (registry, store):
-                if engine is not None:
-                    engine.dispose()
+            dispose(registry, store)
     if not args.quiet:
         where = args.out if to_parquet else "the app store's snapshots"
         print(f"{args.engine}: {len(written):,} figures of levels "

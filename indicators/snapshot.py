@@ -29,7 +29,7 @@ from core.cli import (
     Parser,
     ProgressBar,
     UsageError,
-    database_problem,
+    fail,
     level_list,
     parse_date,
 )
@@ -70,8 +70,7 @@ def month_ends(start: dt.date, end: dt.date) -> list[dt.date]:
 
 
 def _fail(message: str) -> int:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
-    return 2
+    return fail(PROG, message)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,13 +82,11 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(exc))
 
     # Imported here so that --help and argument errors stay fast.
-    import sqlalchemy as sa
-
     from core.settings import SettingsError, load_settings
-    from data_access.app_store import AppStoreError, open_app_store
+    from data_access.app_store import open_app_store
     from data_access.areas import AreaTree
-    from data_access.registry import RegistryError, default_as_of, open_registry
-    from data_access.schema import SchemaError
+    from data_access.commands import dispose, reported
+    from data_access.registry import default_as_of, open_registry
     from data_access.snapshots import snapshot_run
     from indicators.blocks import default_period_start
     from indicators.engine import compute
@@ -151,16 +148,10 @@ def main(argv: list[str] | None = None) -> int:
                     bar.step_done(index, f"{label}: {len(figures):,} figures stored")
         finally:
             bar.close()
-    except (RegistryError, SchemaError, AppStoreError) as exc:
-        return _fail(str(exc))
-    except ValueError as exc:  # e.g. a level without areas, raised by compute
-        return _fail(str(exc))
-    except sa.exc.SQLAlchemyError as exc:
-        return _fail(database_problem(exc))
+    except Exception as exc:  # a ValueError: e.g. a level without areas, raised by compute
+        return reported(PROG, exc)
     finally:
-        for engine in (registry, store):
-            if engine is not None:
-                engine.dispose()
+        dispose(registry, store)
     if not args.quiet:
         print(f"stored {len(steps)} snapshot(s) ({len(dates)} date(s) × levels "
               f"{', '.join(map(str, levels))}), {rows:,} figures, in "

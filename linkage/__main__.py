@@ -36,7 +36,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from core.cli import Parser, UsageError, database_problem, whole_number
+from core.cli import Parser, UsageError, fail, whole_number
 from data_access.dialects import LINKAGE_DIALECTS
 from linkage.model import (
     DEFAULT_MEMORY_LIMIT,
@@ -122,8 +122,7 @@ def _readable(database: str, scratch: Path) -> str:
 
 
 def _fail(message: str) -> int:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
-    return 2
+    return fail(PROG, message)
 
 
 def pairs_csv(pairs, evidence):
@@ -173,15 +172,12 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(exc))
 
     # Imported here so that --help and argument errors stay fast.
-    import sqlalchemy as sa
-
     from core.cli import ProgressBar
     from core.settings import SettingsError, load_settings
-    from data_access.app_store import AppStoreError, open_app_store
+    from data_access.app_store import open_app_store
+    from data_access.commands import dispose, reported
     from data_access.linkage_store import decisions, store_linkage_run
-    from data_access.registry import RegistryError, open_registry
-    from data_access.schema import SchemaError
-    from data_access.spark import is_spark_error, spark_message
+    from data_access.registry import open_registry
     from linkage import evaluate
     from linkage.job import run_linkage
     from linkage.model import ModelOptions
@@ -233,18 +229,10 @@ def main(argv: list[str] | None = None) -> int:
             progress(1.0, "done")
         finally:
             bar.close()
-    except (RegistryError, SchemaError, AppStoreError, ValueError, OSError) as exc:
-        return _fail(str(exc))
-    except sa.exc.SQLAlchemyError as exc:
-        return _fail(database_problem(exc))
     except Exception as exc:
-        if args.engine == "spark" and is_spark_error(exc):
-            return _fail(f"Spark: {spark_message(exc)}")
-        raise
+        return reported(PROG, exc)
     finally:
-        for engine in (registry, store):
-            if engine is not None:
-                engine.dispose()
+        dispose(registry, store)
         scratch.cleanup()
     if not args.quiet:
         where = f"run {run_id} in the app store" if run_id is not None else "not stored"

@@ -11,6 +11,7 @@ import fixture_registry as fx
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from spark_support import assert_spark_failure_named
 
 from data_access.app_store import open_app_store
 from data_access.loader import write_parquet_registry, write_registry
@@ -129,3 +130,9 @@ def test_the_command_runs_as_a_module(parquet_registry, tmp_path):
     assert "level 2: population" in done.stderr  # progress per stage
     assert "figures of levels 2" in done.stdout
     assert len(pd.read_parquet(out)) > 100
+
+
+def test_a_spark_that_cannot_start_is_named(parquet_registry, tmp_path):
+    assert_spark_failure_named("indicators.cube", [
+        "--engine", "spark", "--registry", str(parquet_registry), "--out",
+        str(tmp_path / "long.parquet"), "--quiet"], tmp_path)

@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
+from spark_support import assert_spark_failure_named
 
 from data_access.app_store import open_app_store
 from data_access.dialects import linkage_sql, portable_hash
@@ -118,17 +119,9 @@ def test_spark_gives_the_pairs_scores_and_evidence_of_duckdb(registry: Path, tmp
 
 
 def test_a_spark_that_cannot_start_is_named(registry: Path, tmp_path: Path):
-    done = subprocess.run(
-        [sys.executable, "-m", "linkage", "--engine", "spark", "--database-url",
-         f"duckdb:///{registry}", "--no-store", "--quiet"],
-        cwd=ROOT, capture_output=True, text=True,
-        env={**os.environ, "JAVA_HOME": str(tmp_path / "no-java")})
-    assert done.returncode == 2
-    # Java's launcher says what it could not find first; then the command, in one line.
-    message = done.stderr.strip().splitlines()[-1]
-    assert message.startswith("python -m linkage: error: Spark: "), done.stderr[-2000:]
-    assert f"JAVA_HOME: {tmp_path / 'no-java'}" in message
-    assert "Traceback" not in done.stderr
+    assert_spark_failure_named("linkage", ["--engine", "spark", "--database-url",
+                                           f"duckdb:///{registry}", "--no-store", "--quiet"],
+                               tmp_path)
 
 
 def test_a_parquet_registry_folder_is_read_where_it_lies(registry: Path, tmp_path: Path):
