@@ -19,10 +19,13 @@ from core.i18n import N_, known_language, languages
 ROOT = Path(__file__).resolve().parents[1]  # the repository: config.toml lies there
 DEFAULT_CONFIG = ROOT / "config.toml"
 CONFIG_ENV = "SOCLE_CONFIG"
-# SOCLE_* variables that are not settings: the configuration file's path, and what a local
-# Spark session is started with (data_access.spark), read when a process starts Spark.
-NOT_SETTINGS = frozenset({CONFIG_ENV, "SOCLE_SPARK_MASTER", "SOCLE_SPARK_DRIVER_MEMORY",
-                          "SOCLE_SPARK_SHUFFLE_PARTITIONS"})
+# What a local Spark session is started with (data_access.spark reads them when a process
+# starts Spark): SOCLE_* variables, but not settings.
+SPARK_MASTER_ENV = "SOCLE_SPARK_MASTER"
+SPARK_DRIVER_MEMORY_ENV = "SOCLE_SPARK_DRIVER_MEMORY"
+SPARK_SHUFFLE_PARTITIONS_ENV = "SOCLE_SPARK_SHUFFLE_PARTITIONS"
+NOT_SETTINGS = frozenset({CONFIG_ENV, SPARK_MASTER_ENV, SPARK_DRIVER_MEMORY_ENV,
+                          SPARK_SHUFFLE_PARTITIONS_ENV})
 # Upper bound of database.max_computations: below the registry engine's pool
 # (data_access.registry.DEFAULT_POOL_SIZE), so short reads always find a connection.
 MAX_COMPUTATIONS = 12

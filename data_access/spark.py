@@ -40,12 +40,12 @@ from sqlalchemy.dialects.postgresql.base import (
 )
 from sqlalchemy.engine import URL, default
 
+from core.settings import SPARK_DRIVER_MEMORY_ENV, SPARK_MASTER_ENV, SPARK_SHUFFLE_PARTITIONS_ENV
 from data_access import dialects
 from data_access.registry import RegistryError
 from data_access.registry_sources import parquet_table_path
 from data_access.schema import REGISTRY_TABLES
 
-MASTER_VARIABLE = "SOCLE_SPARK_MASTER"
 DEFAULT_MASTER = "local[*]"
 # Debian's libpostgresql-jdbc-java: the driver Spark reads a PostgreSQL registry with.
 POSTGRES_JDBC_JARS = (Path("/usr/share/java/postgresql.jar"),)
@@ -119,7 +119,7 @@ def spark_session(master: str | None = None, config: dict[str, str] | None = Non
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         _prefer_java_17()
         builder = (SparkSession.builder
-                   .master(master or os.environ.get(MASTER_VARIABLE, DEFAULT_MASTER))
+                   .master(master or os.environ.get(SPARK_MASTER_ENV, DEFAULT_MASTER))
                    .appName("socle")
                    .config("spark.ui.enabled", "false")
                    .config("spark.ui.showConsoleProgress", "false")
@@ -127,10 +127,9 @@ def spark_session(master: str | None = None, config: dict[str, str] | None = Non
                    .config("spark.sql.session.timeZone", "UTC")
                    # The indicators group a registry into a few thousand areas at most.
                    .config("spark.sql.shuffle.partitions",
-                           os.environ.get("SOCLE_SPARK_SHUFFLE_PARTITIONS", "8")))
-        if os.environ.get("SOCLE_SPARK_DRIVER_MEMORY"):
-            builder = builder.config("spark.driver.memory",
-                                     os.environ["SOCLE_SPARK_DRIVER_MEMORY"])
+                           os.environ.get(SPARK_SHUFFLE_PARTITIONS_ENV, "8")))
+        if os.environ.get(SPARK_DRIVER_MEMORY_ENV):
+            builder = builder.config("spark.driver.memory", os.environ[SPARK_DRIVER_MEMORY_ENV])
         jars = [str(p) for p in (*POSTGRES_JDBC_JARS, *_splink_jars()) if p.is_file()]
         if jars:
             builder = builder.config("spark.jars", ",".join(jars))

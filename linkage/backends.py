@@ -32,28 +32,24 @@ from splink.internals.dialects import DuckDBDialect, SparkDialect
 
 from data_access.dialects import LINKAGE_DIALECTS, portable_hash
 
-ENGINES = LINKAGE_DIALECTS
 
-
-class _DuckDBSampling(DuckDBDialect):
-    """DuckDB as Splink knows it, hashing ids as Spark does (portable_hash)."""
-
-    def hash_function_expression(self, col_expression: str) -> str:
-        return portable_hash("duckdb", f"CAST({col_expression} AS VARCHAR)")
-
-    def hash_bucket_expression(self, col_expression: str, modulus: int) -> str:
-        # The hash is never negative: a plain remainder is a bucket.
-        return f"({self.hash_function_expression(col_expression)} % {int(modulus)})"
-
-
-class _SparkSampling(SparkDialect):
-    """Spark as Splink knows it, hashing ids as DuckDB does (portable_hash)."""
+class _PortableHash:
+    """A Splink dialect hashing ids with portable_hash: the same numbers on DuckDB and Spark
+    (the hash is never negative: a plain remainder is a bucket)."""
 
     def hash_function_expression(self, col_expression: str) -> str:
-        return portable_hash("spark", f"CAST({col_expression} AS STRING)")
+        return portable_hash(self.sql_dialect_str, f"CAST({col_expression} AS STRING)")
 
     def hash_bucket_expression(self, col_expression: str, modulus: int) -> str:
         return f"({self.hash_function_expression(col_expression)} % {int(modulus)})"
+
+
+class _DuckDBSampling(_PortableHash, DuckDBDialect):
+    """DuckDB as Splink knows it, hashing ids as Spark does."""
+
+
+class _SparkSampling(_PortableHash, SparkDialect):
+    """Spark as Splink knows it, hashing ids as DuckDB does."""
 
 
 # Splink's jar's edit distance (data_access.spark adds the jar to the session): the same
@@ -123,7 +119,7 @@ class SparkBackend:
 
     name = "spark"
 
-    def __init__(self, con: Any, scratch: Path | None = None) -> None:
+    def __init__(self, con: Any) -> None:
         from data_access.spark import spark_session
 
         self.con = con
@@ -134,7 +130,7 @@ class SparkBackend:
         self.session.conf.set("spark.sql.codegen.wholeStage", "false")
         self.session.udf.register("jaro_winkler_similarity", _jaro_winkler_udf())
         self.session.udf.registerJavaFunction(*_DAMERAU_LEVENSHTEIN)
-        self._scratch = Path(tempfile.mkdtemp(prefix="socle-linkage-", dir=scratch))
+        self._scratch = Path(tempfile.mkdtemp(prefix="socle-linkage-"))
         self._read: dict[str, Any] = {}
         self.api = self.new_api()
 
@@ -184,10 +180,10 @@ class SparkBackend:
 Backend = DuckDBBackend | SparkBackend
 
 
-def linkage_backend(name: str, con: Any, scratch: Path | None = None) -> Backend:
+def linkage_backend(name: str, con: Any) -> Backend:
     """The backend ``name`` (duckdb or spark) over the job's DuckDB ``con``."""
     if name == "duckdb":
         return DuckDBBackend(con)
     if name == "spark":
-        return SparkBackend(con, scratch)
-    raise ValueError(f"the linkage runs on {' or '.join(ENGINES)}, not on `{name}`")
+        return SparkBackend(con)
+    raise ValueError(f"the linkage runs on {' or '.join(LINKAGE_DIALECTS)}, not on `{name}`")
