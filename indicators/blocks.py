@@ -61,11 +61,12 @@ def default_period_start(as_of: dt.date, months: int = 3) -> dt.date:
 
 
 def _block(method: Callable[..., sa.FromClause] | None = None, *,
-           stored: bool = True) -> Callable[..., sa.FromClause]:
+           stored: bool | Callable[[str], bool] = True) -> Callable[..., sa.FromClause]:
     """A building block built once per Blocks: on a backend that materialises blocks
-    (dialects.materialises_blocks), a ``stored`` block is kept in a temporary table the first
-    time it is used, so every family reads it instead of deriving it again (a block that only
-    filters a stored one is not stored: the filter is cheaper than a second copy)."""
+    (dialects.materialises_blocks), a ``stored`` block (``stored``: a flag, or a function of
+    the dialect) is kept in a temporary table the first time it is used, so every family
+    reads it instead of deriving it again (a block that only filters a stored one is not
+    stored: the filter is cheaper than a second copy)."""
     if method is None:
         return functools.partial(_block, stored=stored)
 
@@ -74,7 +75,7 @@ def _block(method: Callable[..., sa.FromClause] | None = None, *,
         key = (method.__name__, *args, *sorted(kwargs.items()))
         if key not in self._built:
             block = method(self, *args, **kwargs)
-            if self._conn is not None and stored:
+            if self._conn is not None and (stored(self.dialect) if callable(stored) else stored):
                 name = f"socle_{self._token}_{len(self._built)}_{method.__name__}"
                 statement = sa.select(block).into(name, temporary=True)
                 self._conn.execute(statement)
@@ -139,7 +140,7 @@ class Blocks:
         households = self.valid_households()
         return sa.select(households).where(households.c.registered_on <= self.as_of).subquery("reg_household")
 
-    @_block
+    @_block(stored=dialects.stores_joined_blocks)
     def valid_persons(self) -> sa.Subquery:
         """Persons of valid households, with the household's area and PMT score."""
         households = self.valid_households()
@@ -246,22 +247,23 @@ class Blocks:
             persons.c.person_id.in_(
                 sa.select(active.c.unit_id).where(active.c.unit == "person")))
 
-    def id_holders(self, persons: sa.FromClause) -> sa.Subquery:
-        """area_id and holders (how many persons of ``persons`` hold the same id) of each
-        person of ``persons`` whose national id is well formed."""
+    def id_sharers(self, persons: sa.FromClause) -> sa.Subquery:
+        """area_id and shared (1 when another person of ``persons`` holds the same id, else 0)
+        of each person of ``persons`` whose national id is well formed."""
         well_formed = dialects.is_thirteen_digits(self.dialect, persons.c.national_id)
         if not self.materialised:
             # A window count per id, not IN (subquery): PostgreSQL runs a large IN list it
             # cannot hash in work_mem as a linear scan per row; a window is one sort.
-            return (sa.select(persons.c.area_id, sa.func.count().over(
-                        partition_by=persons.c.national_id).label("holders"))
+            return (sa.select(persons.c.area_id, flag(sa.func.count().over(
+                        partition_by=persons.c.national_id) >= 2).label("shared"))
                     .where(well_formed).subquery("wf"))
-        # DuckDB: a grouped count joined back (hash aggregate and hash join, no sort).
-        counts = (sa.select(persons.c.national_id, sa.func.count().label("holders"))
-                  .where(well_formed).group_by(persons.c.national_id).subquery("id_counts"))
-        return (sa.select(persons.c.area_id, counts.c.holders)
-                .join(counts, counts.c.national_id == persons.c.national_id)
-                .where(well_formed).subquery("wf"))
+        # DuckDB, Spark: the ids held twice or more are few; one grouping finds them and a
+        # hash semi-join marks their holders (no join of every person to their id's count).
+        held = sa.select(persons.c.area_id, persons.c.national_id).where(well_formed).subquery("held")
+        shared_ids = (sa.select(held.c.national_id).group_by(held.c.national_id)
+                      .having(sa.func.count() >= 2))
+        return (sa.select(held.c.area_id, flag(held.c.national_id.in_(shared_ids)).label("shared"))
+                .subquery("wf"))
 
     @_block(stored=False)
     def active_enrolments(self) -> sa.Subquery:
@@ -354,6 +356,84 @@ class Blocks:
             .subquery("household_programme")
         )
 
+    # What each household's units are eligible for and receive, a column per programme -----
+    def counted_programmes(self) -> list[tuple[int, str]]:
+        """(column number, programme_id) of each programme whose unit is a household or a
+        person: the columns of :meth:`programme_counts` (a programme of another unit has no
+        eligible or enrolled units)."""
+        return [(i, str(row.programme_id)) for i, row in enumerate(self.programmes.itertuples(index=False))
+                if row.unit in ("household", "person")]
+
+    def _enrolled_units(self, unit: str) -> sa.Subquery:
+        """Each registered unit of ``unit`` with an active enrolment: r<i> is 1 when one of them
+        is in programme i."""
+        active = self.active_enrolments()
+        columns = [sa.func.max(flag(active.c.programme_id == sa.literal(str(row.programme_id))))
+                   .label(f"r{i}")
+                   for i, row in enumerate(self.programmes.itertuples(index=False)) if row.unit == unit]
+        return (sa.select(active.c.unit_id, *columns).where(active.c.unit == unit)
+                .group_by(active.c.unit_id).subquery(f"{unit}_enrolled"))
+
+    def _member_counts(self) -> sa.Subquery:
+        """Per household, for each person programme i: how many of its registered members are
+        eligible (e<i>), eligible and enrolled (er<i>), enrolled (r<i>) on d."""
+        persons = self.registered_persons()
+        enrolled = self._enrolled_units("person")
+        columns: list[ColumnElement] = []
+        counted: list[ColumnElement] = [enrolled.c.unit_id.is_not(None)]
+        for i, row in enumerate(self.programmes.itertuples(index=False)):
+            if row.unit != "person":
+                continue
+            rule = sa.and_(sa.true(), *self._person_rules(row, persons))
+            eligible = flag(rule)
+            receives = sa.func.coalesce(enrolled.c[f"r{i}"], 0)
+            counted.append(rule)
+            columns += [sa.func.sum(eligible).label(f"e{i}"),
+                        sa.func.sum(eligible * receives).label(f"er{i}"),
+                        sa.func.sum(receives).label(f"r{i}")]
+        # Only the members eligible for or enrolled in something are grouped: the others
+        # would add zeros.
+        return (sa.select(persons.c.household_id, *columns)
+                .select_from(persons.outerjoin(enrolled, enrolled.c.unit_id == persons.c.person_id))
+                .where(sa.or_(*counted))
+                .group_by(persons.c.household_id).subquery("member_counts"))
+
+    @_block
+    def programme_counts(self) -> sa.Subquery:
+        """One row per valid household: its area, PMT score, whether it is registered on d
+        (``registered``), and for each counted programme i (:meth:`counted_programmes`) how
+        many of its units are eligible (e<i>), eligible and enrolled (er<i>), and enrolled
+        (r<i>) on d. The units are the household itself (when registered) for a household
+        programme, its registered members for a person programme.
+
+        The counts of :meth:`unit_status`, a column per programme: one pass over the persons
+        and one over the households, where unit_status reads the persons once per person
+        programme and groups every (programme, unit) pair."""
+        households = self.valid_households()
+        registered = households.c.registered_on <= self.as_of
+        units = {str(row.unit) for row in self.programmes.itertuples(index=False)}
+        source: sa.FromClause = households
+        members = own = None
+        if "person" in units:
+            members = self._member_counts()
+            source = source.outerjoin(members, members.c.household_id == households.c.household_id)
+        if "household" in units:
+            own = self._enrolled_units("household")
+            source = source.outerjoin(own, own.c.unit_id == households.c.household_id)
+        columns: list[ColumnElement] = []
+        for i, row in enumerate(self.programmes.itertuples(index=False)):
+            if row.unit == "household":
+                eligible = flag(sa.and_(registered, *self._pmt_rule(row.pmt_max, households.c.pmt_score)))
+                receives = sa.func.coalesce(own.c[f"r{i}"], 0)
+                columns += [eligible.label(f"e{i}"), (eligible * receives).label(f"er{i}"),
+                            receives.label(f"r{i}")]
+            elif row.unit == "person":
+                columns += [sa.func.coalesce(members.c[f"{name}{i}"], 0).label(f"{name}{i}")
+                            for name in ("e", "er", "r")]
+        return (sa.select(households.c.household_id, households.c.area_id, households.c.pmt_score,
+                          flag(registered).label("registered"), *columns)
+                .select_from(source).subquery("programme_counts"))
+
     # Referrals ----------------------------------------------------------------------------
     @_block
     def valid_referrals(self) -> sa.Subquery:
@@ -399,6 +479,7 @@ def load_programmes(conn: sa.Connection) -> pd.DataFrame:
     frame = read_frame(conn, sa.select(
         programme.c.programme_id, programme.c.unit, programme.c.pmt_max, programme.c.age_min,
         programme.c.age_max, programme.c.sex, programme.c.disability_only,
+        programme.c.exclusive_group,
     ).order_by(programme.c.programme_id))
     frame = frame.astype(object).where(frame.notna(), None)
     frame["disability_only"] = frame["disability_only"].map(lambda v: bool(v) if v is not None else False)

@@ -13,9 +13,9 @@ EMITS: tuple[str, ...] = ("dup.shared_id", "dup.double_enrolment")
 
 
 def count_duplicates(conn: sa.Connection, b: Blocks) -> tuple[pd.DataFrame, pd.DataFrame]:
-    ids = b.id_holders(b.registered_persons())
+    ids = b.id_sharers(b.registered_persons())
     shared_id = read_frame(conn, sa.select(
-        ids.c.area_id, sa.func.count().label("with_id"), count_if(ids.c.holders >= 2, "shared"),
+        ids.c.area_id, sa.func.count().label("with_id"), count_if(ids.c.shared == 1, "shared"),
     ).group_by(ids.c.area_id))
 
     active = b.active_enrolments()

@@ -19,6 +19,8 @@ def count_households(conn: sa.Connection, b: Blocks) -> pd.DataFrame:
     built without joins to other derived tables, then each probes the household table by
     its primary key (a LEFT JOIN between two derived tables has no index to use).
     """
+    if b.materialised:
+        return _count_from_programme_counts(conn, b)
     received = b.household_programmes()
     # Level 1: per household and exclusive group (null group: programmes outside any group).
     per_group = (
@@ -70,6 +72,46 @@ def count_households(conn: sa.Connection, b: Blocks) -> pd.DataFrame:
     poor_counts = read_frame(conn, sa.select(households.c.area_id, count_if(poor_hh, "poor"))
                         .group_by(households.c.area_id))
     return poor_counts.merge(receiving, on="area_id", how="outer")
+
+
+def _count_from_programme_counts(conn: sa.Connection, b: Blocks) -> pd.DataFrame:
+    # DuckDB and Spark: each registered household's row of programme columns, read once.
+    c = b.programme_counts().c
+    programmes = b.counted_programmes()
+    eligible_for = {i: c[f"e{i}"] >= 1 for i, _ in programmes}
+    receives = {i: c[f"r{i}"] >= 1 for i, _ in programmes}
+    groups: dict[str, list[int]] = {}
+    for i, row in enumerate(b.programmes.itertuples(index=False)):
+        if i in receives and row.exclusive_group is not None:
+            groups.setdefault(str(row.exclusive_group), []).append(i)
+
+    def how_many(conditions: list[sa.ColumnElement]) -> sa.ColumnElement:
+        return sum((flag(condition) for condition in conditions), sa.literal(0))
+
+    received_in_group = [how_many([receives[i] for i in members]) for members in groups.values()]
+    per_household = sa.select(
+        c.area_id, c.pmt_score,
+        how_many(list(eligible_for.values())).label("n_eligible"),
+        how_many([sa.and_(eligible_for[i], receives[i]) for i in receives]).label("n_eligible_received"),
+        how_many(list(receives.values())).label("n_received"),
+        flag(sa.or_(sa.false(), *(n >= 1 for n in received_in_group))).label("grouped"),
+        flag(sa.or_(sa.false(), *(n >= 2 for n in received_in_group))).label("dipping"),
+    ).where(c.registered == 1).subquery("per_household")
+    ph = per_household.c
+    poor = sa.and_(ph.pmt_score.is_not(None),
+                   ph.pmt_score <= sa.literal(float(b.params.poverty_cutoff)))
+    return read_frame(conn, sa.select(
+        ph.area_id,
+        count_if(poor, "poor"),
+        count_if(sa.and_(poor, ph.n_received >= 1), "poor_receiving"),
+        sa.func.coalesce(sa.func.sum(sa.case((poor, ph.n_received), else_=0)), 0)
+        .label("poor_programmes"),
+        count_if(ph.n_eligible >= 2, "multi_eligible"),
+        count_if(sa.and_(ph.n_eligible >= 2, ph.n_eligible_received == ph.n_eligible),
+                 "multi_complete"),
+        count_if(ph.grouped == 1, "grouped_receiving"),
+        count_if(ph.dipping == 1, "double_dipping"),
+    ).group_by(ph.area_id))
 
 
 def _emit_households(rows: Rows, counts: pd.DataFrame, wanted: set[str]) -> None:

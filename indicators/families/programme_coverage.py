@@ -12,7 +12,13 @@ from indicators.rollup import Rows, cell
 EMITS: tuple[str, ...] = ("cov.programme", "cov.exclusion", "cov.inclusion")
 
 
+COUNTS = ("eligible", "eligible_enrolled", "enrolled", "enrolled_not_eligible")
+
+
 def count_programme_coverage(conn: sa.Connection, b: Blocks) -> pd.DataFrame:
+    """Eligible and enrolled units per raw area and programme (columns ``COUNTS``)."""
+    if b.materialised:
+        return _count_from_programme_counts(conn, b)
     status = b.unit_status()
     eligible, enrolled = status.c.eligible == 1, status.c.enrolled == 1
     return read_frame(conn, sa.select(
@@ -24,9 +30,26 @@ def count_programme_coverage(conn: sa.Connection, b: Blocks) -> pd.DataFrame:
     ).group_by(status.c.area_id, status.c.programme_id))
 
 
+def _count_from_programme_counts(conn: sa.Connection, b: Blocks) -> pd.DataFrame:
+    # DuckDB and Spark: the per-household columns of every programme, summed per area in one
+    # query, then one row per (area, programme) as unit_status's grouping gives them.
+    counts = b.programme_counts()
+    sums: list[sa.ColumnElement] = []
+    for i, _ in b.counted_programmes():
+        e, er, r = counts.c[f"e{i}"], counts.c[f"er{i}"], counts.c[f"r{i}"]
+        sums += [sa.func.sum(e).label(f"eligible_{i}"), sa.func.sum(er).label(f"eligible_enrolled_{i}"),
+                 sa.func.sum(r).label(f"enrolled_{i}"),
+                 sa.func.sum(r - er).label(f"enrolled_not_eligible_{i}")]
+    wide = read_frame(conn, sa.select(counts.c.area_id, *sums).group_by(counts.c.area_id))
+    parts = [pd.DataFrame({"area_id": wide["area_id"], "programme_id": pid,
+                           **{name: wide[f"{name}_{i}"] for name in COUNTS}})
+             for i, pid in b.counted_programmes()]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        columns=["area_id", "programme_id", *COUNTS])
+
+
 def _emit_programme_coverage(rows: Rows, counts: pd.DataFrame, programme_ids: list[str]) -> None:
-    table = rows.rollup(counts, ["programme_id"],
-                        ["eligible", "eligible_enrolled", "enrolled", "enrolled_not_eligible"])
+    table = rows.rollup(counts, ["programme_id"], list(COUNTS))
     for area_id in rows.targets():
         for pid in programme_ids:
             key = (area_id, pid)
