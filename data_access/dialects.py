@@ -50,6 +50,15 @@ def materialises_blocks(dialect: str) -> bool:
     return dialect in ("duckdb", "spark")
 
 
+def joins_by_hash(dialect: str) -> bool:
+    """Whether a join to a grouped subquery is a hash join whatever its size. DuckDB and Spark:
+    yes. PostgreSQL: not when the grouped side outgrows work_mem (an IN list it cannot hash is
+    scanned once per row), so a window over a sort is the safer form there; SQLite: it has no
+    index on a derived table to probe."""
+    _check(dialect)
+    return dialect in ("duckdb", "spark")
+
+
 def stores_joined_blocks(dialect: str) -> bool:
     """Whether a block that is a table joined to another stored block, with nothing dropped
     or grouped (the valid persons: each person with their valid household's area), is stored

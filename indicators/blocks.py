@@ -251,9 +251,8 @@ class Blocks:
         """area_id and shared (1 when another person of ``persons`` holds the same id, else 0)
         of each person of ``persons`` whose national id is well formed."""
         well_formed = dialects.is_thirteen_digits(self.dialect, persons.c.national_id)
-        if not self.materialised:
-            # A window count per id, not IN (subquery): PostgreSQL runs a large IN list it
-            # cannot hash in work_mem as a linear scan per row; a window is one sort.
+        if not dialects.joins_by_hash(self.dialect):
+            # A window count per id, not IN (subquery): one sort.
             return (sa.select(persons.c.area_id, flag(sa.func.count().over(
                         partition_by=persons.c.national_id) >= 2).label("shared"))
                     .where(well_formed).subquery("wf"))
