@@ -18,7 +18,8 @@ and its main element is there (metrics, the map, a table). For each page:
   machine the browser's part — deck.gl on software WebGL, React — varies most).
 
 Warm figures are the median of ``--repeats``. Prints one line per measurement, the load
-average of the machine, and a Markdown table for the README.
+average of the machine, the peak resident memory of the app's server process, and a Markdown
+table for the README.
 """
 
 from __future__ import annotations
@@ -106,7 +107,9 @@ def server_only(server_url: str, path: str, query: str, repeats: int) -> float:
 
 
 def run(workdir: Path, households: int, repeats: int, source: str = "auto"
-        ) -> list[tuple[str, float, float, float, float]]:
+        ) -> tuple[list[tuple[str, float, float, float, float]], int]:
+    """Each page's seconds (cold, warm through the menu, warm reload, server only) and the
+    server process's peak resident memory in bytes."""
     registry = workdir / "registry.db"
     if not registry.exists():
         print(f"generating the demo ({households:,} households) in {workdir}", flush=True)
@@ -151,9 +154,10 @@ def run(workdir: Path, households: int, repeats: int, source: str = "auto"
                       flush=True)
                 rows.append(row)
             browser.close()
+        peak = server.peak_rss_bytes()
     finally:
         server.stop()
-    return rows
+    return rows, peak
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -169,13 +173,14 @@ def main(argv: list[str] | None = None) -> int:
     before = os.getloadavg()[0]
     if args.workdir is None:
         with tempfile.TemporaryDirectory(prefix="socle_bench_pages_") as folder:
-            rows = run(Path(folder), args.households, args.repeats, args.source)
+            rows, peak = run(Path(folder), args.households, args.repeats, args.source)
     else:
-        rows = run(args.workdir, args.households, args.repeats, args.source)
+        rows, peak = run(args.workdir, args.households, args.repeats, args.source)
     print(f"\n{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"{platform.python_version()}; load average {before:.1f} before, "
           f"{os.getloadavg()[0]:.1f} after; demo of {args.households:,} households; "
-          f"seconds until the page is drawn\n")
+          f"seconds until the page is drawn; peak memory of the app's server process "
+          f"{peak / 2**30:.2f} GB\n")
     print("| page | cold | warm, same session | warm, reload | warm, server only |")
     print("|---|---:|---:|---:|---:|")
     for title, cold, menu, reload, alone in rows:

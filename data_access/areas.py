@@ -90,6 +90,12 @@ class AreaTree:
     def has_level(self, level: int) -> bool:
         return bool((self.frame["level"] == level).any())
 
+    def require_level(self, level: int) -> None:
+        """ValueError naming the levels present, when the tree has no area of ``level``."""
+        if not self.has_level(level):
+            raise ValueError(f"the registry has no area of level {level} "
+                             f"(levels present: {self.levels_text()})")
+
     def levels_text(self) -> str:
         return ", ".join(map(str, self.levels)) or "none"
 

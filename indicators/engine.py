@@ -94,10 +94,8 @@ def compute_levels(
     out: dict[int, pd.DataFrame] = {}
     with connection(engine) as conn:
         tree = AreaTree.load(conn)
-        missing = [level for level in levels if not tree.has_level(level)]
-        if missing:
-            raise ValueError(f"the registry has no area of level {missing[0]} "
-                             f"(levels present: {tree.levels_text()})")
+        for level in levels:
+            tree.require_level(level)
         programmes = load_programmes(conn)
         blocks = Blocks(engine.dialect.name, params, tree.lowest_level, programmes,
                         registry_tables(engine), conn)

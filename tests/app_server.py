@@ -101,8 +101,15 @@ class AppServer:
 
     def rss_bytes(self) -> int:
         """Resident memory of the server process now (Linux /proc)."""
+        return self._memory("VmRSS")
+
+    def peak_rss_bytes(self) -> int:
+        """The most resident memory the server process has held so far (Linux /proc)."""
+        return self._memory("VmHWM")
+
+    def _memory(self, field: str) -> int:
         for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) * 1024
         return 0
 

@@ -7,7 +7,9 @@
   also expire after ``CACHE_TTL`` (PostgreSQL registries have no last-loaded time).
 - Engines go to cached functions as underscore arguments (not hashed).
 - Figures are cached per family of the engine (``_cached_family``: one query each), so pages
-  asking for different indicators of one date share what they have in common.
+  asking for different indicators of one date share what they have in common; a family is
+  computed for every level of the area tree at once (the counts are the same, only the
+  roll-up differs), so a page's map or table one level down costs nothing more.
 - A computation on a cache miss waits for a place at the gate of
   ``database.max_computations`` (data_access.gate) inside the cached function; the caller
   wraps the call in ``registry_turns``, which puts the "waiting / computing" message on the
@@ -46,7 +48,7 @@ from data_access.gate import ComputeGate
 from data_access.reference import read_access_points, read_programmes
 from data_access.registry import RegistryHandle, RegistryUnavailable, registry_last_loaded
 from data_access.scope import Scope, scope_areas, scope_figures, scope_of, visible_area_ids
-from indicators import compute, cube, default_period_start
+from indicators import compute_levels, cube, default_period_start
 from indicators import default_as_of as _engine_default_as_of
 from indicators.donor_calendar import donor_dates
 from indicators.engine import families_of, family_indicator_ids, merge_long_forms
@@ -390,26 +392,27 @@ def period_start(settings: Settings, as_of: dt.date) -> dt.date:
 
 # Figures --------------------------------------------------------------------------------
 
-@st.cache_data(ttl=CACHE_TTL, max_entries=256, show_spinner=False)
+@st.cache_data(ttl=CACHE_TTL, max_entries=64, show_spinner=False)
 def _cached_family(
     _engine: sa.Engine,
     url: str,
     version: dt.datetime | None,
     as_of: dt.date,
-    level: int,
     period_start: dt.date,
     poverty_cutoff: float,
     referral_sla_days: int,
     period_months: int,
     family: str,
     suspected_pairs: pd.DataFrame | None = None,  # hashed: a decision changes the figure
-) -> pd.DataFrame:
-    """Every indicator of one family (one query of the engine) at ``level``: pages that ask
-    for different indicators of the same date share the families they have in common
-    (the Meeting page computes only what the Overview did not)."""
+) -> dict[int, pd.DataFrame]:
+    """Every indicator of one family (one query of the engine) at every level of the area
+    tree: pages that ask for different indicators of the same date share the families they
+    have in common (the Meeting page computes only what the Overview did not), and a page's
+    view one level down (the map, the union councils) is already counted."""
+    levels = _cached_tree(_engine, url, version).levels
     with computing(url) as progress:
-        return compute(
-            _engine, as_of=as_of, level=level, period_start=period_start,
+        return compute_levels(
+            _engine, as_of=as_of, levels=levels, period_start=period_start,
             poverty_cutoff=poverty_cutoff, referral_sla_days=referral_sla_days,
             period_months=period_months, indicator_ids=list(family_indicator_ids(family)),
             suspected_pairs=suspected_pairs, progress=progress,
@@ -422,15 +425,16 @@ def _family_figures(engine: sa.Engine, url: str, version: dt.datetime | None,
                     ) -> pd.DataFrame:
     """compute()'s long form of these indicators, from the cached families."""
     families = families_of(indicator_ids)
+    _cached_tree(engine, url, version).require_level(int(level))
     frames = []
     with registry_turns(settings) as notice:
         for index, family in enumerate(families):
             notice.stage(index, len(families))
             pairs = linkage_pairs(settings) if family == "suspected_pairs" else None
             frames.append(_cached_family(
-                engine, url, version, as_of, int(level), period_start,
+                engine, url, version, as_of, period_start,
                 float(settings.poverty_cutoff), int(settings.referral_sla_days),
-                int(settings.period_months), family, pairs))
+                int(settings.period_months), family, pairs)[int(level)])
     frame = merge_long_forms(frames)
     if indicator_ids is not None and not frame.empty:
         frame = frame[frame["indicator_id"].isin(set(indicator_ids))].reset_index(drop=True)
