@@ -8,6 +8,7 @@ Every setting lives in a ``[section]`` of ``config.toml``. The environment varia
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ NOT_SETTINGS = frozenset({CONFIG_ENV, SPARK_MASTER_ENV, SPARK_DRIVER_MEMORY_ENV,
 # Upper bound of database.max_computations: below the registry engine's pool
 # (data_access.registry.DEFAULT_POOL_SIZE), so short reads always find a connection.
 MAX_COMPUTATIONS = 12
+# A memory size as DuckDB's memory_limit takes it ("1GB", "800MB", "2GiB").
+MEMORY_SIZE = re.compile(r"[0-9]+(\.[0-9]+)? ?(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
 
 
 class SettingsError(ValueError):
@@ -62,6 +65,12 @@ SETTINGS: tuple[Setting, ...] = (
             "Most indicator computations reading the registry at once; more wait their turn "
             "and their page says so (1 to 12; the registry's connection pool keeps room for "
             "the short reads of every page)."),
+    Setting("database", "duckdb_memory_limit", str, "1GB",
+            "Most memory DuckDB may hold for the indicators and lists of this process (the "
+            "analytical copy, or a DuckDB registry), all computations together; beyond it "
+            "DuckDB spills to temporary files, slower but within bounds. A size such as "
+            "`1GB` or `800MB`; empty for DuckDB's own default (80 % of the machine's memory).",
+            optional=True),
     Setting("app_store", "url", str, "sqlite:///data/app_store.db",
             "SQLAlchemy URL of Socle's own database (users, meetings, snapshots, audit)."),
     Setting("analytics", "source", str, "auto",
@@ -356,6 +365,10 @@ def load_settings(
     if not values["linkage.max_pairs_per_person"] > 0:
         problems.append("setting `linkage.max_pairs_per_person` must be more than 0, got "
                         f"{values['linkage.max_pairs_per_person']:g}")
+    limit = values["database.duckdb_memory_limit"]
+    if limit and not MEMORY_SIZE.fullmatch(limit):
+        problems.append(f"setting `database.duckdb_memory_limit` must be a size such as 1GB "
+                        f"or 800MB, got `{limit}`")
     if problems:
         raise SettingsError("; ".join(problems))
     return Settings(values=values, source=path)

@@ -33,7 +33,7 @@ import struct
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +43,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import QueuePool
 
+from core.settings import MEMORY_SIZE
 from core.values import as_date
 from data_access.schema import household, person, require_schema
 
@@ -173,6 +174,28 @@ def _sqlite_connect_pragmas(dbapi_connection, record) -> None:
     dbapi_connection.execute("PRAGMA temp_store=MEMORY")
 
 
+_duckdb_memory_limit: str | None = None
+
+
+def limit_duckdb_memory(limit: str | None) -> None:
+    """Bound the memory DuckDB holds for the registries this process opens from now on
+    (setting ``database.duckdb_memory_limit``; None or "": DuckDB's own default). DuckDB's
+    limit is one per database file and process, shared by every connection to it, so the
+    computations of all users together stay within it (DuckDB spills beyond it)."""
+    global _duckdb_memory_limit
+    if limit and not MEMORY_SIZE.fullmatch(limit):
+        raise ValueError(f"not a memory size: `{limit}` (e.g. 1GB, 800MB)")
+    _duckdb_memory_limit = limit or None
+
+
+def _duckdb_connect_limit(limit: str) -> Callable[..., None]:
+    def set_limit(dbapi_connection, record) -> None:
+        # A SET, not a connect-time config: DuckDB refuses a second connection to a file
+        # with another configuration, and a SET applies to the file's instance as it is.
+        dbapi_connection.execute(f"SET memory_limit = '{limit}'")
+    return set_limit
+
+
 def open_registry(url: str, *, check: bool = True, pool_size: int = DEFAULT_POOL_SIZE
                   ) -> sa.Engine:
     """An engine on the registry that cannot write, checked against the contract.
@@ -205,6 +228,8 @@ def open_registry(url: str, *, check: bool = True, pool_size: int = DEFAULT_POOL
             raise RegistryError(f"registry database file `{database}` does not exist")
         # read_only: DuckDB refuses every write, and several readers may share the file.
         engine = sa.create_engine(url, connect_args={"read_only": True}, **pool)
+        if _duckdb_memory_limit:
+            sa.event.listen(engine, "connect", _duckdb_connect_limit(_duckdb_memory_limit))
     elif backend == "spark":
         # Registers the dialect; Spark reads the registry's Parquet files or JDBC tables as
         # views of its own session, and never writes them.

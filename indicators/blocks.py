@@ -343,6 +343,14 @@ class Blocks:
             .subquery("unit_status")
         )
 
+    def received_programmes(self) -> sa.Subquery:
+        """Each (household, programme) the household receives on d: it, or one of its
+        members, has an active enrolment in the programme (the ``receives`` of
+        :meth:`household_programmes`, without the eligibility that block also reads)."""
+        active = self.active_enrolments()
+        return (sa.select(active.c.household_id, active.c.programme_id).distinct()
+                .subquery("received_programme"))
+
     @_block
     def household_programmes(self) -> sa.Subquery:
         """For each registered unit's household and programme: is it eligible for p, does it receive p."""

@@ -40,7 +40,7 @@ from core.settings import Settings
 from data_access.analytic_copy import CopyState
 from data_access.areas import read_area_tree
 from data_access.figure_store import FigureStore, figure_key, pairs_fingerprint
-from data_access.registry import default_as_of, open_registry
+from data_access.registry import default_as_of, limit_duckdb_memory, open_registry
 from indicators.blocks import default_period_start
 from indicators.engine import compute_levels
 
@@ -160,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings(args.config, check_files=False)
     except SettingsError as exc:
         return _fail(f"configuration: {exc}")
+    limit_duckdb_memory(settings["database.duckdb_memory_limit"])
     to_parquet = args.out.lower().endswith(".parquet")
     if to_parquet and not Path(args.out).resolve().parent.is_dir():
         return _fail(f"argument --out: the folder of `{args.out}` does not exist")

@@ -442,11 +442,11 @@ def _double_enrolments(b: Blocks) -> _Built:
 
 
 def _double_dipping(b: Blocks) -> _Built:
-    hp = b.household_programmes()
+    hp = b.received_programmes()
     received = (
         sa.select(hp.c.household_id, hp.c.programme_id, b.t.programme.c.exclusive_group)
         .join(b.t.programme, b.t.programme.c.programme_id == hp.c.programme_id)
-        .where(hp.c.receives == 1, b.t.programme.c.exclusive_group.is_not(None))
+        .where(b.t.programme.c.exclusive_group.is_not(None))
         .subquery("received_in_group")
     )
     groups = (

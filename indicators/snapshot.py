@@ -33,7 +33,7 @@ from core.cli import (
     level_list,
     parse_date,
 )
-from data_access.registry import connection
+from data_access.registry import connection, limit_duckdb_memory
 
 PROG = "python -m indicators.snapshot"
 
@@ -95,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings(args.config, check_files=False)
     except SettingsError as exc:
         return _fail(f"configuration: {exc}")
+    limit_duckdb_memory(settings["database.duckdb_memory_limit"])
 
     registry = store = None
     started = time.perf_counter()

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from data_access.registry import RegistryError, open_registry
+from data_access.loader import write_duckdb_registry
+from data_access.registry import RegistryError, limit_duckdb_memory, open_registry
 from data_access.schema import SchemaError, check_schema, require_schema
 
 TINY = {
@@ -91,3 +93,42 @@ def test_views_named_after_the_contract_pass_the_check(tmp_path: Path) -> None:
     engine = open_registry(url)
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT household_id FROM household")).scalar() == "H1"
+
+
+@pytest.fixture
+def duckdb_memory_limit() -> Iterator[Callable[[str | None], None]]:
+    """Set the process's DuckDB memory limit for a test; DuckDB's default again afterwards."""
+    yield limit_duckdb_memory
+    limit_duckdb_memory(None)
+
+
+def test_duckdb_memory_limit_bounds_a_duckdb_registry_and_keeps_the_figures(
+        tmp_path: Path, duckdb_memory_limit) -> None:
+    from indicators import compute
+    from tests.fixture_registry import AS_OF, PERIOD_START, fixture_tables
+
+    tables = fixture_tables()
+    figures = {}
+    for limit in (None, "64MB"):
+        path = tmp_path / f"registry_{limit}.duckdb"
+        write_duckdb_registry(path, tables)
+        duckdb_memory_limit(limit)
+        engine = open_registry(f"duckdb:///{path}")
+        try:
+            with engine.connect() as conn:
+                held = conn.exec_driver_sql("SELECT current_setting('memory_limit')").scalar()
+            figures[limit] = compute(engine, as_of=AS_OF, period_start=PERIOD_START, level=2)
+        finally:
+            engine.dispose()
+        if limit is None:
+            assert held not in ("61.0 MiB", "64.0 MiB", "64.0 MB"), held
+        else:
+            assert held in ("61.0 MiB", "64.0 MB"), held  # DuckDB shows 64MB as MiB
+    pd.testing.assert_frame_equal(figures[None], figures["64MB"])
+
+
+@pytest.mark.parametrize("limit", ["lots", "1GB'; SELECT 1; --", "-1GB"])
+def test_a_duckdb_memory_limit_that_is_not_a_size_is_refused(limit: str,
+                                                            duckdb_memory_limit) -> None:
+    with pytest.raises(ValueError, match="not a memory size"):
+        duckdb_memory_limit(limit)

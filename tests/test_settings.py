@@ -257,3 +257,16 @@ def test_per_level_lists_keep_empty_entries_from_the_environment(tmp_path: Path)
     assert settings["geography.boundary_files"] == ["", str(tmp_path / "d.gpkg")]
     assert settings["geography.boundary_id_fields"] == ["", "PCODE"]
     assert settings["app.default_areas"] == ["D1", "D2"]
+
+
+@pytest.mark.parametrize("value", ["lots", "1GB'; SELECT 1; --", "1 000MB"])
+def test_a_duckdb_memory_limit_that_is_not_a_size_is_named(tmp_path: Path, value: str):
+    path = write_config(tmp_path, NO_BOUNDARY + f'[database]\nduckdb_memory_limit = "{value}"\n')
+    with pytest.raises(SettingsError, match=r"`database.duckdb_memory_limit` must be a size"):
+        load_settings(path, env={})
+
+
+@pytest.mark.parametrize("value", ["1GB", "800MB", "2GiB", "1.5 GB", ""])
+def test_a_duckdb_memory_limit_may_be_a_size_or_empty(tmp_path: Path, value: str):
+    path = write_config(tmp_path, NO_BOUNDARY + f'[database]\nduckdb_memory_limit = "{value}"\n')
+    assert load_settings(path, env={})["database.duckdb_memory_limit"] == value

@@ -37,7 +37,12 @@ from core.text import markdown_text
 from data_access import analytic_copy
 from data_access.app_store import AppStoreError
 from data_access.context import LIST_ROLES, ROLES, UserContext, default_context
-from data_access.registry import RegistryError, RegistryUnavailable, sqlite_path
+from data_access.registry import (
+    RegistryError,
+    RegistryUnavailable,
+    limit_duckdb_memory,
+    sqlite_path,
+)
 from data_access.schema import SchemaError
 from indicators.catalogue import Indicator
 from indicators.donor_calendar import period_end_on_or_before
@@ -361,6 +366,7 @@ def _settings() -> Settings:
         settings = load_settings()
     except SettingsError as exc:
         raise _configuration_problem(exc) from None
+    limit_duckdb_memory(settings["database.duckdb_memory_limit"])
     return settings
 
 
