@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{platform.python_version()}; load average {before:.1f} before, "
           f"{os.getloadavg()[0]:.1f} after; demo of {args.households:,} households; "
           f"seconds until the page is drawn; peak memory of the app's server process "
-          f"{peak / 2**30:.2f} GB\n")
+          f"{peak / 2**30:.2f} GiB\n")
     print("| page | cold | warm, same session | warm, reload | warm, server only |")
     print("|---|---:|---:|---:|---:|")
     for title, cold, menu, reload, alone in rows:
