@@ -49,28 +49,18 @@ def count_households(conn: sa.Connection, b: Blocks) -> pd.DataFrame:
         .subquery("per_household")
     )
     ph = per_household.c
-    poor = sa.and_(b.t.household.c.pmt_score.is_not(None),
-                   b.t.household.c.pmt_score <= sa.literal(float(b.params.poverty_cutoff)))
     receiving = read_frame(conn, sa.select(
         b.t.household.c.area_id,
-        count_if(sa.and_(poor, ph.n_received >= 1), "poor_receiving"),
-        sa.func.coalesce(sa.func.sum(sa.case((poor, ph.n_received), else_=0)), 0)
-        .label("poor_programmes"),
-        count_if(ph.n_eligible >= 2, "multi_eligible"),
-        count_if(sa.and_(ph.n_eligible >= 2, ph.n_eligible_received == ph.n_eligible),
-             "multi_complete"),
-        count_if(ph.grouped == 1, "grouped_receiving"),
-        count_if(ph.dipping == 1, "double_dipping"),
+        *_receiving_counts(ph, _poor(b, b.t.household.c.pmt_score)),
     ).select_from(per_household)
      .join(b.t.household, b.t.household.c.household_id == ph.household_id)
      # A registered member makes a row for an unregistered household: not counted here.
      .where(b.t.household.c.registered_on <= b.as_of)
      .group_by(b.t.household.c.area_id))
     households = b.registered_households()
-    poor_hh = sa.and_(households.c.pmt_score.is_not(None),
-                      households.c.pmt_score <= sa.literal(float(b.params.poverty_cutoff)))
-    poor_counts = read_frame(conn, sa.select(households.c.area_id, count_if(poor_hh, "poor"))
-                        .group_by(households.c.area_id))
+    poor_counts = read_frame(conn, sa.select(
+        households.c.area_id, count_if(_poor(b, households.c.pmt_score), "poor"),
+    ).group_by(households.c.area_id))
     return poor_counts.merge(receiving, on="area_id", how="outer")
 
 
@@ -98,11 +88,22 @@ def _count_from_programme_counts(conn: sa.Connection, b: Blocks) -> pd.DataFrame
         flag(sa.or_(sa.false(), *(n >= 2 for n in received_in_group))).label("dipping"),
     ).where(c.registered == 1).subquery("per_household")
     ph = per_household.c
-    poor = sa.and_(ph.pmt_score.is_not(None),
-                   ph.pmt_score <= sa.literal(float(b.params.poverty_cutoff)))
+    poor = _poor(b, ph.pmt_score)
     return read_frame(conn, sa.select(
-        ph.area_id,
-        count_if(poor, "poor"),
+        ph.area_id, count_if(poor, "poor"), *_receiving_counts(ph, poor),
+    ).group_by(ph.area_id))
+
+
+def _poor(b: Blocks, pmt_score: sa.ColumnElement) -> sa.ColumnElement[bool]:
+    return sa.and_(pmt_score.is_not(None),
+                   pmt_score <= sa.literal(float(b.params.poverty_cutoff)))
+
+
+def _receiving_counts(ph: sa.ColumnCollection, poor: sa.ColumnElement[bool]
+                      ) -> list[sa.ColumnElement]:
+    """The per-area counts of households from their per-household columns (n_eligible,
+    n_eligible_received, n_received, grouped, dipping), whichever way those were counted."""
+    return [
         count_if(sa.and_(poor, ph.n_received >= 1), "poor_receiving"),
         sa.func.coalesce(sa.func.sum(sa.case((poor, ph.n_received), else_=0)), 0)
         .label("poor_programmes"),
@@ -111,7 +112,7 @@ def _count_from_programme_counts(conn: sa.Connection, b: Blocks) -> pd.DataFrame
                  "multi_complete"),
         count_if(ph.grouped == 1, "grouped_receiving"),
         count_if(ph.dipping == 1, "double_dipping"),
-    ).group_by(ph.area_id))
+    ]
 
 
 def _emit_households(rows: Rows, counts: pd.DataFrame, wanted: set[str]) -> None:
