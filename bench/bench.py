@@ -195,7 +195,8 @@ def run_one(households: int, args: argparse.Namespace, workdir: Path) -> list[di
     folder = workdir / f"copy_{households}"
     shutil.rmtree(folder, ignore_errors=True)
     state = refresh(live, folder, incremental=False)
-    rows.append({"what": "refresh of the copy from SQLite, whole", "seconds": state.seconds})
+    rows.append({"what": "refresh of the copy from SQLite, whole", "seconds": state.seconds,
+                 "persons": state.rows["person"]})
     live.dispose()
     print(f"registry: {households:,} households, {state.rows['person']:,} persons, "
           f"as of {as_of}", flush=True)
@@ -259,15 +260,20 @@ def main() -> None:
           f"{platform.python_version()}; load average {os.getloadavg()[0]:.1f}")
     if args.scaling:
         print("| households | persons | cube of the copy (s) | s per 1,000 households | "
-              "bare pass (s) | ratio |")
-        print("|---:|---:|---:|---:|---:|---:|")
+              "CPU s | CPU s per 1,000 households | bare pass (s) | × bare pass | "
+              "× bare pass (CPU) | peak memory (GB) |")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         args.backends = "copy"
         for size in (int(s) for s in args.scaling.split(",")):
             rows = run_one(size, args, workdir)
             cube = next(r for r in rows if r["what"].startswith("cube"))
             bare = next(r for r in rows if r["what"].startswith("bare"))
-            print(f"| {size:,} | | {cube['seconds']:.2f} | {cube['seconds'] / size * 1000:.4f} "
-                  f"| {bare['seconds']:.2f} | {cube['ratio']:.1f} |", flush=True)
+            persons = next(r["persons"] for r in rows if "persons" in r)
+            print(f"| {size:,} | {persons:,} | {cube['seconds']:.2f} "
+                  f"| {cube['seconds'] / size * 1000:.4f} | {cube['cpu_seconds']:.1f} "
+                  f"| {cube['cpu_seconds'] / size * 1000:.4f} | {bare['seconds']:.2f} "
+                  f"| {cube['ratio']:.1f} | {cube['cpu_ratio']:.1f} | {cube['peak_gb']:.2f} |",
+                  flush=True)
         return
     rows = run_one(args.households, args, workdir)
     print()

@@ -441,6 +441,66 @@ class Blocks:
                           flag(registered).label("registered"), *columns)
                 .select_from(source).subquery("programme_counts"))
 
+    # The persons, counted once per flag every family groups them by ----------------------
+    def age_bucket(self, birth_date: ColumnElement) -> ColumnElement:
+        """The age bucket on d (AGE_BUCKETS) of a birth date: 0-17, 18-59, 60+ or unknown."""
+        return sa.case(
+            (birth_date.is_(None), "unknown"),
+            (birth_date > self.date(years_before(self.params.as_of, 18)), "0-17"),
+            (birth_date > self.date(years_before(self.params.as_of, 60)), "18-59"),
+            else_="60+",
+        )
+
+    def disability_label(self, disability: ColumnElement) -> ColumnElement:
+        """yes, no, or null when the disability is not recorded."""
+        return sa.case((disability == sa.true(), "yes"), (disability == sa.false(), "no"),
+                       else_=None)
+
+    @_block
+    def person_counts(self) -> sa.Subquery:
+        """Every person of the registry counted by the household's recorded area (null when the
+        household is missing) and by each flag the population, duplicates and data-quality
+        families group by: ``valid`` (of a valid household), ``registered`` on d, sex, age
+        bucket, disability, ``has_id``, ``well_formed`` id, ``covered`` and ``shared`` id (both
+        0 unless valid and registered). A few rows per area and flag combination.
+
+        Materialised backends only: one pass over the persons (and one over the ids held
+        twice) where each family read them again, each joining them to their households."""
+        p, h = self.t.person, self.t.household
+        lowest = self.t.area.alias("lowest_area")
+        persons = (
+            sa.select(p.c.person_id, p.c.household_id, p.c.national_id, p.c.sex,
+                      p.c.birth_date, p.c.disability, h.c.area_id, p.c.registered_on,
+                      h.c.registered_on.label("household_registered_on"),
+                      sa.and_(lowest.c.area_id.is_not(None),
+                              p.c.registered_on <= self.as_of).label("counted"),
+                      flag(lowest.c.area_id.is_not(None)).label("valid"),
+                      flag(p.c.registered_on <= self.as_of).label("registered"))
+            .select_from(p.outerjoin(h, h.c.household_id == p.c.household_id)
+                         .outerjoin(lowest, sa.and_(lowest.c.area_id == h.c.area_id,
+                                                    lowest.c.level == self.lowest_level)))
+            .subquery("person_flags"))
+        # An id held by two registered persons is the same text for both: well formed for
+        # both or for neither, so the grouping need not test the form (the flag below does).
+        registered = self.registered_persons()
+        shared_ids = (sa.select(registered.c.national_id)
+                      .where(registered.c.national_id.is_not(None))
+                      .group_by(registered.c.national_id).having(sa.func.count() >= 2))
+        counted = persons.c.counted == sa.true()
+        columns = [
+            persons.c.area_id, persons.c.valid, persons.c.registered, persons.c.sex,
+            self.age_bucket(persons.c.birth_date).label("age"),
+            self.disability_label(persons.c.disability).label("disability"),
+            flag(persons.c.national_id.is_not(None)).label("has_id"),
+            flag(dialects.is_thirteen_digits(self.dialect, persons.c.national_id))
+            .label("well_formed"),
+            flag(sa.and_(counted, self.is_covered(persons))).label("covered"),
+            flag(sa.and_(counted, persons.c.national_id.in_(shared_ids))).label("shared"),
+        ]
+        flags = sa.select(*columns).subquery("person_flag")
+        return (sa.select(*flags.c, sa.func.count().label("persons"))
+                .group_by(*flags.c).subquery("person_counts"))
+
     # Referrals ----------------------------------------------------------------------------
     @_block
     def valid_referrals(self) -> sa.Subquery:

@@ -13,10 +13,7 @@ EMITS: tuple[str, ...] = ("dup.shared_id", "dup.double_enrolment")
 
 
 def count_duplicates(conn: sa.Connection, b: Blocks) -> tuple[pd.DataFrame, pd.DataFrame]:
-    ids = b.id_sharers(b.registered_persons())
-    shared_id = read_frame(conn, sa.select(
-        ids.c.area_id, sa.func.count().label("with_id"), count_if(ids.c.shared == 1, "shared"),
-    ).group_by(ids.c.area_id))
+    shared_id = read_frame(conn, _shared_id_query(b))
 
     active = b.active_enrolments()
     pairs = (
@@ -28,6 +25,19 @@ def count_duplicates(conn: sa.Connection, b: Blocks) -> tuple[pd.DataFrame, pd.D
         pairs.c.area_id, sa.func.count().label("pairs"), count_if(pairs.c.n >= 2, "double"),
     ).group_by(pairs.c.area_id))
     return shared_id, double
+
+
+def _shared_id_query(b: Blocks) -> sa.Select:
+    """Per area: registered persons with a well-formed id, and those sharing it."""
+    if b.materialised:
+        counts = b.person_counts()
+        return (sa.select(counts.c.area_id, sa.func.sum(counts.c.persons).label("with_id"),
+                          sa.func.sum(counts.c.persons * counts.c.shared).label("shared"))
+                .where(counts.c.valid == 1, counts.c.registered == 1, counts.c.well_formed == 1)
+                .group_by(counts.c.area_id))
+    ids = b.id_sharers(b.registered_persons())
+    return sa.select(ids.c.area_id, sa.func.count().label("with_id"),
+                     count_if(ids.c.shared == 1, "shared")).group_by(ids.c.area_id)
 
 
 def _emit_duplicates(rows: Rows, shared: pd.DataFrame, double: pd.DataFrame,

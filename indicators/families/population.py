@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.sql.elements import ColumnElement
 
-from indicators.blocks import AGE_BUCKETS, Blocks, count_if, read_frame, years_before
+from indicators.blocks import AGE_BUCKETS, Blocks, count_if, read_frame
 from indicators.catalogue import SEX
 from indicators.families.base import Family, Run
 from indicators.rollup import Rows, cell
@@ -14,22 +13,20 @@ from indicators.rollup import Rows, cell
 EMITS: tuple[str, ...] = ("cov.population", "cov.population_census")
 
 
-def _age_bucket(b: Blocks, birth_date: ColumnElement) -> ColumnElement:
-    return sa.case(
-        (birth_date.is_(None), "unknown"),
-        (birth_date > b.date(years_before(b.params.as_of, 18)), "0-17"),
-        (birth_date > b.date(years_before(b.params.as_of, 60)), "18-59"),
-        else_="60+",
-    )
-
-
 def count_population(conn: sa.Connection, b: Blocks) -> pd.DataFrame:
     """Registered persons and covered persons per raw area, sex, age bucket and disability."""
+    if b.materialised:
+        counts = b.person_counts()
+        return read_frame(conn, sa.select(
+            counts.c.area_id, counts.c.sex, counts.c.age, counts.c.disability,
+            sa.func.sum(counts.c.persons).label("persons"),
+            sa.func.sum(counts.c.persons * counts.c.covered).label("covered"),
+        ).where(counts.c.valid == 1, counts.c.registered == 1)
+         .group_by(counts.c.area_id, counts.c.sex, counts.c.age, counts.c.disability))
     persons = b.registered_persons()
     covered = b.is_covered(persons)
-    age = _age_bucket(b, persons.c.birth_date).label("age")
-    disability = sa.case((persons.c.disability == sa.true(), "yes"),
-                         (persons.c.disability == sa.false(), "no"), else_=None).label("disability")
+    age = b.age_bucket(persons.c.birth_date).label("age")
+    disability = b.disability_label(persons.c.disability).label("disability")
     return read_frame(conn, sa.select(
         persons.c.area_id, persons.c.sex, age, disability,
         sa.func.count().label("persons"), count_if(covered, "covered"),
