@@ -99,17 +99,24 @@ class Blocks:
 
     def __init__(self, dialect: str, params: Parameters, lowest_level: int,
                  programmes: pd.DataFrame, tables: RegistryTables,
-                 conn: sa.Connection | None = None) -> None:
+                 conn: sa.Connection | None = None,
+                 families: frozenset[str] | None = None) -> None:
         self.dialect = dialect
         self.t = tables  # the registry's tables, dates read as dates
         self.params = params
         self.as_of = sa.literal(params.as_of, sa.Date)  # d, as a bound date
         self.lowest_level = lowest_level
         self.programmes = programmes
+        self.families = families  # those the computation runs (None: any)
         self._conn = conn if conn is not None and dialects.materialises_blocks(dialect) else None
         self._token = uuid.uuid4().hex[:8]
         self._built: dict[tuple, sa.FromClause] = {}
         self._temporary: list[str] = []
+
+    def serves(self, family: str) -> bool:
+        """Whether the computation runs ``family``: a block shared by several families counts
+        only what the families run need."""
+        return self.families is None or family in self.families
 
     def release(self) -> None:
         """Drop the temporary tables of the blocks (the connection goes back to a pool)."""
@@ -279,8 +286,11 @@ class Blocks:
     def _pmt_rule(self, pmt_max: float | None, score: ColumnElement) -> list[ColumnElement]:
         return [] if pmt_max is None else [score <= sa.literal(float(pmt_max))]
 
-    def _person_rules(self, row: pd.Series, persons: sa.Subquery) -> list[ColumnElement]:
-        rules = self._pmt_rule(row.pmt_max, persons.c.pmt_score)
+    def _person_rules(self, row: pd.Series, persons: sa.FromClause, *,
+                      with_pmt: bool = True) -> list[ColumnElement]:
+        """The programme's rules on a person; without the household's PMT rule when
+        ``with_pmt`` is false (``persons`` then need no pmt_score)."""
+        rules = self._pmt_rule(row.pmt_max, persons.c.pmt_score) if with_pmt else []
         if row.age_min is not None:
             rules.append(persons.c.birth_date <= self.date(years_before(self.params.as_of, int(row.age_min))))
         if row.age_max is not None:
@@ -382,16 +392,22 @@ class Blocks:
                 .group_by(active.c.unit_id).subquery(f"{unit}_enrolled"))
 
     def _member_counts(self) -> sa.Subquery:
-        """Per household, for each person programme i: how many of its registered members are
-        eligible (e<i>), eligible and enrolled (er<i>), enrolled (r<i>) on d."""
-        persons = self.registered_persons()
+        """Per household id, for each person programme i: how many of its members registered
+        on d meet the programme's rules on a person, the household's PMT rule aside (e<i>),
+        those of them enrolled (er<i>), and the members enrolled (r<i>) on d.
+
+        The persons are grouped by their household id before they meet their households:
+        :meth:`programme_counts` keeps the valid households and applies the PMT rule to
+        each household's counts, where a join of every person to their household would
+        come first."""
+        persons = self.t.person
         enrolled = self._enrolled_units("person")
         columns: list[ColumnElement] = []
         counted: list[ColumnElement] = [enrolled.c.unit_id.is_not(None)]
         for i, row in enumerate(self.programmes.itertuples(index=False)):
             if row.unit != "person":
                 continue
-            rule = sa.and_(sa.true(), *self._person_rules(row, persons))
+            rule = sa.and_(sa.true(), *self._person_rules(row, persons, with_pmt=False))
             eligible = flag(rule)
             receives = sa.func.coalesce(enrolled.c[f"r{i}"], 0)
             counted.append(rule)
@@ -402,7 +418,7 @@ class Blocks:
         # would add zeros.
         return (sa.select(persons.c.household_id, *columns)
                 .select_from(persons.outerjoin(enrolled, enrolled.c.unit_id == persons.c.person_id))
-                .where(sa.or_(*counted))
+                .where(persons.c.registered_on <= self.as_of, sa.or_(*counted))
                 .group_by(persons.c.household_id).subquery("member_counts"))
 
     @_block
@@ -435,8 +451,12 @@ class Blocks:
                 columns += [eligible.label(f"e{i}"), (eligible * receives).label(f"er{i}"),
                             receives.label(f"r{i}")]
             elif row.unit == "person":
-                columns += [sa.func.coalesce(members.c[f"{name}{i}"], 0).label(f"{name}{i}")
-                            for name in ("e", "er", "r")]
+                # The household's PMT rule, left out of the members' counts.
+                poor_enough = sa.and_(sa.true(), *self._pmt_rule(row.pmt_max, households.c.pmt_score))
+                columns += [
+                    *[sa.case((poor_enough, sa.func.coalesce(members.c[f"{name}{i}"], 0)),
+                              else_=0).label(f"{name}{i}") for name in ("e", "er")],
+                    sa.func.coalesce(members.c[f"r{i}"], 0).label(f"r{i}")]
         return (sa.select(households.c.household_id, households.c.area_id, households.c.pmt_score,
                           flag(registered).label("registered"), *columns)
                 .select_from(source).subquery("programme_counts"))
@@ -462,7 +482,9 @@ class Blocks:
         household is missing) and by each flag the population, duplicates and data-quality
         families group by: ``valid`` (of a valid household), ``registered`` on d, sex, age
         bucket, disability, ``has_id``, ``well_formed`` id, ``covered`` and ``shared`` id (both
-        0 unless valid and registered). A few rows per area and flag combination.
+        0 unless valid and registered; and 0 when the computation does not run the population,
+        respectively the duplicates, family: :meth:`serves`). A few rows per area and flag
+        combination.
 
         Materialised backends only: one pass over the persons (and one over the ids held
         twice) where each family read them again, each joining them to their households."""
@@ -494,8 +516,10 @@ class Blocks:
             flag(persons.c.national_id.is_not(None)).label("has_id"),
             flag(dialects.is_thirteen_digits(self.dialect, persons.c.national_id))
             .label("well_formed"),
-            flag(sa.and_(counted, self.is_covered(persons))).label("covered"),
-            flag(sa.and_(counted, persons.c.national_id.in_(shared_ids))).label("shared"),
+            (flag(sa.and_(counted, self.is_covered(persons))) if self.serves("population")
+             else sa.literal(0)).label("covered"),
+            (flag(sa.and_(counted, persons.c.national_id.in_(shared_ids)))
+             if self.serves("duplicates") else sa.literal(0)).label("shared"),
         ]
         flags = sa.select(*columns).subquery("person_flag")
         return (sa.select(*flags.c, sa.func.count().label("persons"))

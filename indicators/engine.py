@@ -98,7 +98,7 @@ def compute_levels(
             tree.require_level(level)
         programmes = load_programmes(conn)
         blocks = Blocks(engine.dialect.name, params, tree.lowest_level, programmes,
-                        registry_tables(engine), conn)
+                        registry_tables(engine), conn, frozenset(needed))
         remembered = _Remembered(conn)
         try:
             total = max(len(steps) * len(levels), 1)
