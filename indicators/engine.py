@@ -164,6 +164,13 @@ def families_of(indicator_ids: Iterable[str] | None) -> list[str]:
     return [f for f in FAMILY_ORDER if f in present]
 
 
+def family_part(frame: pd.DataFrame, family: str) -> pd.DataFrame:
+    """The rows of one family in a long form computed for several (compute's rows for that
+    family alone: the same rows, in the same order)."""
+    ids = set(family_indicator_ids(family))
+    return frame[frame["indicator_id"].isin(ids)].reset_index(drop=True)
+
+
 def merge_long_forms(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
     """The long forms of separate families (each from compute, given in FAMILY_ORDER) as
     one compute would have returned them together: the same rows in the same order.

@@ -129,3 +129,63 @@ def test_families_computed_apart_give_compute_s_long_form(make_registry, level: 
         for family in families_of(headline))
     merged = merged[merged["indicator_id"].isin(headline)].reset_index(drop=True)
     pd.testing.assert_frame_equal(merged, asked)
+
+
+def test_a_family_s_part_of_a_batch_is_the_family_computed_alone(make_registry):
+    """ui.queries counts the families a page misses in one computation, then caches each
+    family's part: a part is the family computed alone, row for row, at every level."""
+    import pandas as pd
+
+    from data_access.areas import read_area_tree
+    from indicators import compute_levels
+    from indicators.engine import families_of, family_indicator_ids, family_part
+    from tests.fixture_registry import AS_OF, PERIOD_START, fixture_tables
+
+    engine = make_registry(fixture_tables())
+    levels = read_area_tree(engine).levels
+    pairs = pd.DataFrame({"person_id_a": ["P1a"], "person_id_b": ["P1b"]})
+    batch = compute_levels(engine, as_of=AS_OF, levels=levels, period_start=PERIOD_START,
+                           suspected_pairs=pairs)
+    for family in families_of(None):
+        alone = compute_levels(engine, as_of=AS_OF, levels=levels, period_start=PERIOD_START,
+                               indicator_ids=list(family_indicator_ids(family)),
+                               suspected_pairs=pairs)
+        for level in levels:
+            pd.testing.assert_frame_equal(family_part(batch[level], family), alone[level])
+
+
+@pytest.mark.usefixtures("clean_environment", "navigation_as_in_a_running_server")
+def test_a_cold_page_counts_the_families_it_misses_in_one_computation(
+        registry_url: str, monkeypatch: pytest.MonkeyPatch):
+    """Each as-of date a page needs is one computation of the families it misses (the
+    linkage pairs' family apart), and no family is counted twice for one date, also when
+    the next page asks for more."""
+    from collections import Counter
+
+    from indicators.engine import families_of
+
+    monkeypatch.setenv("SOCLE_ANALYTICS_SOURCE", "live")
+    computations: list[tuple[object, tuple[str, ...]]] = []
+    real = queries.compute_levels
+
+    def counted(*args, **kwargs):
+        computations.append((kwargs["as_of"], tuple(families_of(kwargs["indicator_ids"]))))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(queries, "compute_levels", counted)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params.update({"level": "2", "area": "D1"})
+    def batches_per_day(runs: list[tuple[object, tuple[str, ...]]]) -> Counter:
+        return Counter(day for day, families in runs if families != ("suspected_pairs",))
+
+    at.run()  # the Overview, cold
+    assert not at.exception and not at.error
+    overview = list(computations)
+    assert batches_per_day(overview) and max(batches_per_day(overview).values()) == 1, overview
+    assert any(len(families) >= 3 for _, families in overview), overview
+    at.switch_page("pages/meeting.py").run()  # the Overview's families and more
+    assert not at.exception and not at.error
+    meeting = computations[len(overview):]
+    assert max(batches_per_day(meeting).values(), default=1) == 1, meeting
+    per_family = Counter((day, f) for day, families in computations for f in families)
+    assert max(per_family.values()) == 1, computations

@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextvars
 import datetime as dt
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -51,7 +52,12 @@ from data_access.scope import Scope, scope_areas, scope_figures, scope_of, visib
 from indicators import compute_levels, cube, default_period_start
 from indicators import default_as_of as _engine_default_as_of
 from indicators.donor_calendar import donor_dates
-from indicators.engine import families_of, family_indicator_ids, merge_long_forms
+from indicators.engine import (
+    families_of,
+    family_indicator_ids,
+    family_part,
+    merge_long_forms,
+)
 from indicators.figures import Parameters, donor_level, donor_long_form
 
 CACHE_TTL = dt.timedelta(minutes=10)
@@ -392,6 +398,53 @@ def period_start(settings: Settings, as_of: dt.date) -> dt.date:
 
 # Figures --------------------------------------------------------------------------------
 
+class _Batches:
+    """The families one page misses, counted together (one computation: on DuckDB each
+    building block is stored once for all of them) and handed to the per-family cache one by
+    one: the first miss counts the batch, the next take their part from here.
+
+    Process-wide and thread-safe: several sessions may miss the same date at once. A part is
+    kept at most ``CACHE_TTL``; a family is left out of a batch when it was counted for the
+    same view less than ``CACHE_TTL`` ago (most likely still in Streamlit's cache)."""
+
+    def __init__(self, max_views: int = 16) -> None:
+        self._lock = threading.Lock()
+        self._parts: dict[tuple, dict[str, tuple[float, dict[int, pd.DataFrame]]]] = {}
+        self._counted: dict[tuple, dict[str, float]] = {}
+        self._max_views = max_views
+
+    def take(self, view: tuple, family: str) -> dict[int, pd.DataFrame] | None:
+        with self._lock:
+            part = self._parts.get(view, {}).pop(family, None)
+        if part is None or _age(part[0]) > CACHE_TTL.total_seconds():
+            return None
+        return part[1]
+
+    def missing(self, view: tuple, families: Iterable[str]) -> list[str]:
+        with self._lock:
+            counted = self._counted.get(view, {})
+            return [f for f in families
+                    if _age(counted.get(f, float("-inf"))) > CACHE_TTL.total_seconds()]
+
+    def keep(self, view: tuple, counted: Iterable[str],
+             parts: dict[str, dict[int, pd.DataFrame]]) -> None:
+        """``counted``: the families just counted; ``parts``: those still to be taken."""
+        now = time.monotonic()
+        with self._lock:
+            self._counted.setdefault(view, {}).update(dict.fromkeys(counted, now))
+            self._parts.setdefault(view, {}).update({f: (now, p) for f, p in parts.items()})
+            for table in (self._counted, self._parts):
+                while len(table) > self._max_views:
+                    table.pop(next(iter(table)))
+
+
+def _age(moment: float) -> float:
+    return time.monotonic() - moment
+
+
+_BATCHES = _Batches()
+
+
 @st.cache_data(ttl=CACHE_TTL, max_entries=64, show_spinner=False)
 def _cached_family(
     _engine: sa.Engine,
@@ -404,19 +457,32 @@ def _cached_family(
     period_months: int,
     family: str,
     suspected_pairs: pd.DataFrame | None = None,  # hashed: a decision changes the figure
+    _batch: tuple[str, ...] = (),  # not hashed: the page's other families, counted along
 ) -> dict[int, pd.DataFrame]:
-    """Every indicator of one family (one query of the engine) at every level of the area
-    tree: pages that ask for different indicators of the same date share the families they
-    have in common (the Meeting page computes only what the Overview did not), and a page's
-    view one level down (the map, the union councils) is already counted."""
+    """Every indicator of one family at every level of the area tree: pages that ask for
+    different indicators of the same date share the families they have in common (the
+    Meeting page computes only what the Overview did not), and a page's view one level down
+    (the map, the union councils) is already counted. On a miss, the page's other families
+    not counted yet (``_batch``) are counted in the same computation (``_Batches``)."""
+    view = (url, version, as_of, period_start, poverty_cutoff, referral_sla_days,
+            period_months)
+    ready = _BATCHES.take(view, family)
+    if ready is not None:
+        return ready
+    together = [family, *_BATCHES.missing(view, (f for f in _batch if f != family))]
     levels = _cached_tree(_engine, url, version).levels
     with computing(url) as progress:
-        return compute_levels(
+        computed = compute_levels(
             _engine, as_of=as_of, levels=levels, period_start=period_start,
             poverty_cutoff=poverty_cutoff, referral_sla_days=referral_sla_days,
-            period_months=period_months, indicator_ids=list(family_indicator_ids(family)),
+            period_months=period_months,
+            indicator_ids=[i for f in together for i in family_indicator_ids(f)],
             suspected_pairs=suspected_pairs, progress=progress,
         )
+    parts = {f: {level: family_part(frame, f) for level, frame in computed.items()}
+             for f in together}
+    _BATCHES.keep(view, together, {f: part for f, part in parts.items() if f != family})
+    return parts[family]
 
 
 def _family_figures(engine: sa.Engine, url: str, version: dt.datetime | None,
@@ -426,6 +492,8 @@ def _family_figures(engine: sa.Engine, url: str, version: dt.datetime | None,
     """compute()'s long form of these indicators, from the cached families."""
     families = families_of(indicator_ids)
     _cached_tree(engine, url, version).require_level(int(level))
+    # The linkage pairs are an argument of their own family only: it is not batched.
+    batch = tuple(f for f in families if f != "suspected_pairs")
     frames = []
     with registry_turns(settings) as notice:
         for index, family in enumerate(families):
@@ -434,7 +502,8 @@ def _family_figures(engine: sa.Engine, url: str, version: dt.datetime | None,
             frames.append(_cached_family(
                 engine, url, version, as_of, period_start,
                 float(settings.poverty_cutoff), int(settings.referral_sla_days),
-                int(settings.period_months), family, pairs)[int(level)])
+                int(settings.period_months), family, pairs,
+                batch if family in batch else ())[int(level)])
     frame = merge_long_forms(frames)
     if indicator_ids is not None and not frame.empty:
         frame = frame[frame["indicator_id"].isin(set(indicator_ids))].reset_index(drop=True)
