@@ -65,7 +65,7 @@ SETTINGS: tuple[Setting, ...] = (
             "Most indicator computations reading the registry at once; more wait their turn "
             "and their page says so (1 to 12; the registry's connection pool keeps room for "
             "the short reads of every page)."),
-    Setting("database", "duckdb_memory_limit", str, "1GB",
+    Setting("database", "duckdb_memory_limit", str, "768MB",
             "Most memory DuckDB may hold for the indicators and lists of this process (the "
             "analytical copy, or a DuckDB registry), all computations together; beyond it "
             "DuckDB spills to temporary files, slower but within bounds. A size such as "
