@@ -61,10 +61,11 @@ def level_list(text: str) -> list[int]:
     return levels
 
 
-def fail(prog: str, message: str) -> int:
-    """Say what went wrong in one line on stderr, as ``<prog>: error: <message>``; exit code 2."""
+def fail(prog: str, message: str, code: int = 2) -> int:
+    """Say what went wrong in one line on stderr, as ``<prog>: error: <message>``; the exit
+    code (2 by default: a usage or set-up problem; 1 for a failure of the work itself)."""
     print(f"{prog}: error: {message}", file=sys.stderr)
-    return 2
+    return code
 
 
 def database_problem(exc: Exception) -> str:

@@ -11,10 +11,9 @@ A registry or configuration that cannot be used prints one message and exits 1.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from core.cli import Parser, ProgressBar, UsageError, database_problem
+from core.cli import Parser, ProgressBar, UsageError, database_problem, fail
 
 PROG = "python -m data_access.refresh"
 
@@ -29,16 +28,11 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def _fail(message: str, code: int = 1) -> int:
-    print(f"{PROG}: {message}", file=sys.stderr)
-    return code
-
-
 def main(argv: list[str] | None = None) -> int:
     try:
         args = parser().parse_args(argv)
     except UsageError as exc:
-        return _fail(str(exc), 2)
+        return fail(PROG, str(exc))
 
     import sqlalchemy as sa
 
@@ -50,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings(args.config, check_files=False)
     except SettingsError as exc:
-        return _fail(f"configuration: {exc}")
+        return fail(PROG, f"configuration: {exc}", 1)
     folder = Path(settings["analytics.copy_folder"])
     registry = None
     try:
@@ -62,9 +56,9 @@ def main(argv: list[str] | None = None) -> int:
                         progress=lambda fraction, label: bar.update(0, fraction, label))
         bar.close()
     except (RegistryError, SchemaError, CopyError) as exc:
-        return _fail(str(exc))
+        return fail(PROG, str(exc), 1)
     except sa.exc.SQLAlchemyError as exc:
-        return _fail(database_problem(exc))
+        return fail(PROG, database_problem(exc), 1)
     finally:
         if registry is not None:
             registry.dispose()

@@ -830,11 +830,6 @@ def _split_areas(values: list[str] | None) -> list[str] | None:
     return [part.strip() for value in values for part in value.split(",") if part.strip()]
 
 
-def _fail(message: str, code: int) -> int:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
-    return code
-
-
 def _read_password(from_stdin: bool) -> tuple[str, bool]:
     """(password, generated)."""
     if from_stdin:
@@ -843,12 +838,12 @@ def _read_password(from_stdin: bool) -> tuple[str, bool]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from core.cli import UsageError
+    from core.cli import UsageError, database_problem, fail
 
     try:
         args = parser().parse_args(argv)
     except UsageError as exc:
-        return _fail(str(exc), 2)
+        return fail(PROG, str(exc))
 
     from core.settings import SettingsError, load_settings
     from data_access.app_store import AppStoreError, open_app_store
@@ -857,7 +852,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings(args.config, check_files=False)
     except SettingsError as exc:
-        return _fail(f"configuration: {exc}", 2)
+        return fail(PROG, f"configuration: {exc}")
     try:
         actor = f"cli:{getpass.getuser()}"
     except (KeyError, OSError):  # no user name in the environment or the password database
@@ -875,7 +870,7 @@ def main(argv: list[str] | None = None) -> int:
         known = set(areas_frame["area_id"].astype(str)) if areas_frame is not None else None
         if args.command == "create":
             if args.no_password and args.password_stdin:
-                return _fail("--no-password and --password-stdin exclude each other", 2)
+                return fail(PROG, "--no-password and --password-stdin exclude each other")
             password, generated = (None, False) if args.no_password else _read_password(
                 args.password_stdin)
             user = create_user(store, args.username, args.role, areas_given or (),
@@ -886,7 +881,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"password (shown once): {password}")
         elif args.command == "update":
             if args.all_areas and areas_given:
-                return _fail("--all-areas and --area exclude each other", 2)
+                return fail(PROG, "--all-areas and --area exclude each other")
             areas = () if args.all_areas else areas_given
             user = update_user(store, args.username, role=args.role, areas=areas,
                                known_areas=known, actor=actor)
@@ -914,11 +909,11 @@ def main(argv: list[str] | None = None) -> int:
                              strict=True))
             print(demo_text(accounts, names))
     except UserError as exc:
-        return _fail(str(exc), 1)
+        return fail(PROG, str(exc), 1)
     except (AppStoreError, RegistryError) as exc:
-        return _fail(str(exc), 2)
+        return fail(PROG, str(exc))
     except sa.exc.SQLAlchemyError as exc:
-        return _fail(f"database error: {getattr(exc, 'orig', None) or exc}", 2)
+        return fail(PROG, database_problem(exc))
     finally:
         for engine in (store, registry):
             if engine is not None:

@@ -374,12 +374,19 @@ class Blocks:
         )
 
     # What each household's units are eligible for and receive, a column per programme -----
+    def _numbered_programmes(self, *units: str) -> list[tuple[int, Any]]:
+        """(column number, programme row) of each programme whose unit is one of ``units``:
+        a programme's number is its place among all programmes, so its columns keep their
+        names whichever units a block reads."""
+        return [(i, row) for i, row in enumerate(self.programmes.itertuples(index=False))
+                if row.unit in units]
+
     def counted_programmes(self) -> list[tuple[int, str]]:
         """(column number, programme_id) of each programme whose unit is a household or a
         person: the columns of :meth:`programme_counts` (a programme of another unit has no
         eligible or enrolled units)."""
-        return [(i, str(row.programme_id)) for i, row in enumerate(self.programmes.itertuples(index=False))
-                if row.unit in ("household", "person")]
+        return [(i, str(row.programme_id))
+                for i, row in self._numbered_programmes("household", "person")]
 
     def _enrolled_units(self, unit: str) -> sa.Subquery:
         """Each registered unit of ``unit`` with an active enrolment: r<i> is 1 when one of them
@@ -387,7 +394,7 @@ class Blocks:
         active = self.active_enrolments()
         columns = [sa.func.max(flag(active.c.programme_id == sa.literal(str(row.programme_id))))
                    .label(f"r{i}")
-                   for i, row in enumerate(self.programmes.itertuples(index=False)) if row.unit == unit]
+                   for i, row in self._numbered_programmes(unit)]
         return (sa.select(active.c.unit_id, *columns).where(active.c.unit == unit)
                 .group_by(active.c.unit_id).subquery(f"{unit}_enrolled"))
 
@@ -404,9 +411,7 @@ class Blocks:
         enrolled = self._enrolled_units("person")
         columns: list[ColumnElement] = []
         counted: list[ColumnElement] = [enrolled.c.unit_id.is_not(None)]
-        for i, row in enumerate(self.programmes.itertuples(index=False)):
-            if row.unit != "person":
-                continue
+        for i, row in self._numbered_programmes("person"):
             rule = sa.and_(sa.true(), *self._person_rules(row, persons, with_pmt=False))
             eligible = flag(rule)
             receives = sa.func.coalesce(enrolled.c[f"r{i}"], 0)
@@ -444,7 +449,7 @@ class Blocks:
             own = self._enrolled_units("household")
             source = source.outerjoin(own, own.c.unit_id == households.c.household_id)
         columns: list[ColumnElement] = []
-        for i, row in enumerate(self.programmes.itertuples(index=False)):
+        for i, row in self._numbered_programmes("household", "person"):
             if row.unit == "household":
                 eligible = flag(sa.and_(registered, *self._pmt_rule(row.pmt_max, households.c.pmt_score)))
                 receives = sa.func.coalesce(own.c[f"r{i}"], 0)
