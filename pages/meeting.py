@@ -29,9 +29,11 @@ OWNER_KEY = "action_owner"
 DUE_KEY = "action_due"
 CLOSE_KEY = "action_to_close"
 # The form's idempotency key: drawn with the form, kept until the add is confirmed, and put
-# in the link while an add is under way, so that a retry after a lost confirmation (even a
-# server restarted meanwhile: the browser reconnects with the same link) finds the point
-# already written instead of adding it twice (data_access.meetings.add_action_point).
+# in the link with the form, so that a retry after a lost confirmation (even a server
+# restarted meanwhile: the browser reconnects with the same link) finds the point already
+# written instead of adding it twice (data_access.meetings.add_action_point). The link gets
+# the key when the form is drawn, not when "Add" is clicked: a link changed in the run that
+# writes the point may not reach the browser before the server dies.
 ADD_KEY = "_meeting_add_key"
 ADD_PARAM = "adding"
 MAX_AREA_BUTTONS = 24
@@ -338,11 +340,12 @@ def _add_key(*, fresh: bool = False) -> str:
 
 def _add_form(view: widgets.View, data: MeetingPage) -> None:
     due_key = f"{DUE_KEY}_{view.as_of.isoformat()}"  # the default follows the as-of date
-    if st.session_state.pop(CLEAR_FORM_KEY, False):
+    confirmed = st.session_state.pop(CLEAR_FORM_KEY, False)
+    if confirmed:
         for key in (TEXT_KEY, OWNER_KEY, due_key, ADD_KEY):
             st.session_state.pop(key, None)
-        widgets.link({ADD_PARAM: None})
-    key = _add_key()
+    key = _add_key(fresh=confirmed)  # after a confirmed add, not the link's spent key
+    widgets.link({ADD_PARAM: key})
     current = data.state.current
     with st.form("action_point_form"):
         st.markdown("**" + t("New action point") + "**")
@@ -366,7 +369,6 @@ def _add_form(view: widgets.View, data: MeetingPage) -> None:
              "text": text, "owner": owner, "due_on": due,
              "meeting_id": current.meeting_id if current else None, "created_by": _who(view)}
     store = queries.app_store_engine(view.settings.app_store_url)
-    widgets.link({ADD_PARAM: key})
     try:
         meetings.add_action_point(store, idempotency_key=key, **point)
     except meetings.IdempotencyKeyReused:  # a link's key that stands for another point

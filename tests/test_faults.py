@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 import sqlalchemy as sa
@@ -170,6 +171,7 @@ def test_a_retried_add_writes_the_action_point_once(meeting_registry_url: str, p
     (same session, same form) finds it."""
     at = open_page({"level": "2", "area": "D1", "as_of": LATER.isoformat()})
     key = at.session_state["_meeting_add_key"]
+    assert at.query_params["adding"] in (key, [key])  # in the link before "Add" is clicked
     meetings.add_action_point(page_store, scope=ALL, area_id="D1", text="Call the BISP desk",
                               owner="Tehsil office", due_on=gaps.default_due(LATER),
                               created_by="admin", idempotency_key=key)
@@ -177,7 +179,8 @@ def test_a_retried_add_writes_the_action_point_once(meeting_registry_url: str, p
     assert "Action point added." in at.success[0].value
     assert points_by_text(page_store) == {"Call the BISP desk": 1}
     assert at.session_state["_meeting_add_key"] != key  # the next point gets a new key
-    assert "adding" not in at.query_params
+    assert at.query_params["adding"] in (at.session_state["_meeting_add_key"],
+                                         [at.session_state["_meeting_add_key"]])
     add_action_point(at, "Call the BISP desk", "Tehsil office")  # a second, wanted point
     assert points_by_text(page_store) == {"Call the BISP desk": 2}
 
@@ -287,6 +290,10 @@ def test_kill_9_of_the_server_while_adding_then_the_retry_adds_nothing_twice(
             connected = '[data-testid="stApp"][data-test-connection-state="CONNECTED"]'
             page.goto(meeting_url, wait_until="domcontentloaded")
             wait_drawn(page, '[data-testid="stForm"]')
+            # The form's key is in the link as soon as the form is drawn, before "Add".
+            page.wait_for_function("() => window.location.href.includes('adding=')",
+                                   timeout=30_000)
+            key = parse_qs(urlparse(page.url).query)["adding"][0]
             fill_and_add()
             # Kill the server the moment the point is committed: before the page could
             # confirm it (the confirmation comes with the next run of the page).
@@ -299,18 +306,19 @@ def test_kill_9_of_the_server_while_adding_then_the_retry_adds_nothing_twice(
             assert integrity(store_url) == "ok"
             page.wait_for_selector(connected, state="detached", timeout=60_000)
             assert page.get_by_text("Action point added.").count() == 0
-            assert "adding=" in page.url  # the key of the add under way, kept by the browser
+            assert f"adding={key}" in page.url  # the key of the add under way, kept
             server.start(port=port)
             # The browser reconnects by itself and runs the page again with its link.
             page.wait_for_selector(connected, timeout=120_000)
             wait_drawn(page, '[data-testid="stForm"]')
-            assert "adding=" in page.url
+            assert f"adding={key}" in page.url
             fill_and_add()
             page.get_by_text("Action point added.").wait_for(timeout=120_000)
-            # The page drops the key from its link in the same run that confirms; the
-            # browser writes the new link a moment after drawing the text.
-            page.wait_for_function("() => !window.location.href.includes('adding=')",
-                                   timeout=30_000)
+            # The run that confirms puts the next point's key in the link; the browser
+            # writes the new link a moment after drawing the text.
+            page.wait_for_function(
+                "key => window.location.href.includes('adding=')"
+                " && !window.location.href.includes('adding=' + key)", arg=key, timeout=30_000)
             browser.close()
     finally:
         server.stop()
