@@ -256,20 +256,14 @@ class Blocks:
 
     def id_sharers(self, persons: sa.FromClause) -> sa.Subquery:
         """area_id and shared (1 when another person of ``persons`` holds the same id, else 0)
-        of each person of ``persons`` whose national id is well formed."""
+        of each person of ``persons`` whose national id is well formed.
+
+        For SQLite and PostgreSQL (DuckDB and Spark count the sharers in person_counts): a
+        window count per id, not IN (subquery), is one sort."""
         well_formed = dialects.is_thirteen_digits(self.dialect, persons.c.national_id)
-        if not dialects.joins_by_hash(self.dialect):
-            # A window count per id, not IN (subquery): one sort.
-            return (sa.select(persons.c.area_id, flag(sa.func.count().over(
-                        partition_by=persons.c.national_id) >= 2).label("shared"))
-                    .where(well_formed).subquery("wf"))
-        # DuckDB, Spark: the ids held twice or more are few; one grouping finds them and a
-        # hash semi-join marks their holders (no join of every person to their id's count).
-        held = sa.select(persons.c.area_id, persons.c.national_id).where(well_formed).subquery("held")
-        shared_ids = (sa.select(held.c.national_id).group_by(held.c.national_id)
-                      .having(sa.func.count() >= 2))
-        return (sa.select(held.c.area_id, flag(held.c.national_id.in_(shared_ids)).label("shared"))
-                .subquery("wf"))
+        return (sa.select(persons.c.area_id, flag(sa.func.count().over(
+                    partition_by=persons.c.national_id) >= 2).label("shared"))
+                .where(well_formed).subquery("wf"))
 
     @_block(stored=False)
     def active_enrolments(self) -> sa.Subquery:
@@ -455,8 +449,7 @@ class Blocks:
                 receives = sa.func.coalesce(own.c[f"r{i}"], 0)
                 columns += [eligible.label(f"e{i}"), (eligible * receives).label(f"er{i}"),
                             receives.label(f"r{i}")]
-            elif row.unit == "person":
-                # The household's PMT rule, left out of the members' counts.
+            else:  # a person programme: the household's PMT rule, left out of the members' counts
                 poor_enough = sa.and_(sa.true(), *self._pmt_rule(row.pmt_max, households.c.pmt_score))
                 columns += [
                     *[sa.case((poor_enough, sa.func.coalesce(members.c[f"{name}{i}"], 0)),
@@ -499,8 +492,6 @@ class Blocks:
             sa.select(p.c.person_id, p.c.household_id, p.c.national_id, p.c.sex,
                       p.c.birth_date, p.c.disability, h.c.area_id, p.c.registered_on,
                       h.c.registered_on.label("household_registered_on"),
-                      sa.and_(lowest.c.area_id.is_not(None),
-                              p.c.registered_on <= self.as_of).label("counted"),
                       flag(lowest.c.area_id.is_not(None)).label("valid"),
                       flag(p.c.registered_on <= self.as_of).label("registered"))
             .select_from(p.outerjoin(h, h.c.household_id == p.c.household_id)
@@ -513,7 +504,7 @@ class Blocks:
         shared_ids = (sa.select(registered.c.national_id)
                       .where(registered.c.national_id.is_not(None))
                       .group_by(registered.c.national_id).having(sa.func.count() >= 2))
-        counted = persons.c.counted == sa.true()
+        counted = sa.and_(persons.c.valid == 1, persons.c.registered == 1)
         columns = [
             persons.c.area_id, persons.c.valid, persons.c.registered, persons.c.sex,
             self.age_bucket(persons.c.birth_date).label("age"),

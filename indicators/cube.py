@@ -42,7 +42,7 @@ from data_access.areas import read_area_tree
 from data_access.figure_store import FigureStore, figure_key, pairs_fingerprint
 from data_access.registry import default_as_of, limit_duckdb_memory, open_registry
 from indicators.blocks import default_period_start
-from indicators.engine import compute_levels
+from indicators.engine import compute_levels, rows_of
 
 
 def parameters_of(settings: Settings) -> dict[str, float | int]:
@@ -100,7 +100,7 @@ def stored_figures(copy_file: str, copy_folder: str, settings: Settings, *, as_o
                pairs=pairs))
     if frame is None or indicator_ids is None:
         return frame
-    return frame[frame["indicator_id"].isin(indicator_ids)].reset_index(drop=True)
+    return rows_of(frame, indicator_ids)
 
 
 # The command line ---------------------------------------------------------------------------

@@ -164,11 +164,16 @@ def families_of(indicator_ids: Iterable[str] | None) -> list[str]:
     return [f for f in FAMILY_ORDER if f in present]
 
 
+def rows_of(frame: pd.DataFrame, indicator_ids: Iterable[str]) -> pd.DataFrame:
+    """The rows of a long form that are about ``indicator_ids``, in their order, numbered
+    from 0 (as compute returns a long form)."""
+    return frame[frame["indicator_id"].isin(set(indicator_ids))].reset_index(drop=True)
+
+
 def family_part(frame: pd.DataFrame, family: str) -> pd.DataFrame:
     """The rows of one family in a long form computed for several (compute's rows for that
     family alone: the same rows, in the same order)."""
-    ids = set(family_indicator_ids(family))
-    return frame[frame["indicator_id"].isin(ids)].reset_index(drop=True)
+    return rows_of(frame, family_indicator_ids(family))
 
 
 def merge_long_forms(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:

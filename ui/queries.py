@@ -6,9 +6,10 @@
   last-loaded time (a reloaded SQLite registry is read afresh) and the parameters; entries
   also expire after ``CACHE_TTL`` (PostgreSQL registries have no last-loaded time).
 - Engines go to cached functions as underscore arguments (not hashed).
-- Figures are cached per family of the engine (``_cached_family``: one query each), so pages
-  asking for different indicators of one date share what they have in common; a family is
-  computed for every level of the area tree at once (the counts are the same, only the
+- Figures are kept per view and family of the engine (``_view_families``, in
+  ``st.cache_resource``: no copy on a warm run), so pages asking for different indicators of
+  one date share what they have in common; the families a page misses are counted in one
+  computation, for every level of the area tree at once (the counts are the same, only the
   roll-up differs), so a page's map or table one level down costs nothing more.
 - A computation on a cache miss waits for a place at the gate of
   ``database.max_computations`` (data_access.gate) inside the cached function; the caller
@@ -28,7 +29,6 @@ from __future__ import annotations
 import contextvars
 import datetime as dt
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -57,6 +57,7 @@ from indicators.engine import (
     family_indicator_ids,
     family_part,
     merge_long_forms,
+    rows_of,
 )
 from indicators.figures import Parameters, donor_level, donor_long_form
 
@@ -398,115 +399,80 @@ def period_start(settings: Settings, as_of: dt.date) -> dt.date:
 
 # Figures --------------------------------------------------------------------------------
 
-class _Batches:
-    """The families one page misses, counted together (one computation: on DuckDB each
-    building block is stored once for all of them) and handed to the per-family cache one by
-    one: the first miss counts the batch, the next take their part from here.
+class _ViewFamilies:
+    """The families counted for one view (a registry version, dates and settings): each
+    family's long form at every level of the area tree. The families a page misses are
+    counted in one computation (on DuckDB each building block is then stored once for all
+    of them); a page asking for families already here reads them without a query.
 
-    Process-wide and thread-safe: several sessions may miss the same date at once. A part is
-    kept at most ``CACHE_TTL``; a family is left out of a batch when it was counted for the
-    same view less than ``CACHE_TTL`` ago (most likely still in Streamlit's cache)."""
+    Shared by every session of the process (``_view_families``): the lock makes a second
+    session asking for the same view wait for the first one's computation instead of
+    repeating it. The frames are never given out: callers get new frames built from them."""
 
-    def __init__(self, max_views: int = 16) -> None:
-        self._lock = threading.Lock()
-        self._parts: dict[tuple, dict[str, tuple[float, dict[int, pd.DataFrame]]]] = {}
-        self._counted: dict[tuple, dict[str, float]] = {}
-        self._max_views = max_views
-
-    def take(self, view: tuple, family: str) -> dict[int, pd.DataFrame] | None:
-        with self._lock:
-            part = self._parts.get(view, {}).pop(family, None)
-        if part is None or _age(part[0]) > CACHE_TTL.total_seconds():
-            return None
-        return part[1]
-
-    def missing(self, view: tuple, families: Iterable[str]) -> list[str]:
-        with self._lock:
-            counted = self._counted.get(view, {})
-            return [f for f in families
-                    if _age(counted.get(f, float("-inf"))) > CACHE_TTL.total_seconds()]
-
-    def keep(self, view: tuple, counted: Iterable[str],
-             parts: dict[str, dict[int, pd.DataFrame]]) -> None:
-        """``counted``: the families just counted; ``parts``: those still to be taken."""
-        now = time.monotonic()
-        with self._lock:
-            self._counted.setdefault(view, {}).update(dict.fromkeys(counted, now))
-            self._parts.setdefault(view, {}).update({f: (now, p) for f, p in parts.items()})
-            for table in (self._counted, self._parts):
-                while len(table) > self._max_views:
-                    table.pop(next(iter(table)))
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.counted: dict[str, dict[int, pd.DataFrame]] = {}
 
 
-def _age(moment: float) -> float:
-    return time.monotonic() - moment
+@st.cache_resource(ttl=CACHE_TTL, max_entries=8, show_spinner=False)
+def _view_families(url: str, version: dt.datetime | None, as_of: dt.date,
+                   period_start: dt.date, poverty_cutoff: float, referral_sla_days: int,
+                   period_months: int,
+                   suspected_pairs: pd.DataFrame | None,  # hashed: a decision changes the figure
+                   ) -> _ViewFamilies:
+    return _ViewFamilies()
 
 
-_BATCHES = _Batches()
-
-
-@st.cache_data(ttl=CACHE_TTL, max_entries=64, show_spinner=False)
-def _cached_family(
-    _engine: sa.Engine,
-    url: str,
-    version: dt.datetime | None,
-    as_of: dt.date,
-    period_start: dt.date,
-    poverty_cutoff: float,
-    referral_sla_days: int,
-    period_months: int,
-    family: str,
-    suspected_pairs: pd.DataFrame | None = None,  # hashed: a decision changes the figure
-    _batch: tuple[str, ...] = (),  # not hashed: the page's other families, counted along
-) -> dict[int, pd.DataFrame]:
-    """Every indicator of one family at every level of the area tree: pages that ask for
-    different indicators of the same date share the families they have in common (the
+def _counted_families(engine: sa.Engine, url: str, version: dt.datetime | None,
+                      settings: Settings, *, as_of: dt.date, period_start: dt.date,
+                      families: list[str], suspected_pairs: pd.DataFrame | None = None
+                      ) -> dict[str, dict[int, pd.DataFrame]]:
+    """Every indicator of these families at every level of the area tree: pages that ask
+    for different indicators of the same date share the families they have in common (the
     Meeting page computes only what the Overview did not), and a page's view one level down
-    (the map, the union councils) is already counted. On a miss, the page's other families
-    not counted yet (``_batch``) are counted in the same computation (``_Batches``)."""
-    view = (url, version, as_of, period_start, poverty_cutoff, referral_sla_days,
-            period_months)
-    ready = _BATCHES.take(view, family)
-    if ready is not None:
-        return ready
-    together = [family, *_BATCHES.missing(view, (f for f in _batch if f != family))]
-    levels = _cached_tree(_engine, url, version).levels
-    with computing(url) as progress:
-        computed = compute_levels(
-            _engine, as_of=as_of, levels=levels, period_start=period_start,
-            poverty_cutoff=poverty_cutoff, referral_sla_days=referral_sla_days,
-            period_months=period_months,
-            indicator_ids=[i for f in together for i in family_indicator_ids(f)],
-            suspected_pairs=suspected_pairs, progress=progress,
-        )
-    parts = {f: {level: family_part(frame, f) for level, frame in computed.items()}
-             for f in together}
-    _BATCHES.keep(view, together, {f: part for f, part in parts.items() if f != family})
-    return parts[family]
+    (the map, the union councils) is already counted."""
+    view = _view_families(url, version, as_of, period_start, float(settings.poverty_cutoff),
+                          int(settings.referral_sla_days), int(settings.period_months),
+                          suspected_pairs)
+    with view.lock:
+        missing = [f for f in families if f not in view.counted]
+        if missing:
+            levels = _cached_tree(engine, url, version).levels
+            with computing(url) as progress:
+                computed = compute_levels(
+                    engine, as_of=as_of, levels=levels, period_start=period_start,
+                    poverty_cutoff=float(settings.poverty_cutoff),
+                    referral_sla_days=int(settings.referral_sla_days),
+                    period_months=int(settings.period_months),
+                    indicator_ids=[i for f in missing for i in family_indicator_ids(f)],
+                    suspected_pairs=suspected_pairs, progress=progress,
+                )
+            view.counted.update({f: {level: family_part(frame, f)
+                                     for level, frame in computed.items()} for f in missing})
+        return {f: view.counted[f] for f in families}
 
 
 def _family_figures(engine: sa.Engine, url: str, version: dt.datetime | None,
                     settings: Settings, *, as_of: dt.date, level: int,
                     period_start: dt.date, indicator_ids: tuple[str, ...] | None
                     ) -> pd.DataFrame:
-    """compute()'s long form of these indicators, from the cached families."""
+    """compute()'s long form of these indicators, from the counted families."""
     families = families_of(indicator_ids)
     _cached_tree(engine, url, version).require_level(int(level))
-    # The linkage pairs are an argument of their own family only: it is not batched.
-    batch = tuple(f for f in families if f != "suspected_pairs")
-    frames = []
+    # The linkage pairs are an argument of their own family only: a view of its own.
+    groups = [([f for f in families if f != "suspected_pairs"], None)]
+    if "suspected_pairs" in families:
+        groups.append((["suspected_pairs"], linkage_pairs(settings)))
+    counted: dict[str, dict[int, pd.DataFrame]] = {}
     with registry_turns(settings) as notice:
-        for index, family in enumerate(families):
-            notice.stage(index, len(families))
-            pairs = linkage_pairs(settings) if family == "suspected_pairs" else None
-            frames.append(_cached_family(
-                engine, url, version, as_of, period_start,
-                float(settings.poverty_cutoff), int(settings.referral_sla_days),
-                int(settings.period_months), family, pairs,
-                batch if family in batch else ())[int(level)])
-    frame = merge_long_forms(frames)
+        for index, (group, pairs) in enumerate(g for g in groups if g[0]):
+            notice.stage(index, len(groups))
+            counted |= _counted_families(engine, url, version, settings, as_of=as_of,
+                                         period_start=period_start, families=group,
+                                         suspected_pairs=pairs)
+    frame = merge_long_forms(counted[f][int(level)] for f in families)
     if indicator_ids is not None and not frame.empty:
-        frame = frame[frame["indicator_id"].isin(set(indicator_ids))].reset_index(drop=True)
+        frame = rows_of(frame, indicator_ids)
     return frame
 
 
