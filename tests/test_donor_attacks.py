@@ -19,10 +19,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import subprocess
-import sys
 from collections import defaultdict
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -31,23 +28,14 @@ from data_access.areas import AreaTree, read_areas
 from data_access.registry import open_registry
 from indicators import compute
 from indicators.figures import COMPUTED_LEVEL, Parameters, donor_long_form
+from tests.app_server import make_demo
 from tests.test_relations import found, holds, raw_cells, relation_equations
 from tests.test_suppression import determined
 
-ROOT = Path(__file__).resolve().parents[1]
 AS_OF = dt.date(2026, 10, 31)  # the demo's end date
 PERIOD_START = dt.date(2026, 8, 1)
 THRESHOLD = 5
 KEYS = ["indicator_id", "area_id", "programme_id", "breakdown"]
-
-
-def make_demo(folder: Path, households: int, seed: int, union_councils: int,
-              geography: str = "kp") -> str:
-    subprocess.run([sys.executable, "-m", "demo", "--out", str(folder / "registry.db"),
-                    "--households", str(households), "--seed", str(seed),
-                    "--union-councils", str(union_councils), "--geography", geography],
-                   cwd=ROOT, check=True, capture_output=True)
-    return f"sqlite:///{folder / 'registry.db'}"
 
 
 def true_and_published(url: str) -> tuple[dict, dict, dict]:
@@ -87,8 +75,9 @@ def attacker_equations(truth: dict, parents: dict) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def demo_url(tmp_path_factory) -> str:
-    return make_demo(tmp_path_factory.mktemp("attack"), households=3000, seed=3,
-                     union_councils=40)
+    registry = make_demo(tmp_path_factory.mktemp("attack"), households=3000, seed=3,
+                         union_councils=40, geography="kp")
+    return f"sqlite:///{registry}"
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +130,7 @@ def test_no_hidden_cell_is_fixed_by_all_the_relations_together(tmp_path):
     """Exact: every hidden cell of a small demo's donor figures, against every relation of
     the long form that holds there (all levels, indicators, programmes, breakdowns)."""
     truth, shown, parents = true_and_published(
-        make_demo(tmp_path, households=400, seed=2, union_councils=8, geography="synthetic"))
+        f"sqlite:///{make_demo(tmp_path, households=400, seed=2, union_councils=8)}")
     hidden = {c for c in truth if c not in shown}
     assert hidden and len(hidden) < len(truth)
     equations = []
