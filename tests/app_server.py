@@ -15,7 +15,8 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,11 +52,12 @@ def health(url: str, timeout: float = 5) -> str | None:
 class AppServer:
     """``streamlit run app.py`` on its own port, with the SOCLE_* settings given."""
 
-    def __init__(self, settings: Mapping[str, str], log_path: Path,
-                 prefix: Sequence[str] = ()) -> None:
+    def __init__(self, settings: Mapping[str, str], log_path: Path = Path(os.devnull),
+                 prefix: Sequence[str] = (), options: Sequence[str] = ()) -> None:
         self.settings = dict(settings)
         self.log_path = log_path
         self.prefix = list(prefix)  # e.g. setpriv, to run the server with fewer rights
+        self.options = list(options)  # more of streamlit run's options
         self.process: subprocess.Popen | None = None
         self.url = ""
         self.port: int | None = None
@@ -72,7 +74,7 @@ class AppServer:
         self.process = subprocess.Popen(
             [*self.prefix, sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
              "--server.port", str(port), "--server.address", "127.0.0.1",
-             "--browser.gatherUsageStats", "false"],
+             "--browser.gatherUsageStats", "false", *self.options],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )
         log.close()
@@ -129,6 +131,18 @@ class AppServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=15)
+
+
+@contextmanager
+def serving(settings: Mapping[str, str], log_path: Path = Path(os.devnull),
+            options: Sequence[str] = ()) -> Iterator[str]:
+    """The app served with these SOCLE_ settings (the environment's others removed), its
+    output to ``log_path``: its URL once healthy; stopped afterwards."""
+    server = AppServer(settings, log_path, options=options).start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
 
 
 def demo_settings(folder: Path, registry_url: str | None = None, *,

@@ -27,6 +27,7 @@ if str(ROOT) not in sys.path:
 import app_under_test  # noqa: E402  (tests/ is on sys.path: pytest's rootdir conftest)
 import browser_support  # noqa: E402
 import demo_setup  # noqa: E402
+from app_server import serving  # noqa: E402
 
 from data_access.loader import write_duckdb_registry, write_registry  # noqa: E402
 from data_access.registry import open_registry  # noqa: E402
@@ -206,12 +207,12 @@ def browser_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def app_url(browser_demo: Path) -> Iterator[str]:
     """The app served on the browser tests' demo registry."""
-    with browser_support.serving({
+    with serving({
         "SOCLE_DATABASE_URL": f"sqlite:///{browser_demo / 'registry.db'}",
         "SOCLE_ANALYTICS_COPY_FOLDER": str(browser_demo / "copy"),
         "SOCLE_APP_STORE_URL": f"sqlite:///{browser_demo / 'app_store.db'}",
         "SOCLE_GEOGRAPHY_BOUNDARY_FILE": str(browser_demo / "registry.geojson"),
-    }) as url:
+    }, browser_demo / "server.log") as url:
         yield url
 
 

@@ -31,7 +31,8 @@ from data_access import users
 from data_access.app_store import open_app_store
 from data_access.audit import audit_rows
 from data_access.context import UserContext
-from tests.browser_support import VIEWPORT, serving
+from tests.app_server import serving
+from tests.browser_support import VIEWPORT
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "correct horse battery staple"
@@ -63,12 +64,12 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def server(demo: Path) -> Iterator[tuple[str, Path]]:
     """The app at its URL, sign-in required; and the file its output goes to."""
     log_path = demo / "server.log"
-    with open(log_path, "wb") as log_file, serving({
+    with serving({
         "SOCLE_DATABASE_URL": f"sqlite:///{demo / 'registry.db'}",
         "SOCLE_APP_STORE_URL": f"sqlite:///{demo / 'app_store.db'}",
         "SOCLE_GEOGRAPHY_BOUNDARY_FILE": "",
         "SOCLE_APP_DEMO_MODE": "false",
-    }, output=log_file, extra=("--logger.level", "info")) as url:
+    }, log_path, options=("--logger.level", "info")) as url:
         yield url, log_path
 
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from browser_support import VIEWPORT, coloured_share, serving
+from app_server import serving
+from browser_support import VIEWPORT, coloured_share
 from demo_setup import SetUpDemo
 from PIL import Image
 
