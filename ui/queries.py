@@ -45,6 +45,7 @@ from data_access import analytic_copy, audit
 from data_access.app_store import open_app_store
 from data_access.areas import AreaTree, read_area_tree
 from data_access.context import UserContext
+from data_access.figure_store import pairs_fingerprint
 from data_access.gate import ComputeGate
 from data_access.reference import read_access_points, read_programmes
 from data_access.registry import RegistryHandle, RegistryUnavailable, registry_last_loaded
@@ -417,9 +418,10 @@ class _ViewFamilies:
 @st.cache_resource(ttl=CACHE_TTL, max_entries=8, show_spinner=False)
 def _view_families(url: str, version: dt.datetime | None, as_of: dt.date,
                    period_start: dt.date, poverty_cutoff: float, referral_sla_days: int,
-                   period_months: int,
-                   suspected_pairs: pd.DataFrame | None,  # hashed: a decision changes the figure
-                   ) -> _ViewFamilies:
+                   period_months: int, pairs_key: str) -> _ViewFamilies:
+    """``pairs_key``: the linkage pairs' pairs_fingerprint, a hash of every pair (a decision
+    or a new linkage run changes the figure); not the frame itself, which Streamlit's hashing
+    samples from 50,000 rows: a pair replaced by another could go unseen."""
     return _ViewFamilies()
 
 
@@ -433,7 +435,7 @@ def _counted_families(engine: sa.Engine, url: str, version: dt.datetime | None,
     (the map, the union councils) is already counted."""
     view = _view_families(url, version, as_of, period_start, float(settings.poverty_cutoff),
                           int(settings.referral_sla_days), int(settings.period_months),
-                          suspected_pairs)
+                          pairs_fingerprint(suspected_pairs))
     with view.lock:
         missing = [f for f in families if f not in view.counted]
         if missing:
@@ -491,12 +493,13 @@ def linkage_pairs(settings: Settings, indicator_ids: Iterable[str] | None = None
 @st.cache_data(ttl=CACHE_TTL, max_entries=8, show_spinner=False)
 def _cached_donor_figures(_engine: sa.Engine, url: str, version: dt.datetime | None,
                           as_of: dt.date, period_start: dt.date, parameters: Parameters,
-                          suspected_pairs: pd.DataFrame | None = None,  # hashed
+                          pairs_key: str, _suspected_pairs: pd.DataFrame | None = None,
                           ) -> pd.DataFrame:
+    """``pairs_key``: as _view_families'."""
     tree = _cached_tree(_engine, url, version)
     with computing(url):
         return donor_long_form(_engine, tree, as_of=as_of, period_start=period_start,
-                               parameters=parameters, suspected_pairs=suspected_pairs)
+                               parameters=parameters, suspected_pairs=_suspected_pairs)
 
 
 def figures(
@@ -528,7 +531,8 @@ def figures(
         pairs = linkage_pairs(settings)
         with registry_turns(settings):
             published = _cached_donor_figures(engine, url, version, as_of, start,
-                                              Parameters.from_settings(settings), pairs)
+                                              Parameters.from_settings(settings),
+                                              pairs_fingerprint(pairs), pairs)
         frame = donor_level(published, int(level), ids)
     else:
         frame = _stored_figures(settings, as_of, int(level), start, ids)
